@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Release builds target AVX2/FMA (every machine this runs on has them: see docs/architecture.md).
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
+]
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "OuroMamba",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ouromamba", targets: ["ouromamba"]),
+        .library(name: "OuroModel", targets: ["OuroModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries through module maps.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Integer GEMM kernels (AVX2 with runtime dispatch, plus a portable path).
+        .target(name: "COuroKernels", path: "Sources/COuroKernels",
+                cSettings: [.unsafeFlags(["-O3"])]),
+
+        // engine: tensors, BLAS, vector math, threading and the backend seam.
+        .target(name: "OuroEngine", dependencies: ["CBLAS"], swiftSettings: fast + v5),
+        // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
+        .target(name: "OuroCheckpoint", swiftSettings: fast + v5),
+        // Vision Mamba: config, weights, forward and backward.
+        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], swiftSettings: fast + v5),
+        // Datasets (Fashion-MNIST IDX gzip) and image output (PNG).
+        .target(name: "OuroData", dependencies: ["CZlib", "OuroEngine"], swiftSettings: fast + v5),
+        // Training: AdamW, schedules, the training loop.
+        .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], swiftSettings: fast + v5),
+        // OuroMamba-Gen: synthetic calibration images.
+        .target(name: "OuroGen", dependencies: ["OuroModel"], swiftSettings: fast + v5),
+        // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
+        .target(name: "OuroQuant", dependencies: ["OuroModel", "COuroKernels"], swiftSettings: fast + v5),
+        // Cluster: ZeroMQ protocol, coordinator and worker.
+        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroGen", "OuroQuant", "OuroData",
+                                                    .product(name: "Logging", package: "swift-log")],
+                swiftSettings: fast + v5),
+        // The command-line interface.
+        .target(name: "OuroCLI", dependencies: [
+            "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData", "OuroTrain", "OuroGen", "OuroQuant",
+            "OuroCluster",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: fast + v5),
+        .executableTarget(name: "ouromamba", dependencies: ["OuroCLI"], swiftSettings: fast + v5),
+
+        // Shared test helpers (fixture lookup, comparisons).
+        .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint"],
+                path: "Sources/OuroTestSupport", swiftSettings: v5),
+
+        .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroModelTests", dependencies: ["OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroQuantTests", dependencies: ["OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroClusterTests", dependencies: ["OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroTestSupport"], swiftSettings: fast + v5),
+    ]
+)

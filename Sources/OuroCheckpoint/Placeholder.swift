@@ -1,0 +1,1 @@
+// OuroCheckpoint: see README.md in this folder.

@@ -1,0 +1,1 @@
+// OuroCluster: see README.md in this folder.

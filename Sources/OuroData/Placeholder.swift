@@ -1,0 +1,1 @@
+// OuroData: see README.md in this folder.

@@ -1,0 +1,1 @@
+// OuroGen: see README.md in this folder.

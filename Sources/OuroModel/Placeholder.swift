@@ -1,0 +1,1 @@
+// OuroModel: see README.md in this folder.

@@ -1,0 +1,1 @@
+// OuroQuant: see README.md in this folder.

@@ -1,0 +1,1 @@
+// OuroTrain: see README.md in this folder.

@@ -1,0 +1,2 @@
+import OuroCLI
+OuroMambaCommand.main()

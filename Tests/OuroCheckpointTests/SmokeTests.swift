@@ -1,0 +1,3 @@
+import Testing
+
+@Test func OuroCheckpointTestsLoads() { #expect(Bool(true)) }
