@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(name: "ouromamba", dependencies: ["OuroCLI"], swiftSettings: fast + v5),
 
         // Shared test helpers (fixture lookup, comparisons).
-        .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint"],
+        .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel"],
                 path: "Sources/OuroTestSupport", swiftSettings: v5),
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),

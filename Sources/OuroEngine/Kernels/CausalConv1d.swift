@@ -1,0 +1,86 @@
+/// Depthwise causal conv1d (`vim-architecture.md` §2.4 and §7), in original token order.
+///
+/// Forward direction: pre[t] = b + Σ_k w[k]·x[t + k − (K−1)]. With `reverse` (the backward
+/// scan direction in original coordinates) the conv is anti-causal with reversed taps:
+/// pre[t] = b + Σ_k w[k]·x[t + (K−1) − k]. Out-of-range inputs are zero.
+public enum CausalConv1d {
+    @inline(__always)
+    static func offset(_ k: Int, _ K: Int, _ reverse: Bool) -> Int { reverse ? (K - 1 - k) : (k - (K - 1)) }
+
+    /// `x` rows have stride `ldx`; `wT` is the weight transposed to (K, E); output [B,L,E].
+    public static func forward(batch: Int, length L: Int, channels E: Int, taps K: Int,
+                               x: UnsafePointer<Float>, ldx: Int, wT: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>, reverse: Bool,
+                               out: UnsafeMutablePointer<Float>, runner: ParallelRunner) {
+        let chunks = (E + 7) / 8
+        runner.forEach(batch * chunks) { job in
+            let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
+            let bv = load(bias + e0, w)
+            for t in 0..<L {
+                var acc = bv
+                for k in 0..<K {
+                    let s = t + offset(k, K, reverse)
+                    if s < 0 || s >= L { continue }
+                    acc = acc + load(wT + k * E + e0, w) * load(x + (b * L + s) * ldx + e0, w)
+                }
+                store(out + (b * L + t) * E + e0, acc, w)
+            }
+        }
+    }
+
+    /// Gradients: writes gx (rows of stride `ldgx`, overwritten), and if given gwT (K,E) and gb (E),
+    /// summed over the batch in image order.
+    public static func backward(batch: Int, length L: Int, channels E: Int, taps K: Int,
+                                x: UnsafePointer<Float>, ldx: Int, wT: UnsafePointer<Float>,
+                                reverse: Bool, gpre: UnsafePointer<Float>,
+                                gx: UnsafeMutablePointer<Float>, ldgx: Int,
+                                gwT: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?,
+                                runner: ParallelRunner) {
+        let chunks = (E + 7) / 8
+        let wantParams = gwT != nil || gb != nil
+        var pw = [Float](repeating: 0, count: wantParams ? batch * K * E : 0)
+        var pb = [Float](repeating: 0, count: wantParams ? batch * E : 0)
+        pw.withUnsafeMutableBufferPointer { pw in
+        pb.withUnsafeMutableBufferPointer { pb in
+            let pwb = pw.baseAddress, pbb = pb.baseAddress
+            runner.forEach(batch * chunks) { job in
+                let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
+                for s in 0..<L {
+                    var acc = V8(repeating: 0)
+                    for k in 0..<K {
+                        let t = s - offset(k, K, reverse)
+                        if t < 0 || t >= L { continue }
+                        acc = acc + load(wT + k * E + e0, w) * load(gpre + (b * L + t) * E + e0, w)
+                    }
+                    store(gx + (b * L + s) * ldgx + e0, acc, w)
+                }
+                if let pwb, let pbb {
+                    var gbAcc = V8(repeating: 0)
+                    for t in 0..<L { gbAcc = gbAcc + load(gpre + (b * L + t) * E + e0, w) }
+                    store(pbb + b * E + e0, gbAcc, w)
+                    for k in 0..<K {
+                        var acc = V8(repeating: 0)
+                        for t in 0..<L {
+                            let s = t + offset(k, K, reverse)
+                            if s < 0 || s >= L { continue }
+                            acc = acc + load(gpre + (b * L + t) * E + e0, w) * load(x + (b * L + s) * ldx + e0, w)
+                        }
+                        store(pwb + (b * K + k) * E + e0, acc, w)
+                    }
+                }
+            }
+            if let pwb, let pbb {
+                for i in 0..<(K * E) {
+                    var acc: Float = 0
+                    for b in 0..<batch { acc += pwb[b * K * E + i] }
+                    if let gwT { gwT[i] = acc }
+                }
+                for e in 0..<E {
+                    var acc: Float = 0
+                    for b in 0..<batch { acc += pbb[b * E + e] }
+                    if let gb { gb[e] = acc }
+                }
+            }
+        }}
+    }
+}

@@ -1,0 +1,152 @@
+/// The selective scan of Mamba (`vim-architecture.md` §2.5 and §7), forward and backward.
+///
+/// All tensors are in **original token order**; `reverse` runs the recurrence from the last
+/// token to the first, which is exactly the backward direction of bimamba v2 with its input
+/// and output flipped. Channels are vectorised 8 at a time; the state stays in a small
+/// stack buffer.
+public enum SelectiveScan {
+    /// Shapes of one scan call.
+    public struct Shape: Sendable {
+        public var batch: Int, length: Int, channels: Int, state: Int
+        public init(batch: Int, length: Int, channels: Int, state: Int) {
+            self.batch = batch; self.length = length; self.channels = channels; self.state = state
+        }
+        @inline(__always) var chunks: Int { (channels + 7) / 8 }
+    }
+
+    /// Token-shared B and C: `B[b,t,n] = base[(b·L + t)·ld + bOffset + n]`, C likewise.
+    public struct TokenMatrices {
+        public var base: UnsafePointer<Float>
+        public var ld: Int, bOffset: Int, cOffset: Int
+        public init(base: UnsafePointer<Float>, ld: Int, bOffset: Int, cOffset: Int) {
+            self.base = base; self.ld = ld; self.bOffset = bOffset; self.cOffset = cOffset
+        }
+    }
+
+    /// y = scan(u, Δ, A, B, C, D). `a2T` is A·log2(e) transposed to (N, E).
+    /// When `states` is given, h after each step is stored as [b][t][n][e] (original positions).
+    public static func forward(shape s: Shape, u: UnsafePointer<Float>, delta: UnsafePointer<Float>,
+                               a2T: UnsafePointer<Float>, bc: TokenMatrices, d: UnsafePointer<Float>,
+                               reverse: Bool, y: UnsafeMutablePointer<Float>,
+                               states: UnsafeMutablePointer<Float>?, runner: ParallelRunner) {
+        let L = s.length, E = s.channels, N = s.state, chunks = s.chunks
+        runner.forEach(s.batch * chunks) { job in
+            let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
+            withUnsafeTemporaryAllocation(of: V8.self, capacity: N) { h in
+                for n in 0..<N { h[n] = V8(repeating: 0) }
+                let dv = load(d + e0, w)
+                for i in 0..<L {
+                    let t = reverse ? L - 1 - i : i
+                    let row = (b * L + t) * E + e0
+                    let dt = load(delta + row, w), uu = load(u + row, w)
+                    let du = dt * uu
+                    var acc = dv * uu
+                    let bcRow = bc.base + (b * L + t) * bc.ld
+                    for n in 0..<N {
+                        let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
+                        let hn = a * h[n] + du * bcRow[bc.bOffset + n]
+                        h[n] = hn
+                        acc = acc + hn * bcRow[bc.cOffset + n]
+                        if let st = states { store(st + ((b * L + t) * N + n) * E + e0, hn, w) }
+                    }
+                    store(y + row, acc, w)
+                }
+            }
+        }
+    }
+
+    /// Gradients of the scan. Overwrites `gu`, `gDelta` ([B,L,E]), `gB`, `gC` ([B,L,N]),
+    /// `gA` ([E,N], summed over the batch) and `gD` ([E]).
+    ///
+    /// `ghExt` is an optional external gradient on every state h_t ([b][t][n][e] like
+    /// `states`); the generator puts its contrastive loss there. Reductions over channels and
+    /// images run in a fixed order, so results do not depend on the thread count.
+    public static func backward(shape s: Shape, u: UnsafePointer<Float>, delta: UnsafePointer<Float>,
+                                a2T: UnsafePointer<Float>, aT: UnsafePointer<Float>,
+                                bc: TokenMatrices, d: UnsafePointer<Float>, reverse: Bool,
+                                states: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                ghExt: UnsafePointer<Float>?,
+                                gu: UnsafeMutablePointer<Float>, gDelta: UnsafeMutablePointer<Float>,
+                                gB: UnsafeMutablePointer<Float>, gC: UnsafeMutablePointer<Float>,
+                                gA: UnsafeMutablePointer<Float>?, gD: UnsafeMutablePointer<Float>?,
+                                runner: ParallelRunner) {
+        let Bt = s.batch, L = s.length, E = s.channels, N = s.state, chunks = s.chunks
+        let groups = min(chunks, 4)
+        // Partials: gB/gC per (b, group); gA/gD per b.
+        var pB = [Float](repeating: 0, count: Bt * groups * L * N)
+        var pC = [Float](repeating: 0, count: Bt * groups * L * N)
+        var pA = [Float](repeating: 0, count: gA == nil ? 0 : Bt * E * N)
+        var pD = [Float](repeating: 0, count: gD == nil ? 0 : Bt * E)
+        pB.withUnsafeMutableBufferPointer { pB in
+        pC.withUnsafeMutableBufferPointer { pC in
+        pA.withUnsafeMutableBufferPointer { pA in
+        pD.withUnsafeMutableBufferPointer { pD in
+            let pBb = pB.baseAddress!, pCb = pC.baseAddress!
+            let pAb = pA.baseAddress, pDb = pD.baseAddress
+            runner.forEach(Bt * groups) { job in
+                let b = job / groups, g = job % groups
+                let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
+                let gBp = pBb + (b * groups + g) * L * N, gCp = pCb + (b * groups + g) * L * N
+                withUnsafeTemporaryAllocation(of: V8.self, capacity: 3 * N) { tmp in
+                    let lam = tmp.baseAddress!, aNext = lam + N, gAacc = lam + 2 * N
+                    for c in c0..<c1 {
+                        let e0 = c * 8, w = min(8, E - e0)
+                        for n in 0..<N {
+                            lam[n] = V8(repeating: 0); aNext[n] = V8(repeating: 0); gAacc[n] = V8(repeating: 0)
+                        }
+                        let dv = load(d + e0, w)
+                        var gDacc = V8(repeating: 0)
+                        for i in stride(from: L - 1, through: 0, by: -1) {
+                            let t = reverse ? L - 1 - i : i
+                            let tp = reverse ? t + 1 : t - 1   // previous step in scan order
+                            let hasPrev = i > 0
+                            let row = (b * L + t) * E + e0
+                            let dt = load(delta + row, w), uu = load(u + row, w), g = load(gy + row, w)
+                            let bcRow = bc.base + (b * L + t) * bc.ld
+                            var sumLB = V8(repeating: 0), gdt = V8(repeating: 0)
+                            let du = dt * uu
+                            for n in 0..<N {
+                                let sIdx = ((b * L + t) * N + n) * E + e0
+                                var l = g * bcRow[bc.cOffset + n] + aNext[n] * lam[n]
+                                if let ext = ghExt { l = l + load(ext + sIdx, w) }
+                                lam[n] = l
+                                let h = load(states + sIdx, w)
+                                let hp = hasPrev ? load(states + ((b * L + tp) * N + n) * E + e0, w) : V8(repeating: 0)
+                                let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
+                                aNext[n] = a
+                                gCp[t * N + n] += (g * h).sum()
+                                let bn = bcRow[bc.bOffset + n]
+                                sumLB = sumLB + l * bn
+                                gBp[t * N + n] += (l * du).sum()
+                                let lah = l * a * hp
+                                gdt = gdt + lah * load(aT + n * E + e0, w)
+                                gAacc[n] = gAacc[n] + lah * dt
+                            }
+                            store(gu + row, dv * g + dt * sumLB, w)
+                            store(gDelta + row, uu * sumLB + gdt, w)
+                            gDacc = gDacc + g * uu
+                        }
+                        if let pAb {
+                            for n in 0..<N { for j in 0..<w { pAb[(b * E + e0 + j) * N + n] = gAacc[n][j] } }
+                        }
+                        if let pDb { store(pDb + b * E + e0, gDacc, w) }
+                    }
+                }
+            }
+            // Ordered reductions.
+            for b in 0..<Bt {
+                for k in 0..<(L * N) {
+                    var sb: Float = 0, sc: Float = 0
+                    for g in 0..<groups { sb += pBb[(b * groups + g) * L * N + k]; sc += pCb[(b * groups + g) * L * N + k] }
+                    gB[b * L * N + k] = sb; gC[b * L * N + k] = sc
+                }
+            }
+            if let gA, let pAb {
+                for k in 0..<(E * N) { var acc: Float = 0; for b in 0..<Bt { acc += pAb[b * E * N + k] }; gA[k] = acc }
+            }
+            if let gD, let pDb {
+                for e in 0..<E { var acc: Float = 0; for b in 0..<Bt { acc += pDb[b * E + e] }; gD[e] = acc }
+            }
+        }}}}
+    }
+}

@@ -1,0 +1,48 @@
+import Dispatch
+
+/// Deterministic data parallelism over a fixed partition.
+///
+/// Work is cut into `count` items independent of the thread count, so every output is
+/// computed by the same code in the same order however many threads run it.
+public struct ParallelRunner: Sendable {
+    /// Number of worker threads (1 = run inline).
+    public var threads: Int
+
+    public init(threads: Int) { self.threads = max(1, threads) }
+
+    /// Runs `body(i)` for i in 0..<count, spread over the threads.
+    @inline(__always)
+    public func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if threads == 1 || count == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let workers = min(threads, count)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var i = w
+                while i < count { body(i); i += workers }
+            }
+        }
+    }
+
+    /// Runs `body(range)` over `chunks` contiguous ranges of 0..<n (chunking independent of threads).
+    public func forEachChunk(_ n: Int, chunks: Int, _ body: (Range<Int>) -> Void) {
+        let c = max(1, min(chunks, n))
+        forEach(c) { i in
+            let lo = n * i / c, hi = n * (i + 1) / c
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+/// Process-independent default: the machine's active core count.
+public enum Hardware {
+    /// Active processor count.
+    public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

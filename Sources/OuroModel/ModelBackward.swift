@@ -1,0 +1,156 @@
+import OuroEngine
+
+/// Lets a loss act on layer internals during the backward pass (the generator's hook).
+public protocol BackwardLayerHook: AnyObject {
+    /// Called after layer `layer` was recomputed, before its mixer backward. `gHidden` is the
+    /// gradient on the layer's mixer output (B·L, D) and may be added to. Returns extra
+    /// gradients on the internals of each direction (index `ScanDirection.rawValue`), or nil.
+    func layerBackward(layer: Int, internals: MixerInternals, gHidden: FloatBuffer) -> [DirectionExtraGradients?]?
+}
+
+extension VisionMamba {
+    /// Result of a backward pass.
+    public struct BackwardResult {
+        public var logits: Tensor
+        /// ∂loss/∂input, shape of the input.
+        public var inputGradient: Tensor
+        /// ∂loss/∂parameters (official names via `forEachParameter`), when requested.
+        public var parameterGradients: VisionMambaWeights?
+    }
+
+    /// Forward plus hand-written backward (`vim-architecture.md` §6–7).
+    ///
+    /// Only each layer's input residual is kept during the forward; every layer is recomputed
+    /// (with its scan states) during the backward and discarded after, so memory is bounded
+    /// by one layer's internals. `lossGradient` maps the logits to ∂loss/∂logits.
+    public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil,
+                         threads: Int = Hardware.cores,
+                         lossGradient: (Tensor) throws -> Tensor) throws -> BackwardResult {
+        try checkInput(x)
+        let runner = ParallelRunner(threads: threads)
+        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches, ci = c.clsIndex
+        // Forward, keeping the residual entering each layer.
+        var residuals: [FloatBuffer] = []
+        let res = embed(x, runner: runner)
+        var h: FloatBuffer? = nil
+        for l in 0..<c.depth {
+            if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
+            let saved = FloatBuffer(zeros: rows * D)
+            saved.pointer.update(from: res.ptr, count: rows * D)
+            residuals.append(saved)
+            let normed = norm(weights.layers[l].normWeight, res, rows: rows, rstd: nil, runner: runner)
+            h = mixer(l, runner: runner).forward(normed: normed, batch: B, keepStates: false, hooks: nil).out
+        }
+        if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
+        let (_, logits) = head(final: res, batch: B, runner: runner)
+        let gLogits = try lossGradient(logits)
+        guard gLogits.shape == logits.shape else {
+            throw ModelError("backward: loss gradient has shape \(gLogits.shape), expected \(logits.shape)")
+        }
+        var grads = parameters ? VisionMambaWeights(zerosFor: c) : nil
+
+        // Head and norm_f (cls rows only).
+        let K = c.numClasses
+        let cls = FloatBuffer(zeros: B * D)
+        for b in 0..<B { (cls.pointer + b * D).update(from: res.ptr + (b * L + ci) * D, count: D) }
+        let rstdF = FloatBuffer(zeros: B)
+        let feat = norm(weights.normF, cls, rows: B, rstd: rstdF, runner: runner)
+        let gFeat = FloatBuffer(zeros: B * D)
+        gLogits.data.withUnsafeBufferPointer { gl in
+            weights.headWeight.withUnsafeBufferPointer { hw in
+                BLAS.sgemm(m: B, n: D, k: K, a: gl.baseAddress!, lda: K, b: hw.baseAddress!, ldb: D, c: gFeat.pointer, ldc: D)
+            }
+            if grads != nil {
+                grads!.headWeight.withUnsafeMutableBufferPointer { g in
+                    BLAS.sgemm(transA: true, m: K, n: D, k: B, a: gl.baseAddress!, lda: K, b: feat.ptr, ldb: D, c: g.baseAddress!, ldc: D)
+                }
+                for b in 0..<B { for k in 0..<K { grads!.headBias[k] += gl[b * K + k] } }
+            }
+        }
+        let gCls = FloatBuffer(zeros: B * D)
+        var gNormF = [Float](repeating: 0, count: D)
+        weights.normF.withUnsafeBufferPointer { w in
+            gNormF.withUnsafeMutableBufferPointer { gw in
+                RMSNorm.backward(rows: B, d: D, x: cls.ptr, weight: w.baseAddress!, rstd: rstdF.ptr, gy: gFeat.ptr,
+                                 gx: gCls.pointer, accumulate: false, gw: gw.baseAddress, runner: runner)
+            }
+        }
+        if grads != nil { grads!.normF = gNormF }
+        let gRes = FloatBuffer(zeros: rows * D)
+        for b in 0..<B { (gRes.pointer + (b * L + ci) * D).update(from: gCls.ptr + b * D, count: D) }
+
+        // Layers, last to first, each recomputed with its states.
+        for l in stride(from: c.depth - 1, through: 0, by: -1) {
+            let rstd = FloatBuffer(zeros: rows)
+            let lw = weights.layers[l]
+            let normed = norm(lw.normWeight, residuals[l], rows: rows, rstd: rstd, runner: runner)
+            let mx = mixer(l, runner: runner)
+            let internals = mx.forward(normed: normed, batch: B, keepStates: true, hooks: nil)
+            let gH = FloatBuffer(zeros: rows * D)
+            gH.pointer.update(from: gRes.ptr, count: rows * D)
+            let extra = layerHook?.layerBackward(layer: l, internals: internals, gHidden: gH)
+            var layerGrads = grads?.layers[l]
+            let gNormed: FloatBuffer
+            if layerGrads != nil {
+                gNormed = withUnsafeMutablePointer(to: &layerGrads!) { mx.backward(internals, gOut: gH, extra: extra, grads: $0) }
+            } else {
+                gNormed = mx.backward(internals, gOut: gH, extra: extra, grads: nil)
+            }
+            var gNorm = [Float](repeating: 0, count: D)
+            lw.normWeight.withUnsafeBufferPointer { w in
+                gNorm.withUnsafeMutableBufferPointer { gw in
+                    RMSNorm.backward(rows: rows, d: D, x: residuals[l].ptr, weight: w.baseAddress!, rstd: rstd.ptr,
+                                     gy: gNormed.ptr, gx: gRes.pointer, accumulate: true,
+                                     gw: layerGrads == nil ? nil : gw.baseAddress, runner: runner)
+                }
+            }
+            if var lg = layerGrads { lg.normWeight = gNorm; grads!.layers[l] = lg }
+            residuals[l] = FloatBuffer(zeros: 0)   // free as we go
+        }
+
+        // cls insertion, pos_embed and the patch embedding.
+        let cDim = c.patchDim
+        let gT = FloatBuffer(zeros: B * M * D)
+        for b in 0..<B {
+            for t in 0..<L where t != ci {
+                let p = t < ci ? t : t - 1
+                (gT.pointer + (b * M + p) * D).update(from: gRes.ptr + (b * L + t) * D, count: D)
+            }
+        }
+        if grads != nil {
+            for b in 0..<B {
+                for i in 0..<(L * D) { grads!.posEmbed[i] += gRes.pointer[b * L * D + i] }
+                for d in 0..<D { grads!.clsToken[d] += gRes.pointer[(b * L + ci) * D + d] }
+            }
+            let cols = unfold(x)
+            grads!.patchWeight.withUnsafeMutableBufferPointer { g in
+                BLAS.sgemm(transA: true, m: D, n: cDim, k: B * M, a: gT.ptr, lda: D, b: cols.ptr, ldb: cDim, c: g.baseAddress!, ldc: cDim)
+            }
+            for r in 0..<(B * M) { for d in 0..<D { grads!.patchBias[d] += gT.pointer[r * D + d] } }
+        }
+        let gCols = FloatBuffer(zeros: B * M * cDim)
+        weights.patchWeight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(m: B * M, n: cDim, k: D, a: gT.ptr, lda: D, b: w.baseAddress!, ldb: cDim, c: gCols.pointer, ldc: cDim)
+        }
+        // col2im (overlapping patches accumulate when stride < patch).
+        var gx = Tensor(zeros: x.shape)
+        let G = c.gridSize, P = c.patchSize, s = c.stride, H = c.imageSize
+        gx.data.withUnsafeMutableBufferPointer { gxp in
+            for b in 0..<B {
+                for i in 0..<G {
+                    for j in 0..<G {
+                        let row = gCols.ptr + (b * M + i * G + j) * cDim
+                        var k = 0
+                        for ch in 0..<c.channels {
+                            for ky in 0..<P {
+                                let dst = ((b * c.channels + ch) * H + i * s + ky) * H + j * s
+                                for kx in 0..<P { gxp[dst + kx] += row[k]; k += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return BackwardResult(logits: logits, inputGradient: gx, parameterGradients: grads)
+    }
+}

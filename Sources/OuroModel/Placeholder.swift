@@ -1,1 +1,0 @@
-// OuroModel: see README.md in this folder.

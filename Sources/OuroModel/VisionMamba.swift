@@ -1,0 +1,165 @@
+import OuroEngine
+
+/// A Vision Mamba model: config plus weights, with exact float32 inference.
+public struct VisionMamba: Sendable {
+    public var config: VisionMambaConfig
+    public var weights: VisionMambaWeights
+
+    public init(config: VisionMambaConfig, weights: VisionMambaWeights) {
+        self.config = config; self.weights = weights
+    }
+
+    /// What a forward pass keeps besides the logits.
+    public struct Capture: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// `residual_after_layer_i` for every layer (the input residual of layer i).
+        public static let residuals = Capture(rawValue: 1)
+        /// `hidden_after_layer_i`: each mixer output.
+        public static let hiddens = Capture(rawValue: 2)
+    }
+
+    /// Result of a forward pass.
+    public struct ForwardResult {
+        /// (B, classes).
+        public var logits: Tensor
+        /// (B, D): RMSNorm_f output at the cls token.
+        public var finalFeatures: Tensor
+        /// Per layer (B, L, D), when captured.
+        public var residuals: [Tensor] = []
+        public var hiddens: [Tensor] = []
+    }
+
+    /// Checks an input batch [B, C, H, W] against the config.
+    public func checkInput(_ x: Tensor, source: String = "input") throws {
+        let c = config
+        guard x.shape.count == 4 else { throw ModelError("\(source): expected a 4-D tensor [B, C, H, W], got shape \(x.shape)") }
+        guard x.shape[1] == c.channels else {
+            throw ModelError("\(source): image has \(x.shape[1]) channel(s), the model expects \(c.channels)")
+        }
+        guard x.shape[2] == c.imageSize, x.shape[3] == c.imageSize else {
+            throw ModelError("\(source): image is \(x.shape[2])×\(x.shape[3]), the model expects \(c.imageSize)×\(c.imageSize)")
+        }
+    }
+
+    // MARK: - Embedding
+
+    /// im2col: (B·M, C·P·P) rows of patch values in (ch, ky, kx) order.
+    func unfold(_ x: Tensor) -> FloatBuffer {
+        let c = config, B = x.shape[0], G = c.gridSize, P = c.patchSize, s = c.stride, H = c.imageSize
+        let cols = FloatBuffer(zeros: B * c.numPatches * c.patchDim)
+        x.data.withUnsafeBufferPointer { xp in
+            for b in 0..<B {
+                for i in 0..<G {
+                    for j in 0..<G {
+                        let row = cols.pointer + (b * c.numPatches + i * G + j) * c.patchDim
+                        var k = 0
+                        for ch in 0..<c.channels {
+                            for ky in 0..<P {
+                                let src = ((b * c.channels + ch) * H + i * s + ky) * H + j * s
+                                for kx in 0..<P { row[k] = xp[src + kx]; k += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return cols
+    }
+
+    /// Patch embedding, cls insertion at c = M // 2, then + pos_embed: (B·L, D).
+    func embed(_ x: Tensor, runner: ParallelRunner) -> FloatBuffer {
+        let c = config, B = x.shape[0], M = c.numPatches, D = c.embedDim, L = c.seqLen, ci = c.clsIndex
+        let cols = unfold(x)
+        let tokens = FloatBuffer(zeros: B * M * D)
+        weights.patchWeight.withUnsafeBufferPointer { w in
+            BLAS.sgemm(transB: true, m: B * M, n: D, k: c.patchDim, a: cols.ptr, lda: c.patchDim,
+                       b: w.baseAddress!, ldb: c.patchDim, c: tokens.pointer, ldc: D)
+        }
+        let seq = FloatBuffer(zeros: B * L * D)
+        for b in 0..<B {
+            for t in 0..<L {
+                let dst = seq.pointer + (b * L + t) * D
+                if t == ci {
+                    for d in 0..<D { dst[d] = weights.clsToken[d] + weights.posEmbed[t * D + d] }
+                } else {
+                    let p = t < ci ? t : t - 1
+                    let src = tokens.ptr + (b * M + p) * D
+                    for d in 0..<D { dst[d] = (src[d] + weights.patchBias[d]) + weights.posEmbed[t * D + d] }
+                }
+            }
+        }
+        return seq
+    }
+
+    /// The mixer of layer l.
+    func mixer(_ l: Int, runner: ParallelRunner) -> Mixer {
+        Mixer(config: config, weights: weights.layers[l], layer: l, runner: runner)
+    }
+
+    /// RMSNorm of layer l (or norm_f for l = depth) on (rows, D).
+    func norm(_ weight: [Float], _ x: FloatBuffer, rows: Int, rstd: FloatBuffer?, runner: ParallelRunner) -> FloatBuffer {
+        let out = FloatBuffer(zeros: rows * config.embedDim)
+        weight.withUnsafeBufferPointer { w in
+            RMSNorm.forward(rows: rows, d: config.embedDim, x: x.ptr, weight: w.baseAddress!, eps: config.normEps,
+                            out: out.pointer, rstd: rstd?.pointer, runner: runner)
+        }
+        return out
+    }
+
+    /// Head on the cls rows of the final residual stream: returns (features, logits).
+    func head(final: FloatBuffer, batch B: Int, runner: ParallelRunner) -> (Tensor, Tensor) {
+        let c = config, D = c.embedDim, L = c.seqLen
+        let cls = FloatBuffer(zeros: B * D)
+        for b in 0..<B { (cls.pointer + b * D).update(from: final.ptr + (b * L + c.clsIndex) * D, count: D) }
+        let feat = norm(weights.normF, cls, rows: B, rstd: nil, runner: runner)
+        var logits = Tensor(zeros: [B, c.numClasses])
+        logits.data.withUnsafeMutableBufferPointer { lp in
+            weights.headWeight.withUnsafeBufferPointer { w in
+                BLAS.sgemm(transB: true, m: B, n: c.numClasses, k: D, a: feat.ptr, lda: D, b: w.baseAddress!, ldb: D,
+                           c: lp.baseAddress!, ldc: c.numClasses)
+            }
+            for b in 0..<B { for k in 0..<c.numClasses { lp[b * c.numClasses + k] += weights.headBias[k] } }
+        }
+        return (Tensor(shape: [B, D], data: feat.array), logits)
+    }
+
+    // MARK: - Forward
+
+    /// Exact forward pass (`vim-architecture.md` §5). `hooks` see every quantization point.
+    public func forward(_ x: Tensor, capture: Capture = [], hooks: ForwardHooks? = nil,
+                        threads: Int = Hardware.cores) throws -> ForwardResult {
+        try checkInput(x)
+        let runner = ParallelRunner(threads: threads)
+        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L
+        let res = embed(x, runner: runner)
+        var residuals: [Tensor] = [], hiddens: [Tensor] = []
+        var h: FloatBuffer? = nil
+        for l in 0..<c.depth {
+            if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
+            if capture.contains(.residuals) { residuals.append(Tensor(shape: [B, L, D], data: res.array)) }
+            let normed = norm(weights.layers[l].normWeight, res, rows: rows, rstd: nil, runner: runner)
+            let internals = mixer(l, runner: runner).forward(normed: normed, batch: B, keepStates: false, hooks: hooks)
+            h = internals.out
+            if capture.contains(.hiddens) { hiddens.append(Tensor(shape: [B, L, D], data: internals.out.array)) }
+        }
+        if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
+        let (feat, logits) = head(final: res, batch: B, runner: runner)
+        return ForwardResult(logits: logits, finalFeatures: feat, residuals: residuals, hiddens: hiddens)
+    }
+
+    /// Logits of a batch, processed in chunks of `batchSize` images.
+    public func logits(_ x: Tensor, batchSize: Int = 8, hooks: ForwardHooks? = nil, threads: Int = Hardware.cores) throws -> Tensor {
+        try checkInput(x)
+        let B = x.shape[0]
+        var out = [Float]()
+        out.reserveCapacity(B * config.numClasses)
+        var i = 0
+        while i < B {
+            let n = min(batchSize, B - i)
+            out += try forward(x.slice(outer: i, count: n), hooks: hooks, threads: threads).logits.data
+            i += n
+        }
+        return Tensor(shape: [B, config.numClasses], data: out)
+    }
+}
