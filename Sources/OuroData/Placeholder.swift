@@ -1,1 +1,0 @@
-// OuroData: see README.md in this folder.
