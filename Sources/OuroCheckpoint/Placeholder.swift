@@ -1,1 +1,0 @@
-// OuroCheckpoint: see README.md in this folder.
