@@ -29,35 +29,35 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3"])]),
 
         // engine: tensors, BLAS, vector math, threading and the backend seam.
-        .target(name: "OuroEngine", dependencies: ["CBLAS"], swiftSettings: fast + v5),
+        .target(name: "OuroEngine", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
-        .target(name: "OuroCheckpoint", swiftSettings: fast + v5),
+        .target(name: "OuroCheckpoint", exclude: ["README.md"], swiftSettings: fast + v5),
         // Vision Mamba: config, weights, forward and backward.
-        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], swiftSettings: fast + v5),
+        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Datasets (Fashion-MNIST IDX gzip) and image output (PNG).
-        .target(name: "OuroData", dependencies: ["CZlib", "OuroEngine"], swiftSettings: fast + v5),
+        .target(name: "OuroData", dependencies: ["CZlib", "OuroEngine"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Training: AdamW, schedules, the training loop.
-        .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], swiftSettings: fast + v5),
+        .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.
-        .target(name: "OuroGen", dependencies: ["OuroModel"], swiftSettings: fast + v5),
+        .target(name: "OuroGen", dependencies: ["OuroModel"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
-        .target(name: "OuroQuant", dependencies: ["OuroModel", "COuroKernels"], swiftSettings: fast + v5),
+        .target(name: "OuroQuant", dependencies: ["OuroModel", "COuroKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Cluster: ZeroMQ protocol, coordinator and worker.
         .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroGen", "OuroQuant", "OuroData",
                                                     .product(name: "Logging", package: "swift-log")],
-                swiftSettings: fast + v5),
+                exclude: ["README.md"], swiftSettings: fast + v5),
         // The command-line interface.
         .target(name: "OuroCLI", dependencies: [
             "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData", "OuroTrain", "OuroGen", "OuroQuant",
             "OuroCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: fast + v5),
-        .executableTarget(name: "ouromamba", dependencies: ["OuroCLI"], swiftSettings: fast + v5),
+        ], exclude: ["README.md"], swiftSettings: fast + v5),
+        .executableTarget(name: "ouromamba", dependencies: ["OuroCLI", "OuroEngine"], swiftSettings: fast + v5),
 
         // Shared test helpers (fixture lookup, comparisons).
         .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel"],
-                path: "Sources/OuroTestSupport", swiftSettings: v5),
+                path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v5),
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),

@@ -13,6 +13,12 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// Allocation without initialisation (see `init(uninitialized:)`).
+    init(rawCount count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+    }
+
     /// A buffer holding a copy of `values`.
     public init(_ values: [Float]) {
         count = values.count
@@ -31,4 +37,27 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// Sets every element to zero.
     public func zero() { pointer.update(repeating: 0, count: count) }
+}
+
+extension FloatBuffer {
+    /// A buffer whose contents are unspecified (for outputs that are fully overwritten).
+    public convenience init(uninitialized count: Int) {
+        self.init(rawCount: count)
+    }
+}
+
+#if os(Linux)
+@_silgen_name("mallopt") private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+#endif
+
+/// Process-level memory settings for the engine.
+public enum MemoryTuning {
+    /// Keeps large freed blocks in the heap instead of returning them to the OS: layer
+    /// buffers are reallocated on every layer, and fresh mmaps cost page faults and zeroing.
+    public static func keepLargeAllocations() {
+        #if os(Linux)
+        _ = glibcMallopt(-3, 512 << 20)   // M_MMAP_THRESHOLD
+        _ = glibcMallopt(-1, 1 << 30)     // M_TRIM_THRESHOLD
+        #endif
+    }
 }

@@ -129,7 +129,7 @@ struct Mixer {
             inProjInput.pointer.update(from: normed.pointer, count: rows * D)
             hooks.activation(ActivationPoint(.input), layer: layer, view(inProjInput.pointer, D, D))
         }
-        let xz = FloatBuffer(zeros: rows * 2 * E)
+        let xz = FloatBuffer(uninitialized: rows * 2 * E)
         gemm(.inProj, hooks: hooks, input: inProjInput, ldIn: D, inCols: D, rows: rows, batch: Bt,
              weight: weights.inProj, outCols: 2 * E, output: xz, ldOut: 2 * E)
 
@@ -137,7 +137,7 @@ struct Mixer {
         let m = FloatBuffer(zeros: rows * E)
         for dir in ScanDirection.allCases {
             let w = weights[dir], p = prepared[dir.rawValue], rev = dir == .backward
-            let pre = FloatBuffer(zeros: rows * E), xc = FloatBuffer(zeros: rows * E)
+            let pre = FloatBuffer(uninitialized: rows * E), xc = FloatBuffer(uninitialized: rows * E)
             w.convBias.withUnsafeBufferPointer { bias in
                 CausalConv1d.forward(batch: Bt, length: L, channels: E, taps: K, x: xz.ptr, ldx: 2 * E,
                                      wT: p.convWT.ptr, bias: bias.baseAddress!, reverse: rev, out: pre.pointer, runner: runner)
@@ -150,7 +150,7 @@ struct Mixer {
                 xprojInput.pointer.update(from: xc.pointer, count: rows * E)
                 hooks.activation(ActivationPoint(.xproj, dir), layer: layer, view(xprojInput.pointer, E, E))
             }
-            let xdbl = FloatBuffer(zeros: rows * xw)
+            let xdbl = FloatBuffer(uninitialized: rows * xw)
             gemm(.xProj(dir), hooks: hooks, input: xprojInput, ldIn: E, inCols: E, rows: rows, batch: Bt,
                  weight: w.xProj, outCols: xw, output: xdbl, ldOut: xw)
             // Point `dtproj` on a copy of dt_low; B and C are quantized in place (the scan uses B̂, Ĉ).
@@ -161,7 +161,7 @@ struct Mixer {
                 hooks.activation(ActivationPoint(.dtproj, dir), layer: layer, view(cp.pointer, R, R))
                 dtInput = cp; dtLd = R
             }
-            let v = FloatBuffer(zeros: rows * E)
+            let v = FloatBuffer(uninitialized: rows * E)
             gemm(.dtProj(dir), hooks: hooks, input: dtInput, ldIn: dtLd, inCols: R, rows: rows, batch: Bt,
                  weight: w.dtProj, outCols: E, output: v, ldOut: E)
             w.dtBias.withUnsafeBufferPointer { bias in
@@ -172,9 +172,9 @@ struct Mixer {
                 hooks.activation(ActivationPoint(.B, dir), layer: layer, view(xdbl.pointer + R, xw, N))
                 hooks.activation(ActivationPoint(.C, dir), layer: layer, view(xdbl.pointer + R + N, xw, N))
             }
-            let delta = FloatBuffer(zeros: rows * E)
+            let delta = FloatBuffer(uninitialized: rows * E)
             Elementwise.softplus(rows * E, v.ptr, delta.pointer)
-            let y = FloatBuffer(zeros: rows * E)
+            let y = FloatBuffer(uninitialized: rows * E)
             let states = keepStates ? FloatBuffer(zeros: rows * N * E) : nil
             w.d.withUnsafeBufferPointer { dp in
                 SelectiveScan.forward(shape: .init(batch: Bt, length: L, channels: E, state: N),
@@ -204,7 +204,7 @@ struct Mixer {
             outInput.pointer.update(from: m.pointer, count: rows * E)
             hooks.activation(ActivationPoint(.out), layer: layer, view(outInput.pointer, E, E))
         }
-        let out = FloatBuffer(zeros: rows * D)
+        let out = FloatBuffer(uninitialized: rows * D)
         gemm(.outProj, hooks: hooks, input: outInput, ldIn: E, inCols: E, rows: rows, batch: Bt,
              weight: weights.outProj, outCols: D, output: out, ldOut: D)
         return MixerInternals(batch: Bt, length: L, normed: normed, xz: xz, directions: dirs, m: m, out: out)

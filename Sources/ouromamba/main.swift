@@ -1,2 +1,4 @@
 import OuroCLI
-OuroMambaCommand.main()
+import OuroEngine
+MemoryTuning.keepLargeAllocations()
+OuroMambaCommand.runMain()

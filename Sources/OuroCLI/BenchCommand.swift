@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import OuroEngine
+import OuroModel
+
+/// `ouromamba bench`: throughput measurements (never timed tests).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks: forward, train, gen, gemm.",
+        subcommands: [BenchForward.self])
+}
+
+/// Best-of timing of a closure.
+func bestTime(repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    var best = Double.infinity
+    for _ in 0..<max(1, repeats) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return best
+}
+
+/// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it).
+func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5) -> Double {
+    var rng = Xoshiro256StarStar(seed: 1)
+    let a = rng.normals(m * k), b = rng.normals(n * k)
+    var c = [Float](repeating: 0, count: m * n)
+    let t = bestTime(repeats: repeats) {
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            BLAS.sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
+                       c: cp.baseAddress!, ldc: n)
+        }}}
+    }
+    return 2.0 * Double(m * n * k) / t / 1e9
+}
+
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Images/s of the FP forward pass, next to the sgemm compute floor.",
+        discussion: """
+        Example:
+          ouromamba bench forward --model ../shared/fixtures/vim-tiny-shape.pth --batch 1 --batch 8
+        """)
+
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "Batch sizes to time (repeatable).") var batch: [Int] = [1, 8]
+    @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 3
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        let (m, path) = try model.load()
+        let c = m.config
+        let flops = ModelCost.gemmFlops(c)
+        // sgemm at the model's dominant shape: in_proj over 8 images.
+        let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner)
+        let floorMs = flops / (gf * 1e9) * 1000
+        var rows: [[String: Any]] = []
+        if !common.json {
+            print("model \(path): D=\(c.embedDim) depth=\(c.depth) L=\(c.seqLen), threads \(threads), OpenBLAS core \(BLAS.coreName)")
+            print(String(format: "GEMM work %.2f GFLOP/image; sgemm %.1f GFLOP/s at (%d×%d×%d) → floor %.2f ms/image",
+                         flops / 1e9, gf, c.seqLen * 8, c.embedDim, 2 * c.dInner, floorMs))
+        }
+        for b in batch {
+            var rng = Xoshiro256StarStar(seed: 7)
+            let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
+            let t = try bestTime(repeats: repeats) { _ = try m.forward(x, threads: threads) }
+            let msPer = t / Double(b) * 1000
+            let row: [String: Any] = ["batch": b, "images_per_s": Double(b) / t, "ms_per_image": msPer,
+                                      "floor_ms_per_image": floorMs, "ratio_to_floor": msPer / floorMs]
+            rows.append(row)
+            if !common.json {
+                print(String(format: "batch %3d: %8.2f images/s  %8.2f ms/image  (%.2f× the floor)", b, Double(b) / t, msPer, msPer / floorMs))
+            }
+        }
+        if common.json {
+            Console.printJSON(["model": path, "threads": threads, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
+                               "openblas_core": BLAS.coreName, "results": rows])
+        }
+    }
+}

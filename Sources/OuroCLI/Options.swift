@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import OuroEngine
+import OuroModel
+
+/// Output and threading options shared by every command.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .long, help: "Print only the final result.")
+    var quiet = false
+
+    @Flag(name: .long, help: "Print debug detail.")
+    var verbose = false
+
+    @Flag(name: .long, help: "Print the final result as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if quiet && verbose { throw ValidationError("--quiet and --verbose are exclusive") }
+    }
+
+    /// Thread count in force; also sets OpenBLAS's.
+    func resolvedThreads() -> Int {
+        let t = threads ?? Hardware.cores
+        BLAS.setThreads(t)
+        return t
+    }
+
+    /// A console for this command's output.
+    func console() -> Console { Console(quiet: quiet || json, verbose: verbose) }
+}
+
+/// Which model to use.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Checkpoint (.pth or .safetensors). Default: the embedded Fashion-MNIST model.")
+    var model: String?
+
+    @Option(name: .long, help: "Config JSON (default: <model>.config.json beside the checkpoint, else inferred).")
+    var config: String?
+
+    @Option(name: .long, help: "Patch stride when inferring the config (overlapping patches).")
+    var stride: Int?
+
+    /// The checkpoint path in force.
+    func modelPath() throws -> String {
+        if let model { return model }
+        guard let p = DefaultModel.path() else {
+            throw CLIError("no --model given and the embedded model \(DefaultModel.relativePath) was not found (run from the repository, or set OUROMAMBA_HOME)")
+        }
+        return p
+    }
+
+    func load() throws -> (VisionMamba, String) {
+        let path = try modelPath()
+        do { return (try VisionMamba.load(path: path, configPath: config, stride: stride), path) }
+        catch let e as ModelError { throw CLIError(e.description) }
+        catch { throw CLIError("\(error)") }
+    }
+}
+
+/// Locates the embedded default model.
+enum DefaultModel {
+    static let relativePath = "models/vim-fashion.safetensors"
+
+    static func path() -> String? {
+        var candidates: [URL] = []
+        if let home = ProcessInfo.processInfo.environment["OUROMAMBA_HOME"] { candidates.append(URL(fileURLWithPath: home)) }
+        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        var exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 { candidates.append(exe); exe = exe.deletingLastPathComponent() }
+        for c in candidates {
+            let p = c.appendingPathComponent(relativePath).path
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return nil
+    }
+}
+
+/// Prints results to stdout and progress/log lines to stderr, honouring --quiet/--verbose.
+struct Console {
+    var quiet: Bool
+    var verbose: Bool
+
+    func info(_ s: String) { if !quiet { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
+    func debug(_ s: String) { if verbose { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
+    func result(_ s: String) { print(s) }
+
+    /// Prints a JSON object on one line (sorted keys).
+    static func printJSON(_ obj: [String: Any]) {
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
