@@ -17,13 +17,13 @@ public enum VectorMath {
         let shifted = xc + magic
         let fx = shifted - magic                       // round half to even
         let r = xc - fx
-        var p = V(repeating: 1.5353362e-4)
-        p = p * r + 1.3398874e-3
-        p = p * r + 9.6184561e-3
-        p = p * r + 5.5503370e-2
-        p = p * r + 2.4022652e-1
-        p = p * r + 6.9314718e-1
-        p = p * r + 1.0
+        // Horner with explicit FMAs (Swift does not contract a*b + c on its own).
+        var p = V(repeating: 1.3398874e-3).addingProduct(V(repeating: 1.5353362e-4), r)
+        p = V(repeating: 9.6184561e-3).addingProduct(p, r)
+        p = V(repeating: 5.5503370e-2).addingProduct(p, r)
+        p = V(repeating: 2.4022652e-1).addingProduct(p, r)
+        p = V(repeating: 6.9314718e-1).addingProduct(p, r)
+        p = V(repeating: 1.0).addingProduct(p, r)
         let e = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127
         return p * unsafeBitCast(e &<< 23, to: V.self)
     }
@@ -44,15 +44,14 @@ public enum VectorMath {
         e = e.replacing(with: e - 1, where: small)
         m = m.replacing(with: m + m - 1, where: small).replacing(with: m - 1, where: .!small)
         let z = m * m
-        var y = V(repeating: 7.0376836292e-2)
-        y = y * m - 1.1514610310e-1
-        y = y * m + 1.1676998740e-1
-        y = y * m - 1.2420140846e-1
-        y = y * m + 1.4249322787e-1
-        y = y * m - 1.6668057665e-1
-        y = y * m + 2.0000714765e-1
-        y = y * m - 2.4999993993e-1
-        y = y * m + 3.3333331174e-1
+        var y = V(repeating: -1.1514610310e-1).addingProduct(V(repeating: 7.0376836292e-2), m)
+        y = V(repeating: 1.1676998740e-1).addingProduct(y, m)
+        y = V(repeating: -1.2420140846e-1).addingProduct(y, m)
+        y = V(repeating: 1.4249322787e-1).addingProduct(y, m)
+        y = V(repeating: -1.6668057665e-1).addingProduct(y, m)
+        y = V(repeating: 2.0000714765e-1).addingProduct(y, m)
+        y = V(repeating: -2.4999993993e-1).addingProduct(y, m)
+        y = V(repeating: 3.3333331174e-1).addingProduct(y, m)
         y = y * m * z
         y = y + e * -2.12194440e-4
         y = y - 0.5 * z

@@ -32,25 +32,56 @@ public enum SelectiveScan {
         let L = s.length, E = s.channels, N = s.state, chunks = s.chunks
         runner.forEach(s.batch * chunks) { job in
             let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
-            withUnsafeTemporaryAllocation(of: V8.self, capacity: N) { h in
-                for n in 0..<N { h[n] = V8(repeating: 0) }
-                let dv = load(d + e0, w)
-                for i in 0..<L {
-                    let t = reverse ? L - 1 - i : i
-                    let row = (b * L + t) * E + e0
-                    let dt = load(delta + row, w), uu = load(u + row, w)
-                    let du = dt * uu
-                    var acc = dv * uu
-                    let bcRow = bc.base + (b * L + t) * bc.ld
-                    for n in 0..<N {
-                        let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
-                        let hn = a * h[n] + du * bcRow[bc.bOffset + n]
-                        h[n] = hn
-                        acc = acc + hn * bcRow[bc.cOffset + n]
-                        if let st = states { store(st + ((b * L + t) * N + n) * E + e0, hn, w) }
-                    }
-                    store(y + row, acc, w)
+            if let states {
+                chunkForward(b: b, e0: e0, w: w, L: L, E: E, N: N, u: u, delta: delta, a2T: a2T, bc: bc, d: d,
+                             reverse: reverse, y: y, states: states, keep: true)
+            } else {
+                chunkForward(b: b, e0: e0, w: w, L: L, E: E, N: N, u: u, delta: delta, a2T: a2T, bc: bc, d: d,
+                             reverse: reverse, y: y, states: y, keep: false)
+            }
+        }
+    }
+
+    /// One image and 8 channels. `keep` is a compile-time-like switch (the call sites pass a
+    /// literal) so the no-states loop carries no branch or optional.
+    @inline(__always)
+    static func chunkForward(b: Int, e0: Int, w: Int, L: Int, E: Int, N: Int, u: UnsafePointer<Float>,
+                             delta: UnsafePointer<Float>, a2T: UnsafePointer<Float>, bc: TokenMatrices,
+                             d: UnsafePointer<Float>, reverse: Bool, y: UnsafeMutablePointer<Float>,
+                             states: UnsafeMutablePointer<Float>, keep: Bool) {
+        withUnsafeTemporaryAllocation(of: V8.self, capacity: 2 * N) { buf in
+            let h = buf.baseAddress!, a2 = h + N
+            for n in 0..<N { h[n] = V8(repeating: 0); a2[n] = load(a2T + n * E + e0, w) }
+            let dv = load(d + e0, w)
+            let bBase = bc.base + bc.bOffset, cBase = bc.base + bc.cOffset
+            for i in 0..<L {
+                let t = reverse ? L - 1 - i : i
+                let row = (b * L + t) * E + e0
+                let dt = load(delta + row, w), uu = load(u + row, w)
+                let du = dt * uu
+                // Two accumulators break the serial add chain over n.
+                var acc0 = dv * uu, acc1 = V8(repeating: 0)
+                let bRow = bBase + (b * L + t) * bc.ld, cRow = cBase + (b * L + t) * bc.ld
+                let st = states + (b * L + t) * N * E + e0
+                var n = 0
+                while n + 1 < N {
+                    let a0 = VectorMath.exp2(dt * a2[n]), a1 = VectorMath.exp2(dt * a2[n + 1])
+                    let h0 = (du * bRow[n]).addingProduct(a0, h[n])
+                    let h1 = (du * bRow[n + 1]).addingProduct(a1, h[n + 1])
+                    h[n] = h0; h[n + 1] = h1
+                    acc0 = acc0.addingProduct(h0, V8(repeating: cRow[n]))
+                    acc1 = acc1.addingProduct(h1, V8(repeating: cRow[n + 1]))
+                    if keep { store(st + n * E, h0, w); store(st + (n + 1) * E, h1, w) }
+                    n += 2
                 }
+                if n < N {
+                    let a0 = VectorMath.exp2(dt * a2[n])
+                    let h0 = (du * bRow[n]).addingProduct(a0, h[n])
+                    h[n] = h0
+                    acc0 = acc0.addingProduct(h0, V8(repeating: cRow[n]))
+                    if keep { store(st + n * E, h0, w) }
+                }
+                store(y + row, acc0 + acc1, w)
             }
         }
     }

@@ -1,1 +1,0 @@
-// OuroTrain: see README.md in this folder.
