@@ -1,5 +1,95 @@
 #ifndef OURO_KERNELS_H
 #define OURO_KERNELS_H
-/// Integer GEMM kernels for OuroMamba-Quant (see Sources/COuroKernels/README.md).
+/// Integer mixed-precision GEMM kernels for OuroMamba-Quant (method.md 4.9).
+/// Layouts and the arithmetic contract are described in Sources/COuroKernels/README.md.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Kernel path selector. Every path gives bit-identical results.
+enum {
+    OURO_PATH_AUTO = 0,     ///< AVX2 when the CPU has AVX2+FMA, else portable.
+    OURO_PATH_PORTABLE = 1, ///< Plain C, any x86-64 (or other) CPU.
+    OURO_PATH_AVX2 = 2      ///< vpmaddubsw/vpmaddwd kernels; only when ouro_has_avx2().
+};
+
+/// Microkernel geometry (rows of A per microtile for each weight mode, columns per panel).
+#define OURO_MR_W4 6
+#define OURO_MR_W8 4
+#define OURO_NR 16
+/// Row count of activation buffers must be padded to a multiple of this (lcm of the MRs).
+#define OURO_ROW_ALIGN 12
+
 int ouro_kernels_version(void);
+/// 1 when this CPU supports AVX2 and FMA (the AVX2 path may be used).
+int ouro_has_avx2(void);
+/// AUTO -> concrete path; returns -1 when AVX2 is requested but unavailable or path is unknown.
+int ouro_resolve_path(int path);
+
+/// Reduction length padded to a multiple of 4 (one vpmaddubsw/vpmaddwd group).
+int ouro_kpad(int K);
+/// Bytes of the kernel weight layout for an N x K matrix.
+size_t ouro_kernel_pack_size(int N, int K);
+/// Bytes per row of the 4-bit storage layout: ceil(K/2) rounded up to 16.
+int ouro_int4_row_bytes(int K);
+
+/// 4-bit storage: two's complement nibbles, low nibble = even column, rows padded to 16 bytes
+/// (padding nibbles are 0). Returns 0, or -1 if a value is outside -8..7 (nothing useful written).
+int ouro_pack_int4(const int8_t *q, int N, int K, uint8_t *out);
+/// Inverse of ouro_pack_int4 (sign-extends every nibble).
+void ouro_unpack_int4(const uint8_t *packed, int N, int K, int8_t *out);
+
+/// Kernel layout from int8 weights q[N][K] (values within +-7 for bits 4, +-127 for bits 8).
+/// Panels of 16 output rows; inside a panel, for each group g of 4 reduction indices, 64 bytes:
+/// byte 32*h + 4*j + i = weight[16*p + 8*h + j][4*g + i] (+8 for bits 4: stored unsigned).
+/// Padding rows/columns hold weight 0.
+void ouro_pack_kernel(const int8_t *q, int N, int K, int bits, uint8_t *out);
+
+/// Quantizes rows [row0,row1) of X: a[t][k] = clamp(rne(x[t][k] / scale[t]), -qmax, qmax), 0 at the
+/// outlier columns of row t (CSR optr/ocols, optr may be NULL) and at padding k in [K, lda).
+/// rowsum[t] = sum of the stored int8 values. Rows in [row1, rowpad) are zeroed (rowpad >= row1).
+void ouro_quantize_rows(int path, const float *x, int ldx, int row0, int row1, int rowpad, int K,
+                        const float *scale, int qmax, const int32_t *optr, const int32_t *ocols,
+                        int8_t *a, int lda, int32_t *rowsum);
+
+/// Exact int32 C[t][o] = sum_k a[t][k] * w[o][k] for t in [row0,row1), o in [0,N).
+/// a: lda = ouro_kpad(K) bytes per row, rows readable up to row0 + roundup(row1-row0, 12), zero
+/// beyond K; rowsum: per-row sums of a (needed for bits 4). abits (4 or 8) bounds |a| for the int16
+/// accumulation interval; values of a must lie within +-(2^(abits-1)-1).
+void ouro_igemm_s32(int path, const int8_t *a, const int32_t *rowsum, int row0, int row1,
+                    const uint8_t *wpack, int N, int K, int wbits, int abits,
+                    int32_t *c, int ldc);
+
+/// Everything one fused mixed-precision GEMM needs (see ouro_mpgemm_rows).
+typedef struct ouro_mpgemm_args {
+    int M, N, K;
+    int wbits, abits, obits;     ///< 4|8, 4|8, 8|16
+    int path;                    ///< resolved path (PORTABLE or AVX2)
+    const float *x; int ldx;     ///< M x K activations
+    const float *inlier_scale;   ///< [M] static S_I(t)
+    const int32_t *optr;         ///< [M+1] CSR offsets of outlier columns, or NULL
+    const int32_t *ocols;        ///< outlier reduction indices
+    const uint8_t *wpack;        ///< ouro_pack_kernel layout
+    const float *wscale;         ///< [N] s_w[o]
+    const float *wT;             ///< K x N floats: integer weights transposed (qW[o][k] at wT[k*N+o])
+    int8_t *abuf;                ///< scratch: roundup(M,12) x ouro_kpad(K) bytes
+    int32_t *rowsum;             ///< scratch: roundup(M,12)
+    float *ovals;                ///< scratch: optr[M] floats (qO, or raw x for obits 16)
+    float *oscale;               ///< scratch: M floats (s_O(t))
+    float *y; int ldy;           ///< M x N output
+} ouro_mpgemm_args;
+
+/// Computes output rows [row0,row1) (row0 a multiple of 12): quantizes them, int GEMM,
+/// dequantizes, adds the outlier term. Different row ranges may run concurrently.
+void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1);
+
+/// Atomic fetch-add (for work distribution from Swift).
+int ouro_atomic_fetch_add(int *counter, int value);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

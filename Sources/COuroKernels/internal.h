@@ -1,0 +1,49 @@
+// Shared internals of COuroKernels (not part of the public header).
+#ifndef OURO_INTERNAL_H
+#define OURO_INTERNAL_H
+#include "ouro_kernels.h"
+#include <string.h>
+
+#define OURO_AVX2 __attribute__((target("avx2,fma")))
+
+static inline int ouro_min(int a, int b) { return a < b ? a : b; }
+static inline int ouro_roundup(int a, int m) { return (a + m - 1) / m * m; }
+static inline int32_t ouro_load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+/// Groups between int16 -> int32 flushes for the 4-bit-weight kernel: every int16 lane gains at
+/// most 2 * 15 * amax per group (stored weights are 0..15), and must stay <= 32767.
+static inline int ouro_flush_interval(int abits) { return 32767 / (2 * 15 * (abits == 4 ? 7 : 127)); }
+
+/// One microtile: ct[r][j] = sum_k a[r][k] * w[16p + j][k] for r < mr (rows beyond mr are
+/// computed from readable padding and ignored). `panel` points at the panel, G = kpad/4 groups.
+void ouro_microtile_portable(const int8_t *a, int lda, const uint8_t *panel, int G, int mr,
+                             int wbits, int32_t ct[OURO_MR_W4][OURO_NR]);
+void ouro_microtile_w4_avx2(const int8_t *a, int lda, const int32_t *rowsum, const uint8_t *panel,
+                            int G, int F, int32_t ct[OURO_MR_W4][OURO_NR]);
+void ouro_microtile_w8_avx2(const int8_t *a, int lda, const uint8_t *panel, int G,
+                            int32_t ct[OURO_MR_W4][OURO_NR]);
+
+/// Dispatches to the microtile of `path`/`wbits`; returns the microtile height (6 or 4).
+static inline int ouro_microtile(int path, const int8_t *a, int lda, const int32_t *rowsum,
+                                 const uint8_t *panel, int G, int mr, int wbits, int abits,
+                                 int32_t ct[OURO_MR_W4][OURO_NR]) {
+    if (path == OURO_PATH_AVX2) {
+        if (wbits == 4) ouro_microtile_w4_avx2(a, lda, rowsum, panel, G, ouro_flush_interval(abits), ct);
+        else ouro_microtile_w8_avx2(a, lda, panel, G, ct);
+    } else {
+        ouro_microtile_portable(a, lda, panel, G, mr, wbits, ct);
+    }
+    return wbits == 4 ? OURO_MR_W4 : OURO_MR_W8;
+}
+
+/// Outlier term of one row, added into y[0..N): see mpgemm.c.
+void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *cols, const float *vals,
+                               int n, int obits, float so, const float *wscale, float *y);
+/// AVX2: R (1..4) rows sharing the column list `cols`; vals[r], so[r], y[r] per row.
+void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+                            int n, int obits, const float *so, const float *wscale, float *const *y);
+
+/// Column chunk after which the exact float accumulation of 8-bit outlier products is moved to
+/// int32 (sums of integers below 2^24 are exact in float: 1024 * 127 * 127 < 2^24).
+#define OURO_OUTLIER_CHUNK 1024
+#endif

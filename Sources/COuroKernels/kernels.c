@@ -1,2 +1,0 @@
-#include "ouro_kernels.h"
-int ouro_kernels_version(void) { return 1; }

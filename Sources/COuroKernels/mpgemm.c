@@ -1,0 +1,185 @@
+// Fused mixed-precision GEMM over a block of rows: quantize, int GEMM, dequantize, outliers.
+#include "internal.h"
+#include <immintrin.h>
+#include <math.h>
+#pragma STDC FP_CONTRACT OFF
+
+// Outlier term of one row. vals[j] is q_O (obits 8, integer-valued) or x (obits 16) at column
+// cols[j]. Every output is one fma chain over j in list order, so both paths agree bit for bit.
+// obits 8: float sums of integer products are exact below 2^24; they are moved to int32 every
+// OURO_OUTLIER_CHUNK columns, so the sum is the exact int32 of section 4.9.
+void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *cols, const float *vals,
+                               int n, int obits, float so, const float *wscale, float *y) {
+    const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
+    for (int o = 0; o < N; o++) {
+        float f = 0.0f;
+        int32_t iacc = 0;
+        for (int j0 = 0; j0 < n; j0 += chunk) {
+            const int j1 = ouro_min(n, j0 + chunk);
+            f = 0.0f;
+            for (int j = j0; j < j1; j++) f = fmaf(vals[j], wT[(size_t)cols[j] * ldw + o], f);
+            if (obits == 8) iacc += (int32_t)f;
+        }
+        if (obits == 8) y[o] = y[o] + (so * wscale[o]) * (float)iacc;
+        else y[o] = y[o] + wscale[o] * f;
+    }
+}
+
+// R rows sharing one column list, NV vectors of 8 outputs from column o; `mask` limits the
+// last vector when `masked`. Each wT load feeds R rows and R*NV independent fma chains hide the
+// fma latency.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void outlier_block_avx2(const float *wT, int N, int o, const int R, const int NV, const int masked,
+                                      __m256i mask, const int32_t *cols, const float *const *vals, int n,
+                                      int obits, const float *so, const float *wscale, float *const *y) {
+    const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
+    __m256 f[4][2];
+    __m256i iacc[4][2];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < NV; q++) iacc[r][q] = _mm256_setzero_si256();
+    for (int j0 = 0; j0 < n; j0 += chunk) {
+        const int j1 = ouro_min(n, j0 + chunk);
+        for (int r = 0; r < R; r++)
+            for (int q = 0; q < NV; q++) f[r][q] = _mm256_setzero_ps();
+        for (int j = j0; j < j1; j++) {
+            const float *w = wT + (size_t)cols[j] * N + o;
+            __m256 wv[2];
+            for (int q = 0; q < NV; q++) wv[q] = masked ? _mm256_maskload_ps(w + 8 * q, mask) : _mm256_loadu_ps(w + 8 * q);
+            for (int r = 0; r < R; r++) {
+                const __m256 v = _mm256_set1_ps(vals[r][j]);
+                for (int q = 0; q < NV; q++) f[r][q] = _mm256_fmadd_ps(v, wv[q], f[r][q]);
+            }
+        }
+        if (obits == 8 && n > chunk) // n <= chunk: f already holds the exact integer sum
+            for (int r = 0; r < R; r++)
+                for (int q = 0; q < NV; q++) iacc[r][q] = _mm256_add_epi32(iacc[r][q], _mm256_cvttps_epi32(f[r][q]));
+    }
+    for (int r = 0; r < R; r++) {
+        const __m256 vso = _mm256_set1_ps(so[r]);
+        for (int q = 0; q < NV; q++) {
+            __m256 ws = masked ? _mm256_maskload_ps(wscale + o + 8 * q, mask) : _mm256_loadu_ps(wscale + o + 8 * q);
+            __m256 res = f[r][q];
+            if (obits == 8) {
+                ws = _mm256_mul_ps(vso, ws);
+                if (n > chunk) res = _mm256_cvtepi32_ps(iacc[r][q]);
+            }
+            float *yq = y[r] + o + 8 * q;
+            const __m256 yy = masked ? _mm256_maskload_ps(yq, mask) : _mm256_loadu_ps(yq);
+            const __m256 out = _mm256_add_ps(yy, _mm256_mul_ps(ws, res));
+            if (masked) _mm256_maskstore_ps(yq, mask, out); else _mm256_storeu_ps(yq, out);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void outlier_rows_impl(const float *wT, int N, const int R, const int32_t *cols, const float *const *vals,
+                                     int n, int obits, const float *so, const float *wscale, float *const *y) {
+    const __m256i none = _mm256_setzero_si256();
+    int o = 0;
+    for (; o + 16 <= N; o += 16) outlier_block_avx2(wT, N, o, R, 2, 0, none, cols, vals, n, obits, so, wscale, y);
+    for (; o + 8 <= N; o += 8) outlier_block_avx2(wT, N, o, R, 1, 0, none, cols, vals, n, obits, so, wscale, y);
+    if (o < N) {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(N - o), lane);
+        outlier_block_avx2(wT, N, o, R, 1, 1, mask, cols, vals, n, obits, so, wscale, y);
+    }
+}
+
+OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+                                      int n, int obits, const float *so, const float *wscale, float *const *y) {
+    switch (R) {
+    case 4: outlier_rows_impl(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
+    case 3: outlier_rows_impl(wT, N, 3, cols, vals, n, obits, so, wscale, y); break;
+    case 2: outlier_rows_impl(wT, N, 2, cols, vals, n, obits, so, wscale, y); break;
+    default: outlier_rows_impl(wT, N, 1, cols, vals, n, obits, so, wscale, y); break;
+    }
+}
+
+OURO_AVX2 static void ouro_dequant_tile_avx2(const ouro_mpgemm_args *p, int t, int mr, int o0,
+                                             int32_t ct[OURO_MR_W4][OURO_NR]);
+
+// Dequantizes one microtile into y: y = (S_I(t) * s_w[o]) * float(c).
+static inline void dequant_tile(const ouro_mpgemm_args *p, int t, int mr, int o0, int ncol,
+                                int32_t ct[OURO_MR_W4][OURO_NR]) {
+    if (p->path == OURO_PATH_AVX2 && ncol == OURO_NR) { ouro_dequant_tile_avx2(p, t, mr, o0, ct); return; }
+    for (int r = 0; r < mr; r++) {
+        const float si = p->inlier_scale[t + r];
+        float *yr = p->y + (size_t)(t + r) * p->ldy + o0;
+        for (int j = 0; j < ncol; j++) yr[j] = (si * p->wscale[o0 + j]) * (float)ct[r][j];
+    }
+}
+
+// Same arithmetic as dequant_tile's scalar loop, 16 columns at a time.
+OURO_AVX2 static void ouro_dequant_tile_avx2(const ouro_mpgemm_args *p, int t, int mr, int o0,
+                                             int32_t ct[OURO_MR_W4][OURO_NR]) {
+    const __m256 w0 = _mm256_loadu_ps(p->wscale + o0), w1 = _mm256_loadu_ps(p->wscale + o0 + 8);
+    for (int r = 0; r < mr; r++) {
+        const __m256 si = _mm256_set1_ps(p->inlier_scale[t + r]);
+        float *yr = p->y + (size_t)(t + r) * p->ldy + o0;
+        _mm256_storeu_ps(yr, _mm256_mul_ps(_mm256_mul_ps(si, w0), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)&ct[r][0]))));
+        _mm256_storeu_ps(yr + 8, _mm256_mul_ps(_mm256_mul_ps(si, w1), _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)&ct[r][8]))));
+    }
+}
+
+void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
+    const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
+    const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
+    const int qmax = p->abits == 4 ? 7 : 127;
+    ouro_quantize_rows(p->path, p->x, p->ldx, row0, row1, rowpad, p->K, p->inlier_scale, qmax,
+                       p->optr, p->ocols, p->abuf, lda, p->rowsum);
+    // Outlier values: dynamic symmetric 8-bit scale per row, or the raw floats (obits 16).
+    if (p->optr) {
+        for (int t = row0; t < row1; t++) {
+            const float *xt = p->x + (size_t)t * p->ldx;
+            float m = 0.0f;
+            for (int j = p->optr[t]; j < p->optr[t + 1]; j++) m = fmaxf(m, fabsf(xt[p->ocols[j]]));
+            const float so = fmaxf(m, 1e-8f) / 127.0f;
+            p->oscale[t] = so;
+            for (int j = p->optr[t]; j < p->optr[t + 1]; j++) {
+                float v = xt[p->ocols[j]];
+                if (p->obits == 8) {
+                    float r = nearbyintf(v / so);
+                    v = r < 127.0f ? r : 127.0f;
+                    v = v > -127.0f ? v : -127.0f;
+                }
+                p->ovals[j] = v;
+            }
+        }
+    }
+    int32_t ct[OURO_MR_W4][OURO_NR];
+    for (int pp = 0; pp < P; pp++) {
+        const uint8_t *panel = p->wpack + (size_t)pp * G * 64;
+        const int ncol = ouro_min(OURO_NR, p->N - pp * OURO_NR);
+        for (int t = row0; t < row1;) {
+            const int mr = ouro_min(p->wbits == 4 ? OURO_MR_W4 : OURO_MR_W8, row1 - t);
+            const int step = ouro_microtile(p->path, p->abuf + (size_t)t * lda, lda, p->rowsum + t, panel,
+                                            G, mr, p->wbits, p->abits, ct);
+            dequant_tile(p, t, mr, pp * OURO_NR, ncol, ct);
+            t += step;
+        }
+    }
+    if (!p->optr) return;
+    for (int t = row0; t < row1;) {
+        const int b = p->optr[t], n = p->optr[t + 1] - b;
+        if (n == 0) { t++; continue; }
+        if (p->path != OURO_PATH_AVX2) {
+            ouro_outlier_row_portable(p->wT, p->N, p->N, p->ocols + b, p->ovals + b, n, p->obits, p->oscale[t],
+                                      p->wscale, p->y + (size_t)t * p->ldy);
+            t++;
+            continue;
+        }
+        // Group up to 4 consecutive rows with the same list (rows of one window).
+        int R = 1;
+        while (R < 4 && t + R < row1 && p->optr[t + R + 1] - p->optr[t + R] == n &&
+               memcmp(p->ocols + p->optr[t + R], p->ocols + b, sizeof(int32_t) * (size_t)n) == 0)
+            R++;
+        const float *vals[4];
+        float *ys[4];
+        for (int r = 0; r < R; r++) {
+            vals[r] = p->ovals + p->optr[t + r];
+            ys[r] = p->y + (size_t)(t + r) * p->ldy;
+        }
+        ouro_outlier_rows_avx2(p->wT, p->N, R, p->ocols + b, vals, n, p->obits, p->oscale + t, p->wscale, ys);
+        t += R;
+    }
+}
