@@ -42,7 +42,8 @@ public enum CausalConv1d {
         var pb = [Float](repeating: 0, count: wantParams ? batch * E : 0)
         pw.withUnsafeMutableBufferPointer { pw in
         pb.withUnsafeMutableBufferPointer { pb in
-            let pwb = pw.baseAddress, pbb = pb.baseAddress
+            // Gate on the request: an empty array can still expose the shared empty storage.
+            let pwb = wantParams ? pw.baseAddress : nil, pbb = wantParams ? pb.baseAddress : nil
             runner.forEach(batch * chunks) { job in
                 let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
                 for s in 0..<L {

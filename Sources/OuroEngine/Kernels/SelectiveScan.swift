@@ -49,8 +49,12 @@ public enum SelectiveScan {
                              delta: UnsafePointer<Float>, a2T: UnsafePointer<Float>, bc: TokenMatrices,
                              d: UnsafePointer<Float>, reverse: Bool, y: UnsafeMutablePointer<Float>,
                              states: UnsafeMutablePointer<Float>, keep: Bool) {
-        withUnsafeTemporaryAllocation(of: V8.self, capacity: 2 * N) { buf in
-            let h = buf.baseAddress!, a2 = h + N
+        // Heap scratch with unaligned SIMD access: stack temporaries are not guaranteed the
+        // 32-byte alignment that SIMD8 loads would assume.
+        let scratch = SIMDScratch(vectors: 2 * N)
+        defer { scratch.free() }
+        do {
+            let h = scratch, a2 = scratch.offset(N)
             for n in 0..<N { h[n] = V8(repeating: 0); a2[n] = load(a2T + n * E + e0, w) }
             let dv = load(d + e0, w)
             let bBase = bc.base + bc.bOffset, cBase = bc.base + bc.cOffset
@@ -113,13 +117,17 @@ public enum SelectiveScan {
         pA.withUnsafeMutableBufferPointer { pA in
         pD.withUnsafeMutableBufferPointer { pD in
             let pBb = pB.baseAddress!, pCb = pC.baseAddress!
-            let pAb = pA.baseAddress, pDb = pD.baseAddress
+            // An empty array's buffer may still have a base address (the shared empty
+            // storage): gate on the caller's request, never on the pointer.
+            let pAb = gA == nil ? nil : pA.baseAddress, pDb = gD == nil ? nil : pD.baseAddress
             runner.forEach(Bt * groups) { job in
                 let b = job / groups, g = job % groups
                 let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
                 let gBp = pBb + (b * groups + g) * L * N, gCp = pCb + (b * groups + g) * L * N
-                withUnsafeTemporaryAllocation(of: V8.self, capacity: 3 * N) { tmp in
-                    let lam = tmp.baseAddress!, aNext = lam + N, gAacc = lam + 2 * N
+                let tmp = SIMDScratch(vectors: 3 * N)
+                defer { tmp.free() }
+                do {
+                    let lam = tmp, aNext = tmp.offset(N), gAacc = tmp.offset(2 * N)
                     for c in c0..<c1 {
                         let e0 = c * 8, w = min(8, E - e0)
                         for n in 0..<N {

@@ -1,0 +1,210 @@
+import Foundation
+import OuroEngine
+import OuroModel
+
+/// One direction's internals of one image, in original positions.
+struct DirectionView {
+    /// h as [t][n][e].
+    let states: UnsafePointer<Float>
+    /// C(t)[n] = c[t·ldc + n].
+    let c: UnsafePointer<Float>
+    let ldc: Int
+    /// Δ(t)[e] = delta[t·E + e] (post-softplus).
+    let delta: UnsafePointer<Float>
+}
+
+/// Gradient sinks of one direction of one image (original positions).
+struct DirectionGradSink {
+    let states: UnsafeMutablePointer<Float>   // [t][n][e]
+    let c: UnsafeMutablePointer<Float>        // [t][n]
+    let delta: UnsafeMutablePointer<Float>    // [t][e]
+}
+
+/// Per-image, per-layer values of the contrastive loss (for tests and inspection).
+public struct ContrastiveDetails: Sendable {
+    /// L_C,l of this image and layer.
+    public var loss: Double
+    /// ℓ(p) per patch.
+    public var ell: [Double]
+    /// f(p) (M × 2E), forward half first.
+    public var features: [Float]
+    /// Positive sets, ascending patch indices.
+    public var positives: [[Int]]
+    /// Δ-weights w(p) per direction (M each); all 1 for raw or uniform weighting.
+    public var weights: [[Float]]
+}
+
+/// The patch-level InfoNCE loss on (patched) SSM features (`method.md` §3.3–3.5, §3.10).
+struct ContrastiveLoss {
+    let grid: PatchGrid
+    let E: Int, N: Int
+    let config: GenConfig
+    /// `contrastive-raw`: features from each patch's own state, no Δ weights.
+    let raw: Bool
+
+    typealias Result = ContrastiveDetails
+
+    var M: Int { grid.count }
+
+    /// Δ-weights w(p) and the extremal patches (first index on ties).
+    func deltaWeights(_ v: DirectionView) -> (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double) {
+        var mean = [Double](repeating: 0, count: M)
+        for p in 0..<M {
+            let row = v.delta + grid.position(p) * E
+            var s = 0.0
+            for e in 0..<E { s += Double(row[e]) }
+            mean[p] = s / Double(E)
+        }
+        var qMin = 0, qMax = 0
+        for p in 1..<M { if mean[p] < mean[qMin] { qMin = p }; if mean[p] > mean[qMax] { qMax = p } }
+        let z = mean[qMax] - mean[qMin] + 1e-6
+        if raw || config.deltaWeighting == "uniform" { return ([Float](repeating: 1, count: M), mean, qMin, qMax, z) }
+        return (mean.map { Float(($0 - mean[qMin]) / z) }, mean, qMin, qMax, z)
+    }
+
+    /// The windows whose states are summed for each patch (the patch itself for raw features).
+    func windows() -> [[Int]] {
+        (0..<M).map { raw ? [$0] : grid.patchedWindow($0, size: config.patchNbhd) }
+    }
+
+    /// Loss of one image and layer; when `sinks` is given, adds `scale`·∂loss/∂(states, C, Δ).
+    func evaluate(_ dirs: [DirectionView], sinks: [DirectionGradSink]?, scale: Double) -> Result {
+        let win = windows()
+        let NE = N * E
+        // Patched states Hp(p) = Σ_q w(q) h(σ(q)) and features y_p(p) = C(σ(p))·Hp(p), per direction.
+        var weightsInfo: [(w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)] = []
+        var hp = [[Float]](), feats = [Float](repeating: 0, count: M * 2 * E)
+        for (d, v) in dirs.enumerated() {
+            let wi = deltaWeights(v)
+            weightsInfo.append(wi)
+            var H = [Float](repeating: 0, count: M * NE)
+            H.withUnsafeMutableBufferPointer { Hb in
+                let Hp = Hb.baseAddress!
+                for p in 0..<M {
+                    let dst = Hp + p * NE
+                    for q in win[p] {
+                        let wq = wi.w[q]
+                        if wq == 0 { continue }
+                        let src = v.states + grid.position(q) * NE
+                        for i in 0..<NE { dst[i] += wq * src[i] }
+                    }
+                    let cRow = v.c + grid.position(p) * v.ldc
+                    let f = d * E
+                    for n in 0..<N {
+                        let cn = cRow[n], hrow = dst + n * E
+                        for e in 0..<E { feats[p * 2 * E + f + e] += cn * hrow[e] }
+                    }
+                }
+            }
+            hp.append(H)
+        }
+        // InfoNCE over K×K candidates.
+        let F = 2 * E
+        var norms = [Double](repeating: 0, count: M)
+        var fhat = [Double](repeating: 0, count: M * F)
+        for p in 0..<M {
+            var s = 0.0
+            for i in 0..<F { s += Double(feats[p * F + i]) * Double(feats[p * F + i]) }
+            norms[p] = s.squareRoot()
+            let inv = 1 / max(norms[p], 1e-8)
+            for i in 0..<F { fhat[p * F + i] = Double(feats[p * F + i]) * inv }
+        }
+        func sim(_ p: Int, _ q: Int) -> Double {
+            var s = 0.0
+            for i in 0..<F { s += fhat[p * F + i] * fhat[q * F + i] }
+            return s
+        }
+        let tau = Double(config.tau)
+        var ell = [Double](repeating: 0, count: M), positives: [[Int]] = []
+        var gFeat = [Double](repeating: 0, count: sinks == nil ? 0 : M * F)
+        for p in 0..<M {
+            let cand = grid.candidates(p, size: config.contrastNbhd)
+            let k = PatchGrid.positives(candidates: cand.count, k: config.contrastTopk, windowSize: config.contrastNbhd,
+                                        rule: config.borderTopk)
+            let s = cand.map { sim(p, $0) }
+            let order = cand.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : cand[$0] < cand[$1] }
+            let posIdx = Set(order.prefix(k))
+            positives.append(posIdx.map { cand[$0] }.sorted())
+            let mx = s.max()!
+            var zAll = 0.0, zPos = 0.0
+            var ex = [Double](repeating: 0, count: cand.count)
+            for i in cand.indices {
+                ex[i] = Foundation.exp((s[i] - mx) / tau)
+                zAll += ex[i]
+                if posIdx.contains(i) { zPos += ex[i] }
+            }
+            ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
+            guard sinks != nil else { continue }
+            for i in cand.indices {
+                let pi = ex[i] / zAll, rho = posIdx.contains(i) ? ex[i] / zPos : 0
+                let G = scale / Double(M) * (pi - rho) / tau
+                let q = cand[i], spq = s[i]
+                if norms[p] >= 1e-8 {
+                    let inv = 1 / norms[p]
+                    for j in 0..<F { gFeat[p * F + j] += G * (fhat[q * F + j] - spq * fhat[p * F + j]) * inv }
+                }
+                if norms[q] >= 1e-8 {
+                    let inv = 1 / norms[q]
+                    for j in 0..<F { gFeat[q * F + j] += G * (fhat[p * F + j] - spq * fhat[q * F + j]) * inv }
+                }
+            }
+        }
+        let loss = ell.reduce(0, +) / Double(M)
+        if let sinks {
+            for (d, v) in dirs.enumerated() {
+                backprop(direction: d, view: v, sink: sinks[d], H: hp[d], windows: win, weights: weightsInfo[d], gFeat: gFeat)
+            }
+        }
+        return Result(loss: loss, ell: ell, features: feats, positives: positives, weights: weightsInfo.map { $0.w })
+    }
+
+    /// Features → C, states and Δ-weights → Δ, for one direction.
+    private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: [Float], windows win: [[Int]],
+                          weights wi: (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double), gFeat: [Double]) {
+        let NE = N * E, F = 2 * E
+        var gamma = [Float](repeating: 0, count: M * NE)   // Γ(q)
+        for p in 0..<M {
+            let gy = gFeat[(p * F + d * E)..<(p * F + d * E + E)].map { Float($0) }
+            let cRow = v.c + grid.position(p) * v.ldc
+            let gc = sink.c + grid.position(p) * N
+            for n in 0..<N {
+                var acc: Float = 0
+                let hrow = p * NE + n * E
+                for e in 0..<E { acc += gy[e] * H[hrow + e] }
+                gc[n] += acc
+            }
+            // gHp(p) = gy ⊗ C(σ(p)), spread to every window entry (with multiplicity).
+            for q in win[p] {
+                let base = q * NE
+                for n in 0..<N {
+                    let cn = cRow[n]
+                    for e in 0..<E { gamma[base + n * E + e] += gy[e] * cn }
+                }
+            }
+        }
+        var gw = [Double](repeating: 0, count: M)
+        for q in 0..<M {
+            let hq = v.states + grid.position(q) * NE, dst = sink.states + grid.position(q) * NE
+            let wq = wi.w[q]
+            var acc = 0.0
+            for i in 0..<NE {
+                let g = gamma[q * NE + i]
+                dst[i] += wq * g
+                acc += Double(g) * Double(hq[i])
+            }
+            gw[q] = acc
+        }
+        guard !raw, config.deltaWeighting == "delta", !config.detachDeltaWeights else { return }
+        // Min–max normalisation → δ̄ → Δ.
+        var gMean = gw.map { $0 / wi.z }
+        var sMin = 0.0, sMax = 0.0
+        for q in 0..<M { sMin += gw[q] * (Double(wi.w[q]) - 1); sMax += gw[q] * Double(wi.w[q]) }
+        gMean[wi.qMin] += sMin / wi.z
+        gMean[wi.qMax] -= sMax / wi.z
+        for q in 0..<M {
+            let g = Float(gMean[q] / Double(E))
+            let row = sink.delta + grid.position(q) * E
+            for e in 0..<E { row[e] += g }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// The generators of `method.md` §3.8.
+public enum GeneratorKind: String, Codable, CaseIterable, Sendable {
+    case noise, outputOnly = "output-only", pse, contrastiveRaw = "contrastive-raw", ouromamba
+}
+
+/// OuroMamba-Gen configuration (`method.md` §3.12), defaults as in the spec.
+public struct GenConfig: Codable, Equatable, Sendable {
+    public var generator: GeneratorKind = .ouromamba
+    public var samples = 128
+    public var iterations = 500
+    public var lr: Float = 0.25
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var eps: Float = 1e-8
+    /// Images per block: the unit of batching and of cluster sharding.
+    public var block = 8
+    public var seed: UInt64 = 0
+    /// P: patched-state window (replicate padding).
+    public var patchNbhd = 3
+    /// `delta` (Δ-weighted) or `uniform`.
+    public var deltaWeighting = "delta"
+    public var detachDeltaWeights = false
+    /// K: contrastive candidate window (no padding).
+    public var contrastNbhd = 5
+    /// k: positives in a full window.
+    public var contrastTopk = 12
+    /// `proportional` or `clip`.
+    public var borderTopk = "proportional"
+    public var tau: Float = 0.2
+    /// Layers entering L^C (nil: all).
+    public var contrastLayers: [Int]? = nil
+    public var featureL2norm = false
+    /// `ce` or `mae`.
+    public var outputLoss = "ce"
+    public var lambdaO: Float = 1
+    public var clampValidRange = false
+    public var pseBandwidth: Double = 0.01
+    public var pseGridPoints = 10
+
+    public init() {}
+
+    /// Identifier of the random-number recipe; part of the data set's identity.
+    public static let rngIdentifier = "splitmix64-xoshiro256starstar-boxmuller64"
+
+    /// Throws on values outside their domain.
+    public func validate() throws {
+        func bad(_ m: String) -> GenError { GenError("gen config: \(m)") }
+        guard samples > 0 else { throw bad("samples must be > 0") }
+        guard iterations >= 0 else { throw bad("iterations must be ≥ 0") }
+        guard block > 0 else { throw bad("block must be > 0") }
+        guard patchNbhd % 2 == 1, patchNbhd > 0 else { throw bad("patch_nbhd must be odd and positive") }
+        guard contrastNbhd % 2 == 1, contrastNbhd > 1 else { throw bad("contrast_nbhd must be odd and ≥ 3") }
+        guard contrastTopk > 0 else { throw bad("contrast_topk must be > 0") }
+        guard ["delta", "uniform"].contains(deltaWeighting) else { throw bad("delta_weighting must be delta or uniform") }
+        guard ["proportional", "clip"].contains(borderTopk) else { throw bad("border_topk must be proportional or clip") }
+        guard ["ce", "mae"].contains(outputLoss) else { throw bad("output_loss must be ce or mae") }
+        guard tau > 0 else { throw bad("tau must be > 0") }
+    }
+}
+
+/// An error from the generator.
+public struct GenError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ m: String) { description = m }
+}

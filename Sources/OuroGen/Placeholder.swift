@@ -1,1 +1,0 @@
-// OuroGen: see README.md in this folder.
