@@ -1,0 +1,82 @@
+/// One worker in a progress snapshot.
+public struct WorkerProgress: Sendable, Codable, Equatable {
+    /// State of a worker.
+    public enum State: String, Sendable, Codable {
+        case idle, busy, dead
+    }
+
+    /// The worker's id from READY.
+    public var workerId: String
+    /// Its connection (routing id).
+    public var connection: String
+    /// Backend string from READY.
+    public var backend: String
+    /// Compute threads.
+    public var threads: Int
+    /// Credit (1 or 2).
+    public var credit: Int
+    /// idle, busy or dead.
+    public var state: State
+    /// Tasks in flight.
+    public var tasks: [String]
+    /// Results accepted from it.
+    public var completed: Int
+    /// Progress of the running task from its last heartbeat.
+    public var step: Int?
+    /// Total steps of the running task.
+    public var steps: Int?
+    /// Completed tasks per second since it registered.
+    public var tasksPerSecond: Double
+}
+
+/// A snapshot of the coordinator: the current phase and every worker.
+public struct ClusterProgress: Sendable, Codable, Equatable {
+    /// Job id.
+    public var jobId: String
+    /// Running phase, or nil between phases.
+    public var phase: String?
+    /// Tasks in the phase.
+    public var tasksTotal: Int
+    /// Tasks with a result (including resumed ones).
+    public var tasksDone: Int
+    /// Tasks taken from the journal instead of computed.
+    public var tasksResumed: Int
+    /// Tasks running on workers.
+    public var tasksInFlight: Int
+    /// Tasks queued.
+    public var tasksPending: Int
+    /// Re-dispatches in this phase.
+    public var phaseRetries: Int
+    /// Re-dispatches since the coordinator started.
+    public var retries: Int
+    /// Workers declared dead (silent, unreachable or misbehaving) since start.
+    public var lostWorkers: Int
+    /// Duplicate results seen.
+    public var duplicateResults: Int
+    /// Duplicate results whose checksum differed.
+    public var determinismViolations: Int
+    /// Malformed, oversized or incompatible messages rejected.
+    public var rejectedMessages: Int
+    /// CURVE handshakes rejected by the ZAP handler.
+    public var authFailures: Int
+    /// Seconds since the phase started.
+    public var elapsedSeconds: Double
+    /// Estimated seconds left, when known.
+    public var etaSeconds: Double?
+    /// Connected workers, then recently lost ones.
+    public var workers: [WorkerProgress]
+}
+
+/// What `Coordinator.runPhase` returns.
+public struct PhaseOutcome: Sendable {
+    /// The phase.
+    public var phase: String
+    /// Results by task id.
+    public var results: [String: TaskResult]
+    /// Tasks taken from the journal (not recomputed).
+    public var resumed: Int
+    /// Re-dispatches during the phase.
+    public var retries: Int
+    /// Wall time in seconds.
+    public var elapsedSeconds: Double
+}

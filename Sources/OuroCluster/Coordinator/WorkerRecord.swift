@@ -1,0 +1,78 @@
+/// A ROUTER routing id.
+struct PeerID: Hashable, CustomStringConvertible, Sendable {
+    let bytes: [UInt8]
+
+    init(_ frame: Frame) { bytes = frame.bytes }
+
+    var frame: Frame { Frame(bytes) }
+
+    /// The id as text when printable, hex otherwise.
+    var description: String {
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return String(decoding: bytes, as: UTF8.self) }
+        return "0x" + SHA256.hex(bytes)
+    }
+}
+
+/// A task within the coordinator: phase and id.
+struct TaskKey: Hashable, Sendable {
+    let phase: String
+    let id: String
+}
+
+/// A registered worker, as the coordinator tracks it.
+struct WorkerRecord {
+    let peer: PeerID
+    let info: WorkerInfo
+    let credit: Int
+    let registeredAt: UInt64
+    var inFlight: [TaskKey] = []
+    var lastHeard: UInt64
+    var lastSent: UInt64 = 0
+    var lruStamp: UInt64 = 0
+    var completed = 0
+    var progress: HeartbeatInfo?
+
+    func snapshot(now: UInt64, dead: Bool = false) -> WorkerProgress {
+        let age = max(Clock.seconds(now &- registeredAt), 1e-9)
+        return WorkerProgress(
+            workerId: info.workerId, connection: peer.description, backend: info.backend, threads: info.threads,
+            credit: credit, state: dead ? .dead : (inFlight.isEmpty ? .idle : .busy), tasks: inFlight.map(\.id),
+            completed: completed, step: progress?.step, steps: progress?.steps,
+            tasksPerSecond: Double(completed) / age)
+    }
+}
+
+/// One running phase.
+struct PhaseState {
+    enum TaskState: Equatable {
+        case pending
+        case inFlight(PeerID)
+        case done
+    }
+
+    let name: String
+    let startedAt: UInt64
+    let order: [String]
+    var specs: [String: TaskSpec]
+    var states: [String: TaskState]
+    var pending: [String]
+    var results: [String: TaskResult]
+    let resumed: Int
+    var retries = 0
+    var failure: ClusterError?
+
+    var isComplete: Bool { results.count == order.count }
+}
+
+/// A task state change for the journal (written by the `runPhase` thread, not the I/O thread).
+enum JournalEvent {
+    case dispatched(TaskKey, attempt: Int, worker: String)
+    case completed(TaskResult)
+    case failed(TaskKey, attempt: Int, errorClass: ErrorClass, message: String, final: Bool)
+}
+
+/// A message the I/O thread must send.
+struct Outgoing {
+    let peer: PeerID
+    let message: ProtocolMessage
+}

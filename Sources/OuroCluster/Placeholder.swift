@@ -1,1 +1,0 @@
-// OuroCluster: see README.md in this folder.

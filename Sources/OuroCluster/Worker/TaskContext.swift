@@ -1,0 +1,31 @@
+import Logging
+
+/// What a task handler can see and report while it runs. Thread-safe.
+public final class TaskContext: @unchecked Sendable {
+    /// The job the task belongs to.
+    public let job: JobContext
+    /// A logger for the handler.
+    public let logger: Logger
+    private let state = Locked((step: Int?.none, steps: Int?.none, cancelled: false))
+
+    init(job: JobContext, logger: Logger) {
+        self.job = job
+        self.logger = logger
+    }
+
+    /// Reports progress; it rides on the next heartbeats (for example Gen iteration k of T).
+    public func reportProgress(step: Int, of steps: Int) {
+        state.withLock {
+            $0.step = step
+            $0.steps = steps
+        }
+    }
+
+    /// True once the worker is shutting down or lost the task; long handlers should check it and
+    /// throw `TaskError.system("cancelled")`.
+    public var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    func cancel() { state.withLock { $0.cancelled = true } }
+
+    var progress: (step: Int?, steps: Int?) { state.withLock { ($0.step, $0.steps) } }
+}

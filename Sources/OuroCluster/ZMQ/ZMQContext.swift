@@ -1,0 +1,34 @@
+import CZMQ
+
+/// Owns one libzmq context. Sockets keep their context alive, so the context is
+/// terminated (in `deinit`) only after every socket created from it has been closed.
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    /// Creates a new libzmq context.
+    public init() throws {
+        guard let h = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
+        handle = h
+    }
+
+    /// Makes every blocking call on this context's sockets return ETERM.
+    public func shutdown() {
+        _ = zmq_ctx_shutdown(handle)
+    }
+
+    deinit {
+        while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
+    }
+
+    /// Whether the linked libzmq has `capability` (for example `"curve"` or `"ipc"`).
+    public static func has(_ capability: String) -> Bool {
+        zmq_has(capability) != 0
+    }
+
+    /// The linked libzmq version as (major, minor, patch).
+    public static var version: (Int, Int, Int) {
+        var a: Int32 = 0, b: Int32 = 0, c: Int32 = 0
+        zmq_version(&a, &b, &c)
+        return (Int(a), Int(b), Int(c))
+    }
+}
