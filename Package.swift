@@ -39,11 +39,11 @@ let package = Package(
         // Training: AdamW, schedules, the training loop.
         .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.
-        .target(name: "OuroGen", dependencies: ["OuroModel"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["OuroModel", "COuroKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Cluster: ZeroMQ protocol, coordinator and worker.
-        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroGen", "OuroQuant", "OuroData",
+        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroCheckpoint", "OuroGen", "OuroQuant", "OuroData",
                                                     .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"], swiftSettings: fast + v5),
         // The command-line interface.

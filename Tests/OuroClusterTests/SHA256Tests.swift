@@ -1,3 +1,4 @@
+import OuroCheckpoint
 import Testing
 @testable import OuroCluster
 

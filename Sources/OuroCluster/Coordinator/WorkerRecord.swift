@@ -1,3 +1,4 @@
+import OuroCheckpoint
 /// A ROUTER routing id.
 struct PeerID: Hashable, CustomStringConvertible, Sendable {
     let bytes: [UInt8]

@@ -1,3 +1,4 @@
+import OuroCheckpoint
 import Foundation
 
 /// A content-addressed store of task results: `results/<sha256 of the file>.omqr`.

@@ -1,3 +1,4 @@
+import Foundation
 /// SHA-256 (FIPS 180-4), streaming. Written for checksums and content addressing.
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
@@ -54,7 +55,6 @@ public struct SHA256: Sendable {
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     /// Feeds a frame's bytes.
-    public mutating func update(_ frame: Frame) { frame.withUnsafeBytes { update($0) } }
 
     /// Feeds a little-endian UInt64.
     public mutating func update(uint64 v: UInt64) {
@@ -133,5 +133,22 @@ public struct SHA256: Sendable {
             }
             h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
         }
+    }
+}
+
+extension SHA256 {
+    /// Hex SHA-256 of a file's bytes (streamed in 1 MiB chunks).
+    public static func file(_ path: String) throws -> String {
+        guard let h = FileHandle(forReadingAtPath: path) else {
+            throw CheckpointError(file: path, "cannot open for hashing")
+        }
+        defer { try? h.close() }
+        var sha = SHA256()
+        while true {
+            let chunk = h.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            chunk.withUnsafeBytes { sha.update($0) }
+        }
+        return sha.finalizeHex()
     }
 }
