@@ -73,27 +73,20 @@ struct ContrastiveLoss {
         let NE = N * E
         // Patched states Hp(p) = Σ_q w(q) h(σ(q)) and features y_p(p) = C(σ(p))·Hp(p), per direction.
         var weightsInfo: [(w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)] = []
-        var hp = [[Float]](), feats = [Float](repeating: 0, count: M * 2 * E)
+        var hp = [FloatBuffer](), feats = [Float](repeating: 0, count: M * 2 * E)
         for (d, v) in dirs.enumerated() {
             let wi = deltaWeights(v)
             weightsInfo.append(wi)
-            var H = [Float](repeating: 0, count: M * NE)
-            H.withUnsafeMutableBufferPointer { Hb in
-                let Hp = Hb.baseAddress!
+            let H = FloatBuffer(zeros: M * NE)
+            feats.withUnsafeMutableBufferPointer { fb in
                 for p in 0..<M {
-                    let dst = Hp + p * NE
-                    for q in win[p] {
-                        let wq = wi.w[q]
-                        if wq == 0 { continue }
-                        let src = v.states + grid.position(q) * NE
-                        for i in 0..<NE { dst[i] += wq * src[i] }
+                    let dst = H.pointer + p * NE
+                    for q in win[p] where wi.w[q] != 0 {
+                        Vec.axpy(NE, wi.w[q], v.states + grid.position(q) * NE, dst)
                     }
                     let cRow = v.c + grid.position(p) * v.ldc
-                    let f = d * E
-                    for n in 0..<N {
-                        let cn = cRow[n], hrow = dst + n * E
-                        for e in 0..<E { feats[p * 2 * E + f + e] += cn * hrow[e] }
-                    }
+                    let fRow = fb.baseAddress! + p * 2 * E + d * E
+                    for n in 0..<N { Vec.axpy(E, cRow[n], dst + n * E, fRow) }
                 }
             }
             hp.append(H)
@@ -159,40 +152,27 @@ struct ContrastiveLoss {
     }
 
     /// Features → C, states and Δ-weights → Δ, for one direction.
-    private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: [Float], windows win: [[Int]],
+    private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: FloatBuffer, windows win: [[Int]],
                           weights wi: (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double), gFeat: [Double]) {
         let NE = N * E, F = 2 * E
-        var gamma = [Float](repeating: 0, count: M * NE)   // Γ(q)
+        let gamma = FloatBuffer(zeros: M * NE)   // Γ(q)
+        let gy = FloatBuffer(zeros: E)
         for p in 0..<M {
-            let gy = gFeat[(p * F + d * E)..<(p * F + d * E + E)].map { Float($0) }
+            for e in 0..<E { gy.pointer[e] = Float(gFeat[p * F + d * E + e]) }
             let cRow = v.c + grid.position(p) * v.ldc
             let gc = sink.c + grid.position(p) * N
-            for n in 0..<N {
-                var acc: Float = 0
-                let hrow = p * NE + n * E
-                for e in 0..<E { acc += gy[e] * H[hrow + e] }
-                gc[n] += acc
-            }
+            for n in 0..<N { gc[n] += Float(Vec.dot(E, gy.ptr, H.ptr + p * NE + n * E)) }
             // gHp(p) = gy ⊗ C(σ(p)), spread to every window entry (with multiplicity).
             for q in win[p] {
-                let base = q * NE
-                for n in 0..<N {
-                    let cn = cRow[n]
-                    for e in 0..<E { gamma[base + n * E + e] += gy[e] * cn }
-                }
+                let base = gamma.pointer + q * NE
+                for n in 0..<N { Vec.axpy(E, cRow[n], gy.ptr, base + n * E) }
             }
         }
         var gw = [Double](repeating: 0, count: M)
         for q in 0..<M {
-            let hq = v.states + grid.position(q) * NE, dst = sink.states + grid.position(q) * NE
-            let wq = wi.w[q]
-            var acc = 0.0
-            for i in 0..<NE {
-                let g = gamma[q * NE + i]
-                dst[i] += wq * g
-                acc += Double(g) * Double(hq[i])
-            }
-            gw[q] = acc
+            let off = grid.position(q) * NE
+            Vec.axpy(NE, wi.w[q], gamma.ptr + q * NE, sink.states + off)
+            gw[q] = Vec.dot(NE, gamma.ptr + q * NE, v.states + off)
         }
         guard !raw, config.deltaWeighting == "delta", !config.detachDeltaWeights else { return }
         // Min–max normalisation → δ̄ → Δ.

@@ -26,8 +26,11 @@ final class GenLossHook: BackwardLayerHook {
     var inspect = false
     var details: [String: ContrastiveLoss.Result] = [:]
 
-    init(config: GenConfig, model: VisionMambaConfig, batch: Int) {
+    let runner: ParallelRunner
+
+    init(config: GenConfig, model: VisionMambaConfig, batch: Int, threads: Int) {
         self.config = config; self.model = model; self.batch = batch
+        runner = ParallelRunner(threads: threads)
         layers = config.contrastLayers ?? Array(0..<model.depth)
         contrastive = [[Double]](repeating: [Double](repeating: 0, count: layers.count), count: batch)
         entropy = [[Double]](repeating: [Double](repeating: 0, count: model.depth), count: batch)
@@ -58,7 +61,10 @@ final class GenLossHook: BackwardLayerHook {
                 DirectionExtraGradients(states: FloatBuffer(zeros: batch * L * N * E), c: FloatBuffer(zeros: batch * L * N),
                                         delta: FloatBuffer(zeros: batch * L * E))
             }
-            for b in 0..<batch {
+            // Images are independent and write disjoint slices of the sinks.
+            var results = [ContrastiveDetails?](repeating: nil, count: batch)
+            results.withUnsafeMutableBufferPointer { res in
+            runner.forEach(batch) { b in
                 let views = ScanDirection.allCases.map { d -> DirectionView in
                     let di = a[d]
                     return DirectionView(states: di.states!.ptr + b * L * N * E, c: di.xdbl.ptr + b * L * xw + R + N, ldc: xw,
@@ -69,9 +75,12 @@ final class GenLossHook: BackwardLayerHook {
                     return DirectionGradSink(states: x.states!.pointer + b * L * N * E, c: x.c!.pointer + b * L * N,
                                              delta: x.delta!.pointer + b * L * E)
                 }
-                let r = loss.evaluate(views, sinks: sinks, scale: 1 / Double(layers.count))
-                contrastive[b][li] = r.loss
-                if inspect { details["\(b).\(l)"] = r }
+                res[b] = loss.evaluate(views, sinks: sinks, scale: 1 / Double(layers.count))
+            }
+            }
+            for b in 0..<batch {
+                contrastive[b][li] = results[b]!.loss
+                if inspect { details["\(b).\(l)"] = results[b]! }
             }
             return extras
         case .noise, .outputOnly:
@@ -105,7 +114,7 @@ public struct GenObjective {
         -> ((GenLossParts, Tensor), [String: ContrastiveDetails]) {
         let B = images.shape[0], K = model.config.numClasses
         guard labels.count == B else { throw GenError("gen: \(labels.count) labels for \(B) images") }
-        let hook = GenLossHook(config: config, model: model.config, batch: B)
+        let hook = GenLossHook(config: config, model: model.config, batch: B, threads: threads)
         hook.inspect = inspect
         var lo = [Double](repeating: 0, count: B)
         let usesOutput = config.generator != .noise && config.lambdaO != 0

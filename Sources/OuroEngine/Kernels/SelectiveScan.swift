@@ -108,8 +108,9 @@ public enum SelectiveScan {
         let Bt = s.batch, L = s.length, E = s.channels, N = s.state, chunks = s.chunks
         let groups = min(chunks, 4)
         // Partials: gB/gC per (b, group); gA/gD per b.
-        var pB = [Float](repeating: 0, count: Bt * groups * L * N)
-        var pC = [Float](repeating: 0, count: Bt * groups * L * N)
+        // Lane-wise partials (8 floats per entry): horizontal sums happen once, at the end.
+        var pB = [Float](repeating: 0, count: Bt * groups * L * N * 8)
+        var pC = [Float](repeating: 0, count: Bt * groups * L * N * 8)
         var pA = [Float](repeating: 0, count: gA == nil ? 0 : Bt * E * N)
         var pD = [Float](repeating: 0, count: gD == nil ? 0 : Bt * E)
         pB.withUnsafeMutableBufferPointer { pB in
@@ -123,7 +124,7 @@ public enum SelectiveScan {
             runner.forEach(Bt * groups) { job in
                 let b = job / groups, g = job % groups
                 let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
-                let gBp = pBb + (b * groups + g) * L * N, gCp = pCb + (b * groups + g) * L * N
+                let gBp = pBb + (b * groups + g) * L * N * 8, gCp = pCb + (b * groups + g) * L * N * 8
                 let tmp = SIMDScratch(vectors: 3 * N)
                 defer { tmp.free() }
                 do {
@@ -153,10 +154,11 @@ public enum SelectiveScan {
                                 let hp = hasPrev ? load(states + ((b * L + tp) * N + n) * E + e0, w) : V8(repeating: 0)
                                 let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
                                 aNext[n] = a
-                                gCp[t * N + n] += (g * h).sum()
+                                let ci = (t * N + n) * 8
+                                gCp.store8(ci, gCp.load8(ci).addingProduct(g, h))
                                 let bn = bcRow[bc.bOffset + n]
                                 sumLB = sumLB + l * bn
-                                gBp[t * N + n] += (l * du).sum()
+                                gBp.store8(ci, gBp.load8(ci).addingProduct(l, du))
                                 let lah = l * a * hp
                                 gdt = gdt + lah * load(aT + n * E + e0, w)
                                 gAacc[n] = gAacc[n] + lah * dt
@@ -175,9 +177,12 @@ public enum SelectiveScan {
             // Ordered reductions.
             for b in 0..<Bt {
                 for k in 0..<(L * N) {
-                    var sb: Float = 0, sc: Float = 0
-                    for g in 0..<groups { sb += pBb[(b * groups + g) * L * N + k]; sc += pCb[(b * groups + g) * L * N + k] }
-                    gB[b * L * N + k] = sb; gC[b * L * N + k] = sc
+                    var sb = SIMD8<Float>(repeating: 0), sc = SIMD8<Float>(repeating: 0)
+                    for g in 0..<groups {
+                        sb += pBb.load8(((b * groups + g) * L * N + k) * 8)
+                        sc += pCb.load8(((b * groups + g) * L * N + k) * 8)
+                    }
+                    gB[b * L * N + k] = sb.sum(); gC[b * L * N + k] = sc.sum()
                 }
             }
             if let gA, let pAb {

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import OuroData
+import OuroEngine
+import OuroGen
+import OuroModel
+import OuroTrain
+
+/// `ouromamba bench train`: training images/s (forward + backward + AdamW).
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training throughput for the embedded model's config and the PyTorch reference config.",
+        discussion: """
+        Times full training steps (forward, recomputing backward, AdamW) on random data.
+        The reference figure for the official PyTorch path on this machine is about 9 images/s
+        (6 layers, width 96, patch 4, batch 64).
+
+        Example:
+          ouromamba bench train --steps 3
+        """)
+
+    @Option(name: .long, help: "Timed steps per config.") var steps = 3
+    @Option(name: .long, help: "Batch size.") var batch = 64
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        var rows: [[String: Any]] = []
+        let gf = measureSgemm(m: 50 * batch, k: 64, n: 256)
+        for (name, d) in [("embedded (D=64, depth 6)", 64), ("PyTorch reference (D=96, depth 6)", 96)] {
+            let cfg = VisionMambaConfig(imageSize: 28, channels: 1, patchSize: 4, embedDim: d, depth: 6, numClasses: 10)
+            var rng = Xoshiro256StarStar(seed: 3)
+            let x = Tensor(shape: [batch, 1, 28, 28], data: rng.normals(batch * 784))
+            let labels = (0..<batch).map { Int32($0 % 10) }
+            var model = VisionMamba(config: cfg, weights: Initializer.weights(cfg, seed: 1))
+            var opt = AdamW(config: cfg, weightDecay: 0.05)
+            let t = try bestTime(repeats: steps) {
+                let r = try model.backward(x, parameters: true, threads: threads) { logits in
+                    let (_, g, _) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: labels, classes: 10, smoothing: 0.1)
+                    return Tensor(shape: logits.shape, data: g)
+                }
+                var g = r.parameterGradients!
+                clipGradients(&g, maxNorm: 1)
+                opt.update(&model.weights, grads: g, lr: 1e-3, config: cfg)
+            }
+            // Forward, recompute and backward (2 GEMMs per forward GEMM) ≈ 4× the forward GEMM work.
+            let floor = 4 * ModelCost.gemmFlops(cfg) * Double(batch) / (gf * 1e9)
+            let ips = Double(batch) / t
+            rows.append(["config": name, "images_per_s": ips, "step_s": t, "gemm_floor_step_s": floor,
+                         "vs_pytorch_9_img_s": ips / 9])
+            if !common.json {
+                print(String(format: "%@: %.1f images/s (%.3f s/step, batch %d); GEMM floor %.3f s/step; %.1f× the PyTorch 9 img/s",
+                             name, ips, t, batch, floor, ips / 9))
+            }
+        }
+        if common.json { Console.printJSON(["threads": threads, "sgemm_gflops": gf, "results": rows]) }
+    }
+}
+
+/// `ouromamba bench gen`: generator sample-iterations/s.
+struct BenchGen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gen",
+        abstract: "Generator throughput (sample-iterations/s) next to the forward+backward FLOP floor.",
+        discussion: """
+        Example:
+          ouromamba bench gen --tiny ../shared/fixtures/vim-tiny-shape.pth
+        """)
+
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "Also time this vim-tiny-shape checkpoint (224×224).") var tiny: String?
+    @Option(name: .long, help: "Generator.") var method = "ouromamba"
+    @Option(name: .long, help: "Timed iterations.") var iterations = 3
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        var targets: [(String, VisionMamba)] = [(try model.modelPath(), try model.load().0)]
+        if let tiny { targets.append((tiny, try VisionMamba.load(path: tiny))) }
+        var rows: [[String: Any]] = []
+        for (path, m) in targets {
+            let c = m.config
+            var cfg = GenConfig(); cfg.generator = GeneratorKind(rawValue: method) ?? .ouromamba
+            let B = 8
+            var rng = Xoshiro256StarStar(seed: 1)
+            let x = Tensor(shape: [B, c.channels, c.imageSize, c.imageSize], data: rng.normals(B * c.channels * c.imageSize * c.imageSize))
+            let labels = (0..<B).map { $0 % c.numClasses }
+            let obj = GenObjective(model: m, config: cfg, threads: threads)
+            let t = try bestTime(repeats: iterations) { _ = try obj.evaluate(images: x, labels: labels) }
+            let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner)
+            // Forward + recompute + input-only backward ≈ 3× the forward GEMM work.
+            let floor = 3 * ModelCost.gemmFlops(c) * Double(B) / (gf * 1e9)
+            let sips = Double(B) / t
+            rows.append(["model": path, "sample_iterations_per_s": sips, "gemm_floor_sample_iterations_per_s": Double(B) / floor])
+            if !common.json {
+                print(String(format: "%@ (L=%d, D=%d, depth %d): %.2f sample-it/s (block of 8: %.3f s); GEMM floor %.1f sample-it/s",
+                             path, c.seqLen, c.embedDim, c.depth, sips, t, Double(B) / floor))
+            }
+        }
+        if common.json { Console.printJSON(["threads": threads, "generator": method, "results": rows]) }
+    }
+}
