@@ -23,13 +23,20 @@ extension VisionMamba {
     /// Only each layer's input residual is kept during the forward; every layer is recomputed
     /// (with its scan states) during the backward and discarded after, so memory is bounded
     /// by one layer's internals. `lossGradient` maps the logits to ∂loss/∂logits.
+    /// Layer internals are kept from the forward pass instead of recomputed when all layers
+    /// fit in `cacheBudgetBytes` (small models, e.g. training on 28×28); otherwise only the
+    /// residual stream is kept and each layer is recomputed (bounded memory for 224×224).
     public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil,
-                         threads: Int = Hardware.cores,
+                         threads: Int = Hardware.cores, cacheBudgetBytes: Int = 768 << 20,
                          lossGradient: (Tensor) throws -> Tensor) throws -> BackwardResult {
         try checkInput(x)
         let runner = ParallelRunner(threads: threads)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches, ci = c.clsIndex
-        // Forward, keeping the residual entering each layer.
+        let E = c.dInner, N = c.dState, xw = c.dtRank + 2 * N
+        let perLayerBytes = 4 * rows * (2 * E + 2 * (5 * E + xw + N * E) + 2 * E + 2 * D)
+        let cache = perLayerBytes * c.depth <= cacheBudgetBytes
+        var cached: [(internals: MixerInternals, rstd: FloatBuffer)] = []
+        // Forward, keeping the residual entering each layer (and the internals when cached).
         var residuals: [FloatBuffer] = []
         let res = embed(x, runner: runner)
         var h: FloatBuffer? = nil
@@ -38,8 +45,11 @@ extension VisionMamba {
             let saved = FloatBuffer(zeros: rows * D)
             saved.pointer.update(from: res.ptr, count: rows * D)
             residuals.append(saved)
-            let normed = norm(weights.layers[l].normWeight, res, rows: rows, rstd: nil, runner: runner)
-            h = mixer(l, runner: runner).forward(normed: normed, batch: B, keepStates: false, hooks: nil).out
+            let rstd = cache ? FloatBuffer(zeros: rows) : nil
+            let normed = norm(weights.layers[l].normWeight, res, rows: rows, rstd: rstd, runner: runner)
+            let internals = mixer(l, runner: runner).forward(normed: normed, batch: B, keepStates: cache, hooks: nil)
+            if let rstd { cached.append((internals, rstd)) }
+            h = internals.out
         }
         if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
         let (_, logits) = head(final: res, batch: B, runner: runner)
@@ -81,11 +91,16 @@ extension VisionMamba {
 
         // Layers, last to first, each recomputed with its states.
         for l in stride(from: c.depth - 1, through: 0, by: -1) {
-            let rstd = FloatBuffer(zeros: rows)
             let lw = weights.layers[l]
-            let normed = norm(lw.normWeight, residuals[l], rows: rows, rstd: rstd, runner: runner)
             let mx = mixer(l, runner: runner)
-            let internals = mx.forward(normed: normed, batch: B, keepStates: true, hooks: nil)
+            let internals: MixerInternals, rstd: FloatBuffer
+            if cache {
+                (internals, rstd) = cached[l]
+            } else {
+                rstd = FloatBuffer(zeros: rows)
+                let normed = norm(lw.normWeight, residuals[l], rows: rows, rstd: rstd, runner: runner)
+                internals = mx.forward(normed: normed, batch: B, keepStates: true, hooks: nil)
+            }
             let gH = FloatBuffer(zeros: rows * D)
             gH.pointer.update(from: gRes.ptr, count: rows * D)
             let extra = layerHook?.layerBackward(layer: l, internals: internals, gHidden: gH)
@@ -106,6 +121,7 @@ extension VisionMamba {
             }
             if var lg = layerGrads { lg.normWeight = gNorm; grads!.layers[l] = lg }
             residuals[l] = FloatBuffer(zeros: 0)   // free as we go
+            if cache { cached.removeLast() }
         }
 
         // cls insertion, pos_embed and the patch embedding.

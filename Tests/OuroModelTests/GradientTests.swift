@@ -5,13 +5,15 @@ import OuroTestSupport
 
 /// Backward parity with the official autograd gradients and finite-difference checks.
 @Suite struct GradientTests {
-    @Test func microGradientsMatchOfficial() throws {
+    /// Both memory plans: internals cached from the forward, and per-layer recomputation.
+    @Test(arguments: [768 << 20, 0])
+    func microGradientsMatchOfficial(cacheBudget: Int) throws {
         guard let golden = try Golden.open("vim-micro.golden.safetensors"),
               let path = Fixtures.path("vim-micro.safetensors") else { return }
         let model = try VisionMamba.load(path: path)
         let input = try golden.tensor("input")
         let probe = try golden.tensor("grad_probe")
-        let r = try model.backward(input, parameters: true) { _ in probe }
+        let r = try model.backward(input, parameters: true, cacheBudgetBytes: cacheBudget) { _ in probe }
         let eIn = relativeMaxError(r.inputGradient.data, try golden.tensor("grad_input").data)
         #expect(eIn <= 1e-5, "grad_input error \(eIn)")
         let grads = try #require(r.parameterGradients)
