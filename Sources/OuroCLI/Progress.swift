@@ -11,8 +11,11 @@ final class ProgressBar {
     var lastPrint = Date.distantPast
     let interval: TimeInterval
 
-    init(_ label: String, total: Int, console: Console, interval: TimeInterval = 5) {
-        self.label = label; self.total = max(total, 1)
+    /// Units already done when the bar starts (resumed runs): excluded from the rate.
+    let initial: Int
+
+    init(_ label: String, total: Int, console: Console, interval: TimeInterval = 5, initial: Int = 0) {
+        self.label = label; self.total = max(total, 1); self.initial = initial
         enabled = !console.quiet
         isTTY = isatty(STDERR_FILENO) != 0
         self.interval = isTTY ? 0.1 : interval
@@ -26,7 +29,7 @@ final class ProgressBar {
         guard finished || now.timeIntervalSince(lastPrint) >= interval else { return }
         lastPrint = now
         let elapsed = now.timeIntervalSince(started)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rate = elapsed > 0 ? Double(done - initial) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let frac = Double(done) / Double(total)
         if isTTY {

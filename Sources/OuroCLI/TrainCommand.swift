@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
             trainer = Trainer(model: VisionMamba(config: cfg, weights: Initializer.weights(cfg, seed: seed)), options: opts, threads: threads)
         }
         let n = min(limit ?? train.count, train.count)
-        let bar = ProgressBar("train", total: (n / batchSize) * epochs, console: console, interval: 10)
+        let bar = ProgressBar("train", total: (n / batchSize) * epochs, console: console, interval: 10, initial: trainer.step)
         let started = Date()
         try trainer.run(train: train, checkpointPath: ckpt) { p in
             bar.update(p.step, unit: "step", status: String(format: "epoch %d/%d loss %.4f acc %.3f %.0f img/s lr %.2e",

@@ -55,7 +55,7 @@ public struct Trainer {
                                  warmupSteps: Int(options.warmupEpochs * Float(spe)), totalSteps: total)
         let norm = model.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
         let aug = options.augment ? Augmentation() : nil
-        var lossEMA = 0.0, accEMA = 0.0
+        var lossEMA = 0.0, accEMA = 0.0, fresh = true
         while step < total {
             let epoch = step / spe
             let order = try Shuffler.epochOrder(count: train.count, seed: options.seed, epoch: epoch)
@@ -82,8 +82,9 @@ public struct Trainer {
                 optimizer.update(&model.weights, grads: grads, lr: lr, config: model.config)
                 step += 1
                 let acc = Double(correct) / Double(options.batchSize)
-                lossEMA = step == 1 ? lossValue : 0.98 * lossEMA + 0.02 * lossValue
-                accEMA = step == 1 ? acc : 0.98 * accEMA + 0.02 * acc
+                lossEMA = fresh ? lossValue : 0.98 * lossEMA + 0.02 * lossValue
+                accEMA = fresh ? acc : 0.98 * accEMA + 0.02 * acc
+                fresh = false
                 let ips = Double(options.batchSize) / Date().timeIntervalSince(t0)
                 progress(TrainProgress(epoch: epoch, epochs: options.epochs, step: step, stepsPerEpoch: spe, totalSteps: total,
                                        loss: lossEMA, accuracy: accEMA, imagesPerSecond: ips, lr: lr))
