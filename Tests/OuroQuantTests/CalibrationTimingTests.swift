@@ -19,10 +19,20 @@ import OuroQuant
         for m in [QuantMethod.ouromamba, .staticPerToken] {
             let cal = try Calibrator(model: model, config: QuantConfig(setting: .w4a4, method: m), threads: 2)
             let t0 = Date()
-            _ = try cal.calibrate(images: x)
+            let r = try cal.calibrate(images: x)
             let secs = Date().timeIntervalSince(t0)
             print("calibration \(m.rawValue) 128 samples, D=64 depth 6: \(String(format: "%.2f", secs)) s")
             #expect(secs <= 60)
+            for s in [QuantSetting.w4a4, .w4a8, .w8a8] {
+                var cfg = cal.config
+                cfg.setting = s
+                let pts = s.inlierBits == 4 ? r.points : try Calibrator(model: model, config: cfg, threads: 2).calibrate(images: x).points
+                let q = try QuantizedModel.assemble(model: model, quant: cfg, points: pts,
+                                                    provenance: QuantProvenance(calibSource: "noise", calibCount: 128, calibSHA256: "", modelSHA256: ""))
+                let probe = x.slice(outer: 0, count: 16)
+                let a = try q.logits(probe, engine: .sim, threads: 2).logits, b = try q.logits(probe, engine: .int, threads: 2).logits
+                print("int vs sim \(m.rawValue) \(s): logits max rel error \(relativeMaxError(b.data, a.data))")
+            }
         }
     }
 }
