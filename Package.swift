@@ -41,7 +41,7 @@ let package = Package(
         // OuroMamba-Gen: synthetic calibration images.
         .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
-        .target(name: "OuroQuant", dependencies: ["OuroModel", "COuroKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"], exclude: ["README.md", "Kernels/README.md"], swiftSettings: fast + v5),
         // Cluster: ZeroMQ protocol, coordinator and worker.
         .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroCheckpoint", "OuroGen", "OuroQuant", "OuroData",
                                                     .product(name: "Logging", package: "swift-log")],

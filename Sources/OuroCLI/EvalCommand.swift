@@ -3,6 +3,7 @@ import Foundation
 import OuroData
 import OuroEngine
 import OuroModel
+import OuroQuant
 
 /// `ouromamba eval`: top-1 on the test split.
 struct EvalCommand: ParsableCommand {
@@ -13,17 +14,22 @@ struct EvalCommand: ParsableCommand {
         Examples:
           ouromamba eval --json
           ouromamba eval --model models/vim-fashion.safetensors --limit 1000
+          ouromamba eval --model M.safetensors --quantized q.safetensors --engine int --json
         """)
 
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Dataset: fashion-mnist or fashion-mnist:DIR.") var data = "fashion-mnist"
     @Option(name: .long, help: "Evaluate only the first N test images.") var limit: Int?
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
+    @Option(name: .long, help: "Quantized artifact from `quantize`: report its top-1, agreement with FP and logit cosine.")
+    var quantized: String?
+    @Option(name: .long, help: "Quantized engine: sim (float fake-quant) or int (integer GEMM).") var engine = "sim"
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+        if QuantEngine(rawValue: engine) == nil { throw ValidationError("--engine must be sim or int") }
     }
 
     func run() throws {
@@ -33,6 +39,10 @@ struct EvalCommand: ParsableCommand {
         let test = try loadTestSplit(data)
         let n = min(limit ?? test.count, test.count)
         let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+        if let quantized {
+            try runQuantized(m, modelPath: path, artifact: quantized, test: test, count: n, norm: norm, threads: threads, console: console)
+            return
+        }
         let started = Date()
         let result = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
                                            batch: batch, threads: threads) { done in
@@ -46,6 +56,84 @@ struct EvalCommand: ParsableCommand {
             console.result(String(format: "top-1 %.2f%% (%d/%d) on %@ test, %.1f s", 100 * result.top1, result.correct, n,
                                   data, secs))
         }
+    }
+}
+
+extension EvalCommand {
+    /// Evaluates a quantized artifact against its FP model.
+    func runQuantized(_ m: VisionMamba, modelPath: String, artifact: String, test: ImageDataset, count n: Int,
+                      norm: (mean: [Float], std: [Float]), threads: Int, console: Console) throws {
+        let q = try cliQuant { try QuantArtifact.read(path: artifact) }
+        try QuantEvaluation.checkSource(q, model: m, modelPath: modelPath, artifact: artifact)
+        let eng = QuantEngine(rawValue: engine)!
+        let started = Date()
+        let r = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean, std: norm.std,
+                                        batch: batch, threads: threads) { done in console.debug("eval \(done)/\(n)") }
+        let secs = Date().timeIntervalSince(started)
+        if common.json {
+            Console.printJSON(["top1": r.top1, "samples": n, "agreement": r.agreement, "logit_cosine": r.logitCosine,
+                               "fp_top1": r.fpTop1, "engine": engine, "quantized": artifact, "model": modelPath,
+                               "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
+                               "outlier_frac": r.meanOutlierFraction, "seconds": secs])
+        } else {
+            console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%% (FP %.2f%%), agreement %.2f%%, logit cosine %.4f, outlier fraction %.4f on %d %@ test images, %.1f s",
+                                  q.quant.setting.description, q.quant.method.rawValue, engine, 100 * r.top1, 100 * r.fpTop1,
+                                  100 * r.agreement, r.logitCosine, r.meanOutlierFraction, n, data, secs))
+        }
+    }
+}
+
+/// FP vs quantized evaluation (method.md §5): top-1, agreement, mean logit cosine.
+enum QuantEvaluation {
+    struct Result {
+        var fpTop1: Double, top1: Double, agreement: Double, logitCosine: Double
+        var report: OutlierReport
+        /// Outlier fraction averaged over points.
+        var meanOutlierFraction: Double {
+            let n = report.entries.count
+            return n == 0 ? 0 : (0..<n).map { report.fraction($0) }.reduce(0, +) / Double(n)
+        }
+    }
+
+    /// Refuses an artifact made from another checkpoint or architecture.
+    static func checkSource(_ q: QuantizedModel, model m: VisionMamba, modelPath: String, artifact: String) throws {
+        guard q.config == m.config else { throw CLIError("\(artifact): its model config does not match \(modelPath)") }
+        let sha = try QuantPipeline.fileSHA256(modelPath)
+        guard q.provenance.modelSHA256 == sha else {
+            throw CLIError("\(artifact): made from a checkpoint with SHA-256 \(q.provenance.modelSHA256), but \(modelPath) has \(sha)")
+        }
+    }
+
+    static func run(fp m: VisionMamba, quantized q: QuantizedModel, engine: QuantEngine, dataset: ImageDataset, count: Int,
+                    mean: [Float], std: [Float], batch: Int, threads: Int, progress: (Int) -> Void = { _ in }) throws -> Result {
+        let sim = q.simulatedModel()
+        let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
+        let K = m.config.numClasses
+        var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0
+        var i = 0
+        func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }
+        while i < count {
+            let n = min(batch, count - i)
+            let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
+            let zf = try m.logits(x, batchSize: 16, threads: threads)
+            let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
+            if let e = hooks.error { throw CLIError("integer engine: \(e)") }
+            for b in 0..<n {
+                let f = zf.data[(b * K)..<((b + 1) * K)], qv = zq.data[(b * K)..<((b + 1) * K)]
+                let pf = argmax(f), pq = argmax(qv)
+                if pf == Int(y[b]) { fpCorrect += 1 }
+                if pq == Int(y[b]) { qCorrect += 1 }
+                if pf == pq { agree += 1 }
+                var dot = 0.0, nf = 0.0, nq = 0.0
+                for (a, c) in zip(f, qv) { dot += Double(a) * Double(c); nf += Double(a) * Double(a); nq += Double(c) * Double(c) }
+                cosSum += dot / max((nf * nq).squareRoot(), 1e-30)
+            }
+            i += n
+            progress(i)
+        }
+        let c = Double(max(count, 1))
+        return Result(fpTop1: Double(fpCorrect) / c, top1: Double(qCorrect) / c, agreement: Double(agree) / c,
+                      logitCosine: cosSum / c, report: hooks.report)
     }
 }
 

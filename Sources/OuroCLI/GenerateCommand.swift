@@ -51,7 +51,7 @@ struct GenerateCommand: ParsableCommand {
         let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
-        let sha = try SHA256.file(path)
+        let sha = try QuantPipeline.fileSHA256(path)
         let cfg = genConfig()
         let gen: Generator
         do { gen = try Generator(model: m, config: cfg, threads: threads) } catch { throw CLIError("\(error)") }

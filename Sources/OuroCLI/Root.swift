@@ -12,7 +12,8 @@ public struct OuroMambaCommand: ParsableCommand {
           ouromamba infer --model M.pth --input x.safetensors --output y.safetensors
           ouromamba bench forward --model vim-tiny-shape.pth --batch 8
         """,
-        subcommands: [InferCommand.self, EvalCommand.self, TrainCommand.self, GenerateCommand.self, BenchCommand.self])
+        subcommands: [InferCommand.self, EvalCommand.self, TrainCommand.self, GenerateCommand.self, QuantizeCommand.self,
+                      CompareCommand.self, BenchCommand.self])
 
     public init() {}
 

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import OuroCheckpoint
+import OuroData
+import OuroEngine
+import OuroModel
+import OuroQuant
+
+/// `ouromamba quantize`: calibrate and write a quantized-model artifact (method.md §4).
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize a model (OuroMamba-Quant or a baseline) and write the artifact.",
+        discussion: """
+        --calib: a samples folder from `generate` (samples.safetensors with `images` [N,C,H,W]
+        normalised float32 and `labels` [N]), real:N (seeded Fashion-MNIST training images) or
+        noise:N (seeded N(0,1) images).
+        --setting: w4a4 (4/4/8), w4a8 (4/8/16), w8a8 (8/8/16) or wXaYoZ (bits; o16 = float outliers).
+
+        Example:
+          ouromamba quantize --model M.safetensors --calib real:128 --setting w4a4 --method ouromamba --out q.safetensors
+        """)
+
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "Calibration source: DIR, real:N or noise:N.") var calib: String
+    @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.") var setting = "w4a4"
+    @Option(name: .long, help: "ouromamba, static-minmax, static-per-token or static-outlier-list.") var method = "ouromamba"
+    @Option(name: .long, help: "Output artifact (.safetensors), written atomically.") var out: String
+    @Option(name: .long, help: "Refresh period of the outlier lists (steps).") var nRefresh = 10
+    @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        let console = common.console()
+        let (m, path) = try model.load()
+        var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting) },
+                              method: try cliQuant { try QuantMethod(parsing: method) })
+        cfg.nRefresh = nRefresh
+        let source = try CalibrationSource(parsing: calib, seed: seed)
+        let images = try source.load(for: m.config)
+        let started = Date()
+        let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: calib,
+                                           threads: threads, console: console)
+        let calibSeconds = Date().timeIntervalSince(started)
+        try cliQuant { try QuantArtifact.write(q, to: out) }
+        let layout = QuantLayout(m.config)
+        if common.json {
+            var fr: [String: Double] = [:]
+            for (i, s) in layout.points.enumerated() { fr[s.name] = q.points[i].outlierFraction }
+            Console.printJSON(["out": out, "setting": cfg.setting.description, "method": cfg.method.rawValue,
+                               "calib_source": calib, "calib_count": images.shape[0], "seconds": calibSeconds,
+                               "calib_outlier_frac": fr])
+        } else {
+            for (i, s) in layout.points.enumerated() where q.points[i].outlierFraction > 0 {
+                console.debug(String(format: "  %@: calibration outlier fraction %.4f", s.name, q.points[i].outlierFraction))
+            }
+            console.result(String(format: "wrote %@ (%@ %@, %d calibration images from %@) in %.1f s", out, cfg.setting.description,
+                                  cfg.method.rawValue, images.shape[0], calib, calibSeconds))
+        }
+    }
+}
+
+/// Runs a throwing OuroQuant call, turning its errors into CLI errors.
+func cliQuant<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as QuantError { throw CLIError(e.description) }
+    catch let e as CheckpointError { throw CLIError(e.description) }
+    catch let e as ModelError { throw CLIError(e.description) }
+}
+
+/// The quantization pipeline shared by `quantize` and `compare`.
+enum QuantPipeline {
+    /// SHA-256 of a file's bytes.
+    static func fileSHA256(_ path: String) throws -> String {
+        do { return try SHA256.file(path) } catch let e as CheckpointError { throw CLIError(e.description) }
+    }
+
+    /// SHA-256 of a tensor's float32 little-endian bytes.
+    static func tensorSHA256(_ t: Tensor) -> String {
+        // float32 little-endian on every supported platform: hash the storage directly.
+        var s = SHA256()
+        t.data.withUnsafeBytes { s.update($0) }
+        return s.finalizeHex()
+    }
+
+    /// Calibrates on `images` and assembles the quantized model, reporting progress per phase.
+    static func quantize(model m: VisionMamba, modelPath: String, config cfg: QuantConfig, images: Tensor, sourceName: String,
+                         threads: Int, console: Console, calibration: Calibrator.Result? = nil) throws -> QuantizedModel {
+        let r: Calibrator.Result
+        if let calibration { r = calibration } else { r = try calibrate(model: m, config: cfg, images: images, threads: threads, console: console) }
+        let t0 = Date()
+        let prov = QuantProvenance(calibSource: sourceName, calibCount: images.shape[0], calibSHA256: tensorSHA256(images),
+                                   modelSHA256: try fileSHA256(modelPath))
+        let q = try cliQuant { try QuantizedModel.assemble(model: m, quant: cfg, points: r.points, provenance: prov) }
+        console.info(String(format: "weights + assembly: %.1f s", Date().timeIntervalSince(t0)))
+        return q
+    }
+
+    /// Both calibration passes with a progress bar per pass.
+    static func calibrate(model m: VisionMamba, config cfg: QuantConfig, images: Tensor, threads: Int,
+                          console: Console) throws -> Calibrator.Result {
+        let cal = try cliQuant { try Calibrator(model: m, config: cfg, threads: threads) }
+        let nb = cal.blockCount(samples: images.shape[0])
+        var bars: [String: ProgressBar] = [:]
+        return try cliQuant {
+            try cal.calibrate(images: images) { phase, done, total in
+                let bar = bars[phase] ?? ProgressBar("calibration \(phase) (\(cfg.method.rawValue), a\(cfg.setting.inlierBits))",
+                                                      total: nb, console: console)
+                bars[phase] = bar
+                bar.update(done, unit: "blocks")
+                _ = total
+            }
+        }
+    }
+}
+
+/// Where calibration images come from.
+enum CalibrationSource {
+    case directory(String)
+    case real(Int, seed: UInt64)
+    case noise(Int, seed: UInt64)
+
+    init(parsing s: String, seed: UInt64) throws {
+        func count(_ v: Substring) throws -> Int {
+            guard let n = Int(v), n >= 1 else { throw CLIError("calibration source '\(s)': expected a positive count after ':'") }
+            return n
+        }
+        if s.hasPrefix("real:") { self = .real(try count(s.dropFirst(5)), seed: seed) }
+        else if s.hasPrefix("noise:") { self = .noise(try count(s.dropFirst(6)), seed: seed) }
+        else { self = .directory(s) }
+    }
+
+    /// The images [N, C, H, W] (normalised model inputs), checked against the model.
+    func load(for c: VisionMambaConfig) throws -> Tensor {
+        let x: Tensor
+        switch self {
+        case .noise(let n, let seed):
+            // One stream per sample, so a sample does not depend on how many are drawn.
+            let per = c.channels * c.imageSize * c.imageSize
+            var data: [Float] = []
+            data.reserveCapacity(n * per)
+            for i in 0..<n {
+                var rng = Xoshiro256StarStar(seed: seed, stream: UInt64(i))
+                data += rng.normals(per)
+            }
+            x = Tensor(shape: [n, c.channels, c.imageSize, c.imageSize], data: data)
+        case .real(let n, let seed):
+            let train: ImageDataset
+            do { train = try FashionMNIST.load(split: .train) } catch let e as DataError { throw CLIError(e.description) }
+            let norm = c.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+            do {
+                let idx = try Shuffler.seededSubset(count: n, of: train.count, seed: seed)
+                x = try train.batch(indices: idx, mean: norm.mean, std: norm.std).images
+            } catch let e as DataError { throw CLIError(e.description) }
+        case .directory(let d):
+            var isDir: ObjCBool = false
+            let file = FileManager.default.fileExists(atPath: d, isDirectory: &isDir) && isDir.boolValue ? d + "/samples.safetensors" : d
+            do {
+                let f = try SafeTensorsFile.read(path: file)
+                guard f.contains("images") else { throw CLIError("\(file): missing key 'images' (expected [N,C,H,W] float32)") }
+                let t = try f.tensor("images")
+                guard t.dtype == .f32, t.shape.count == 4 else {
+                    throw CLIError("\(file): key 'images' is \(t.dtype.rawValue) \(t.shape), expected F32 [N,C,H,W]")
+                }
+                x = Tensor(shape: t.shape, data: try t.floats())
+            } catch let e as CheckpointError { throw CLIError(e.description) }
+        }
+        guard x.shape.count == 4, x.shape[0] >= 1, x.shape[1] == c.channels, x.shape[2] == c.imageSize, x.shape[3] == c.imageSize else {
+            throw CLIError("calibration images: shape \(x.shape), the model expects [N, \(c.channels), \(c.imageSize), \(c.imageSize)]")
+        }
+        if let i = x.data.firstIndex(where: { !$0.isFinite }) { throw CLIError("calibration images: non-finite value at index \(i)") }
+        return x
+    }
+}

@@ -1,0 +1,125 @@
+import OuroEngine
+import OuroModel
+
+/// Observes every point during one FP forward of one calibration block and accumulates the
+/// pass-1 or pass-2 statistics of that block (`calib_inputs = fp`). Never modifies activations.
+final class CalibrationHooks: ForwardHooks {
+    enum Mode { case pass1, pass2(Pass1Summary) }
+
+    let layout: QuantLayout
+    let config: QuantConfig
+    let mode: Mode
+    let runner: ParallelRunner
+    /// Pass 1: per point; pass 2: per point, L·candidates partial sums of this block.
+    var pass1: [Pass1Point?]
+    var pass2: [[Double]?]
+
+    init(layout: QuantLayout, config: QuantConfig, mode: Mode, threads: Int) {
+        self.layout = layout; self.config = config; self.mode = mode; runner = ParallelRunner(threads: threads)
+        pass1 = Array(repeating: nil, count: layout.points.count)
+        pass2 = Array(repeating: nil, count: layout.points.count)
+    }
+
+    func activation(_ point: ActivationPoint, layer: Int, _ view: ActivationView) {
+        let idx = layout.index(layer: layer, point)
+        let spec = layout.points[idx]
+        switch mode {
+        case .pass1: pass1[idx] = collectPass1(spec, view)
+        case .pass2(let s): pass2[idx] = collectPass2(spec, view, s.points[idx])
+        }
+    }
+
+    /// Row of sample b at step t of this point.
+    @inline(__always) private func row(_ v: ActivationView, _ spec: PointSpec, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> {
+        v.row(b, spec.reversed ? v.length - 1 - t : t)
+    }
+
+    /// Calibration marking of one sample (§4.4): calls `body(t, row, list)` per step.
+    private func walk(_ spec: PointSpec, _ v: ActivationView, _ b: Int, fixed: [Int32]?,
+                      _ body: (Int, UnsafeMutablePointer<Float>, OutlierList) -> Void) {
+        let C = spec.channels, marks = config.method.marksOutliers
+        let lambda = QuantLayout.lambda(spec, config)
+        var list = fixed.map { OutlierList(channels: C, listed: $0) } ?? OutlierList(channels: C)
+        for t in 0..<v.length {
+            let x = row(v, spec, b, t)
+            if marks {
+                if t % config.nRefresh == 0 { list.reset() }
+                OutlierRules.markCalibration(x, channels: C, lambda: lambda, list: &list)
+            }
+            body(t, x, list)
+        }
+    }
+
+    private func collectPass1(_ spec: PointSpec, _ v: ActivationView) -> Pass1Point {
+        let L = v.length, C = spec.channels, asym = spec.asymmetric
+        let listStats = config.method == .staticOutlierList
+        var p = Pass1Point(maxAbs: [Float](repeating: 0, count: L),
+                           lo: asym ? [Float](repeating: 0, count: L) : [], hi: asym ? [Float](repeating: 0, count: L) : [],
+                           outlierEntries: 0, entries: 0,
+                           channelMax: listStats ? [Float](repeating: -.infinity, count: L * C) : [],
+                           channelMin: listStats ? [Float](repeating: .infinity, count: L * C) : [],
+                           channelAbsSum: nil)
+        var absSum = [Double](repeating: 0, count: listStats ? C : 0)
+        for b in 0..<v.batch {
+            var sampleAbs = [Double](repeating: 0, count: absSum.count)
+            walk(spec, v, b, fixed: nil) { t, x, list in
+                var m: Float = 0, lo: Float = 0, hi: Float = 0
+                for c in 0..<C where !list.mask[c] { m = max(m, abs(x[c])); lo = min(lo, x[c]); hi = max(hi, x[c]) }
+                p.maxAbs[t] = max(p.maxAbs[t], m)
+                if asym { p.lo[t] = min(p.lo[t], lo); p.hi[t] = max(p.hi[t], hi) }
+                p.outlierEntries += Int64(list.count); p.entries += Int64(C)
+                if listStats {
+                    for c in 0..<C {
+                        p.channelMax[t * C + c] = max(p.channelMax[t * C + c], x[c])
+                        p.channelMin[t * C + c] = min(p.channelMin[t * C + c], x[c])
+                        sampleAbs[c] += Double(abs(x[c]))
+                    }
+                }
+            }
+            for c in absSum.indices { absSum[c] += sampleAbs[c] }
+        }
+        if listStats { p.channelAbsSum = BlockOrderedSum(block: 0, values: absSum) }
+        return p
+    }
+
+    private func collectPass2(_ spec: PointSpec, _ v: ActivationView, _ bounds: PointBounds) -> [Double] {
+        let L = v.length, C = spec.channels, B = v.batch, n = config.candidates, c4 = (C + 3) / 4
+        // Inlier values in Double, outliers zeroed (a zero has zero error), padded to lanes of 4.
+        let xs = UnsafeMutablePointer<SIMD4<Double>>.allocate(capacity: B * L * c4)
+        xs.initialize(repeating: .zero, count: B * L * c4)
+        defer { xs.deallocate() }
+        let flat = UnsafeMutableRawPointer(xs).assumingMemoryBound(to: Double.self)
+        let fixed: [Int32]? = config.method == .staticOutlierList ? bounds.fixed : nil
+        for b in 0..<B {
+            walk(spec, v, b, fixed: fixed) { t, x, list in
+                let dst = flat + ((b * L + t) * c4) * 4
+                for c in 0..<C where !list.mask[c] { dst[c] = Double(x[c]) }
+            }
+        }
+        var out = [Double](repeating: 0, count: L * n)
+        let bits = config.setting.inlierBits
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = ob.baseAddress!
+            runner.forEach(L) { t in
+                for i in 0..<n {
+                    var acc = 0.0
+                    if spec.asymmetric {
+                        let (s, z) = ClipCandidates.asymmetric(lo: bounds.lo[t], hi: bounds.hi[t], i: i, count: n, bits: bits)
+                        for b in 0..<B {
+                            acc += LpError.asymmetricSum(xs + (b * L + t) * c4, count4: c4, scale: Double(s), zero: Double(z),
+                                                         levels: Double(Quantizer.levels(bits: bits)))
+                        }
+                    } else {
+                        let q = Quantizer.qmax(bits: bits)
+                        let s = ClipCandidates.symmetric(maxAbs: bounds.maxAbs[t], i: i, count: n, qmax: q)
+                        for b in 0..<B {
+                            acc += LpError.symmetricSum(xs + (b * L + t) * c4, count4: c4, scale: Double(s), qmax: Double(q))
+                        }
+                    }
+                    o[t * n + i] = acc
+                }
+            }
+        }
+        return out
+    }
+}

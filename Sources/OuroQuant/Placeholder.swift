@@ -1,1 +1,0 @@
-// OuroQuant: see README.md in this folder.

@@ -1,0 +1,58 @@
+import OuroEngine
+import Testing
+import OuroQuant
+
+@Suite("Dynamic outlier lists") struct OutlierListTests {
+    /// 64 channels near 1 with spikes at (step, channel): a spike of 100 is > μ + 3σ.
+    static func sequence(length: Int, spikes: [(Int, Int)]) -> [Float] {
+        var rng = Xoshiro256StarStar(seed: 1)
+        var x = (0..<(length * 64)).map { _ in Float(0.9 + 0.2 * rng.nextUniform()) }
+        for (t, c) in spikes { x[t * 64 + c] = 100 }
+        return x
+    }
+
+    static func lists(_ x: [Float], scale: Float, length: Int) -> [[Int]] {
+        var x = x, out: [[Int]] = []
+        let q = PointQuantizer(channels: 64, asymmetric: false, scales: [scale], zeros: [], inlierBits: 4, outlierBits: 8,
+                               outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
+        x.withUnsafeMutableBufferPointer { b in
+            q.run(length: length, apply: true, row: { b.baseAddress! + $0 * 64 }) { _, list in out.append(list.channels) }
+        }
+        return out
+    }
+
+    @Test("lists grow within a window and reset at every window start")
+    func refresh() {
+        let x = Self.sequence(length: 25, spikes: [(2, 3), (12, 5), (15, 7), (21, 3)])
+        let l = Self.lists(x, scale: 0.01, length: 25)
+        for t in 0..<2 { #expect(l[t].isEmpty, "t=\(t)") }
+        for t in 2..<10 { #expect(l[t] == [3], "t=\(t): \(l[t])") }   // listed at t=2, kept while normal again
+        for t in 10..<12 { #expect(l[t].isEmpty, "t=\(t)") }          // reset at the window start
+        for t in 12..<15 { #expect(l[t] == [5], "t=\(t)") }
+        for t in 15..<20 { #expect(l[t] == [5, 7], "t=\(t)") }        // grows
+        #expect(l[20].isEmpty)
+        for t in 21..<25 { #expect(l[t] == [3], "t=\(t)") }           // last, short window
+    }
+
+    @Test("no detection while the inliers fit the static scale")
+    func trigger() {
+        let x = Self.sequence(length: 12, spikes: [(2, 3)])
+        // 100/7 < 20: s_dyn never exceeds S, the spike saturates instead of being listed.
+        let l = Self.lists(x, scale: 20, length: 12)
+        #expect(l.allSatisfy { $0.isEmpty })
+    }
+
+    @Test("outliers keep their value at b_O = 16 and get an 8-bit dynamic scale at b_O = 8")
+    func outlierPrecision() {
+        var x: [Float] = (0..<64).map { Float($0 % 5) * 0.1 }
+        x[9] = 123.456
+        for bits in [8, 16] {
+            var y = x
+            let q = PointQuantizer(channels: 64, asymmetric: false, scales: [0.1], zeros: [], inlierBits: 4, outlierBits: bits,
+                                   outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
+            y.withUnsafeMutableBufferPointer { b in q.run(length: 1, apply: true, row: { _ in b.baseAddress! }) { _, _ in } }
+            #expect(bits == 16 ? y[9] == x[9] : y[9] == Float(123.456) / 127 * 127)
+            #expect(y[1] == Float(0.1) * 1 && y[4] == Float(0.1) * 4)
+        }
+    }
+}

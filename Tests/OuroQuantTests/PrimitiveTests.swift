@@ -1,0 +1,106 @@
+import Foundation
+import OuroEngine
+import Testing
+import OuroQuant
+
+@Suite("Quantizer primitives") struct PrimitiveTests {
+    @Test("symmetric: round half to even, clamp after rounding")
+    func symmetric() {
+        #expect(Quantizer.symmetricLevel(0.5, scale: 1, qmax: 7) == 0)
+        #expect(Quantizer.symmetricLevel(1.5, scale: 1, qmax: 7) == 2)
+        #expect(Quantizer.symmetricLevel(2.5, scale: 1, qmax: 7) == 2)
+        #expect(Quantizer.symmetricLevel(-2.5, scale: 1, qmax: 7) == -2)
+        #expect(Quantizer.symmetric(100, scale: 0.5, qmax: 7) == 3.5)
+        #expect(Quantizer.symmetric(-100, scale: 0.5, qmax: 127) == -63.5)
+        #expect(Quantizer.qmax(bits: 4) == 7 && Quantizer.qmax(bits: 8) == 127 && Quantizer.levels(bits: 4) == 15)
+    }
+
+    @Test("asymmetric: zero point, saturation at 0 and 2^b − 1")
+    func asymmetric() {
+        // s = 0.1, z = 3: −1 → round(−10) + 3 = −7 → 0 → 0.1·(0 − 3).
+        #expect(Quantizer.asymmetric(-1, scale: 0.1, zero: 3, levels: 15) == Float(0.1) * -3)
+        #expect(Quantizer.asymmetric(5, scale: 0.1, zero: 3, levels: 15) == Float(0.1) * 12)
+        #expect(Quantizer.asymmetric(0, scale: 0.1, zero: 3, levels: 15) == 0)
+        // round(−lo/s) half to even: 2.5 → 2, 3.5 → 4; clamped to 0…15.
+        #expect(Quantizer.zeroPoint(lo: -0.625, scale: 0.25, bits: 4) == 2)
+        #expect(Quantizer.zeroPoint(lo: -0.875, scale: 0.25, bits: 4) == 4)
+        #expect(Quantizer.zeroPoint(lo: -100, scale: 0.1, bits: 4) == 15)
+    }
+
+    @Test("candidate scales: formed in Double, rounded once, floors where method.md puts them")
+    func candidates() {
+        #expect(ClipCandidates.weight(maxAbs: 1, i: 50, count: 100, qmax: 7) == Float(0.5 / 7.0))
+        #expect(ClipCandidates.weight(maxAbs: 0, i: 3, count: 100, qmax: 7) == Float(1e-8))
+        #expect(ClipCandidates.symmetric(maxAbs: 2, i: 0, count: 100, qmax: 7) == Float(2.0 / 7.0))
+        #expect(ClipCandidates.symmetric(maxAbs: 0, i: 0, count: 100, qmax: 7) == Float(1e-8 / 7.0))
+        let a = ClipCandidates.asymmetric(lo: -1, hi: 3, i: 0, count: 100, bits: 4)
+        #expect(a.scale == Float(4.0 / 15.0) && a.zero == 4) // −lo/s = 3.75 → 4
+        // α = 100/200: lo_i = min(0, −1 + 2) = 0, hi_i = max(0, 3 − 2) = 1 (range keeps 0).
+        let b = ClipCandidates.asymmetric(lo: -1, hi: 3, i: 100, count: 100, bits: 4)
+        #expect(b.scale == Float(1.0 / 15.0) && b.zero == 0)
+    }
+
+    @Test("vectorised |d|^2.4 matches libm pow")
+    func pow24() {
+        var rng = Xoshiro256StarStar(seed: 3)
+        var worst = 0.0
+        for _ in 0..<20000 {
+            let d = (rng.nextUniform() - 0.5) * pow(10, Double(rng.nextInt(below: 16)) - 10)
+            let ref = pow(abs(d), 2.4)
+            if ref > 0 { worst = max(worst, abs(LpError.pow24(d) - ref) / ref) }
+        }
+        #expect(worst < 1e-13, "relative error \(worst)")
+        #expect(LpError.pow24(0) == 0 && LpError.pow24(-0.0) == 0)
+        #expect(abs(LpError.pow24(-2) - pow(2, 2.4)) < 1e-14)
+    }
+
+    @Test("weight search equals a scalar libm reference, ties to the smallest i")
+    func weightSearch() {
+        var rng = Xoshiro256StarStar(seed: 9)
+        let rows = 6, cols = 37
+        var w = rng.normals(rows * cols)
+        for j in 0..<cols { w[5 * cols + j] = j == 0 ? 1 : 0 } // one non-zero: every i ≥ 8 is exact → i* = smallest exact
+        for bits in [4, 8] {
+            let m = QuantizedMatrix.quantize(w, rows: rows, cols: cols, bits: bits)
+            let qmax = Double(Quantizer.qmax(bits: bits))
+            for r in 0..<rows {
+                let row = Array(w[(r * cols)..<((r + 1) * cols)])
+                let mr = row.map { abs($0) }.max()!
+                var best = Double.infinity, bi = 0
+                for i in 1...100 {
+                    let s = Double(Float(max(Double(mr) * Double(i) / 100 / qmax, 1e-8)))
+                    let e = row.reduce(0.0) { acc, x in
+                        let q = min(max((Double(x) / s).rounded(.toNearestOrEven), -qmax), qmax)
+                        return acc + pow(abs(Double(x) - s * q), 2.4)
+                    }
+                    if e < best * (1 - 1e-12) { best = e; bi = i }
+                }
+                #expect(Int(m.istar[r]) == bi, "bits \(bits) row \(r): i* \(m.istar[r]) vs \(bi)")
+            }
+            #expect(m.dequantized()[5 * cols] == 1)
+        }
+    }
+
+    @Test("settings parse bits, not levels")
+    func settings() throws {
+        #expect(try QuantSetting(parsing: "w4a4") == .w4a4)
+        #expect(try QuantSetting(parsing: "w4a8").outlierBits == 16)
+        let c = try QuantSetting(parsing: "w8a4o8")
+        #expect(c.weightBits == 8 && c.inlierBits == 4 && c.outlierBits == 8)
+        #expect(throws: QuantError.self) { try QuantSetting(parsing: "w4a256") }
+        #expect(throws: QuantError.self) { try QuantSetting(parsing: "int4") }
+        #expect(throws: QuantError.self) { try QuantMethod(parsing: "minmax") }
+    }
+
+    @Test("SHA-256 known vectors")
+    func sha256() {
+        #expect(SHA256.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var h = SHA256()
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
+        for _ in 0..<1000 { h.update(chunk) }
+        #expect(h.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
