@@ -4,6 +4,7 @@ import OuroData
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroQuant
 import OuroTrain
 
 /// `ouromamba bench train`: training images/s (forward + backward + AdamW).
@@ -99,5 +100,38 @@ struct BenchGen: ParsableCommand {
             }
         }
         if common.json { Console.printJSON(["threads": threads, "generator": method, "results": rows]) }
+    }
+}
+
+/// `ouromamba bench gemm`: the integer mixed-precision GEMM against OpenBLAS sgemm.
+struct BenchGemm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "Integer W4A4/W4A8/W8A8 GEMM with 0/2/5% outlier columns vs OpenBLAS sgemm, same shapes, one run.",
+        discussion: """
+        Shapes: Vim-tiny layers over 8 images (M = 197×8; (K,N) = (192,768), (384,44), (12,384), (384,192))
+        and the embedded model over 64 images (M = 50×64). Ratios > 1 mean faster than sgemm.
+
+        Example:
+          ouromamba bench gemm --repeats 10
+        """)
+    @Option(name: .long, help: "Timed repetitions per cell (best of).") var repeats = 30
+    @Flag(name: .long, help: "Only the two target shapes in w4a4.") var quick = false
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        let shapes = quick ? [(M: 1576, K: 192, N: 768), (M: 1576, K: 384, N: 192)] : IntGEMMBenchmark.defaultShapes
+        let rows = try cliQuant {
+            try IntGEMMBenchmark.run(shapes: shapes, settings: quick ? [.w4a4] : IntGEMMSetting.allCases, threads: threads, repeats: repeats)
+        }
+        if common.json {
+            Console.printJSON(["threads": threads, "openblas_core": BLAS.coreName, "rows": rows.map {
+                ["M": $0.M, "K": $0.K, "N": $0.N, "setting": "\($0.setting)", "outlier_fraction": $0.realisedFraction,
+                 "int_gops": $0.fullGOPs, "inner_gops": $0.innerGOPs, "sgemm_gflops": $0.sgemmGFLOPs, "ratio": $0.ratio] as [String: Any]
+            }])
+        } else {
+            print(IntGEMMBenchmark.format(rows, threads: threads))
+        }
     }
 }
