@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OuroEngine
 import OuroModel
+import OuroQuant
 
 /// `ouromamba bench`: throughput measurements (never timed tests).
 struct BenchCommand: ParsableCommand {
@@ -49,11 +50,15 @@ struct BenchForward: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Batch sizes to time (repeatable).") var batch: [Int] = [1, 8]
     @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 3
+    @Option(name: .long, help: "Also time this quantized artifact with the integer engine (and sim), side by side.")
+    var quantized: String?
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         let threads = common.resolvedThreads()
         let (m, path) = try model.load()
+        let q = try quantized.map { file in try cliQuant { try QuantArtifact.read(path: file) } }
+        if let q, let quantized { try QuantEvaluation.checkSource(q, model: m, modelPath: path, artifact: quantized) }
         let c = m.config
         let flops = ModelCost.gemmFlops(c)
         // sgemm at the model's dominant shape: in_proj over 8 images.
@@ -70,12 +75,39 @@ struct BenchForward: ParsableCommand {
             let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
             let t = try bestTime(repeats: repeats) { _ = try m.forward(x, threads: threads) }
             let msPer = t / Double(b) * 1000
-            let row: [String: Any] = ["batch": b, "images_per_s": Double(b) / t, "ms_per_image": msPer,
+            var row: [String: Any] = ["batch": b, "images_per_s": Double(b) / t, "ms_per_image": msPer,
                                       "floor_ms_per_image": floorMs, "ratio_to_floor": msPer / floorMs]
-            rows.append(row)
             if !common.json {
-                print(String(format: "batch %3d: %8.2f images/s  %8.2f ms/image  (%.2f× the floor)", b, Double(b) / t, msPer, msPer / floorMs))
+                print(String(format: "batch %3d: FP32 %8.2f images/s  %8.2f ms/image  (%.2f× the floor)", b, Double(b) / t, msPer, msPer / floorMs))
             }
+            if let q {
+                let sim = q.simulatedModel()
+                var report: OutlierReport?
+                for engine in [QuantEngine.int, .sim] {
+                    let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
+                    let tq = try bestTime(repeats: repeats) { _ = try sim.forward(x, hooks: hooks, threads: threads) }
+                    if let e = hooks.error { throw CLIError("integer engine: \(e)") }
+                    if engine == .int { report = hooks.report }
+                    row["\(engine.rawValue)_images_per_s"] = Double(b) / tq
+                    row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq
+                    if !common.json {
+                        print(String(format: "           %@ %@: %8.2f images/s  %8.2f ms/image  (%.2f× FP32)", q.quant.setting.description,
+                                     engine.rawValue, Double(b) / tq, tq / Double(b) * 1000, t / tq))
+                    }
+                }
+                if let report, b == batch.last {
+                    let layout = QuantLayout(q.config)
+                    let fr = (0..<q.config.depth).map { l in
+                        ActivationPoint.all.filter { $0.kind == .input || $0.kind == .out || $0.kind == .xproj || $0.kind == .dtproj }
+                            .map { report.fraction(layout.index(layer: l, $0)) }.reduce(0, +) / 6
+                    }
+                    row["outlier_fraction_per_layer"] = fr
+                    if !common.json {
+                        print("           measured outlier fraction at the linear inputs, per layer: " + fr.map { String(format: "%.3f", $0) }.joined(separator: " "))
+                    }
+                }
+            }
+            rows.append(row)
         }
         if common.json {
             Console.printJSON(["model": path, "threads": threads, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
