@@ -93,7 +93,7 @@ public enum JobSession {
         }
         let want = max(1, options.minWorkers)
         logger.notice("coordinator on \(coordinator.endpoint): waiting for \(want) worker(s); job directory \(dir.path)")
-        if !coordinator.waitForWorkers(want, timeout: options.waitWorkers ?? .greatestFiniteMagnitude) {
+        if !coordinator.waitForWorkers(want, timeout: options.waitWorkers ?? 3.0e8) {
             throw JobError("only \(coordinator.snapshot().workers.filter { $0.state != .dead }.count) of \(want) workers connected to \(coordinator.endpoint) in time")
         }
         let runner = JobRunner(coordinator: coordinator, journal: journal, model: model, modelSHA256: modelSHA256,

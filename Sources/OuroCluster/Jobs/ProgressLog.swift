@@ -32,7 +32,13 @@ public final class ProgressLog {
         if p.authFailures > 0 { detail.append("\(p.authFailures) auth failures") }
         s += " (" + detail.joined(separator: ", ") + ")"
         if let eta = p.etaSeconds, p.tasksDone < p.tasksTotal { s += String(format: " ETA %.0f s", eta) }
-        for w in p.workers {
+        // Live workers, then each lost worker once (a re-registered worker is shown live only).
+        let live = Set(p.workers.filter { $0.state != .dead }.map(\.workerId))
+        var shownDead = Set<String>()
+        let shown = p.workers.filter { w in
+            w.state != .dead || (!live.contains(w.workerId) && shownDead.insert(w.workerId).inserted)
+        }
+        for w in shown {
             var ws = "\(w.workerId) \(w.state.rawValue)"
             if w.state == .busy {
                 ws += " " + w.tasks.joined(separator: ",")
