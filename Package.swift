@@ -66,6 +66,6 @@ let package = Package(
         .testTarget(name: "OuroQuantTests", dependencies: ["OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroClusterTests", dependencies: ["OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
     ]
 )

@@ -3,6 +3,7 @@ import Foundation
 import OuroCheckpoint
 import OuroData
 import OuroEngine
+import OuroGen
 import OuroModel
 import OuroQuant
 
@@ -13,14 +14,17 @@ struct CompareCommand: ParsableCommand {
         abstract: "Run the quantization matrix and print/write the comparison tables (method.md §5).",
         discussion: """
         Rows: calibration sources; columns: methods × settings; cells: top-1 on the test split
-        (FP top-1 in the header). Writes DIR/compare.md and DIR/compare.json atomically.
+        (FP top-1 in the header). `syn:GENERATOR:N` sources are generated into DIR/samples/GENERATOR
+        (reused when already there with the same settings). Writes DIR/compare.md, DIR/compare.json,
+        DIR/report.json and DIR/report.html atomically.
 
         Example:
-          ouromamba compare --calib-sources real:128,noise:128 --limit 1000 --out runs/compare
+          ouromamba compare --calib-sources real:128,noise:128,syn:ouromamba:128 --limit 1000 --out runs/compare
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, noise:N).") var calibSources = "real:128,noise:128"
+    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, noise:N, syn:GENERATOR:N).")
+    var calibSources = "real:128,noise:128"
     @Option(name: .long, help: "Comma-separated methods.") var methods = "static-minmax,static-per-token,static-outlier-list,ouromamba"
     @Option(name: .long, help: "Comma-separated bit settings.") var settings = "w4a4,w4a8,w8a8"
     @Option(name: .long, help: "Evaluate on the first N test images.") var limit: Int?
@@ -28,12 +32,62 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "sim or int.") var engine = "sim"
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
-    @Option(name: .long, help: "Output folder for compare.md and compare.json.") var out: String
+    @Option(name: .long, help: "Adam iterations for syn:GENERATOR:N sources.") var genIterations = 500
+    @Option(name: .long, help: "Layer shown in the report's attention and outlier figures (default: middle).") var reportLayer: Int?
+    @Option(name: .long, help: "Run folder: compare.md, compare.json, report.json, report.html, samples/.") var out: String
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
         if QuantEngine(rawValue: engine) == nil { throw ValidationError("--engine must be sim or int") }
+    }
+
+    /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.
+    func syntheticSource(_ src: String, model m: VisionMamba, threads: Int, console: Console) throws -> (String, Tensor, Double?) {
+        let parts = src.split(separator: ":")
+        guard parts.count == 3, let gk = GeneratorKind(rawValue: String(parts[1])), let count = Int(parts[2]), count > 0 else {
+            throw CLIError("calibration source '\(src)': expected syn:GENERATOR:N with GENERATOR one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var cfg = GenConfig()
+        cfg.generator = gk; cfg.samples = count; cfg.iterations = genIterations; cfg.seed = seed
+        let dir = out + "/samples/" + gk.rawValue
+        if let existing = try? SampleSet.read(dir), existing.images.shape[0] == count,
+           existing.metadata["generator"] == gk.rawValue, existing.metadata["seed"] == String(seed),
+           let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/meta.json"))) as? [String: Any],
+           let c = meta["config"] as? [String: Any], (c["iterations"] as? Int) == genIterations {
+            console.info("reusing \(dir)")
+            return (gk.rawValue, existing.images, meta["label_fidelity"] as? Double)
+        }
+        let gen = try cliGen { try Generator(model: m, config: cfg, threads: threads) }
+        let bar = ProgressBar("generate \(gk.rawValue)", total: gen.blockCount * max(1, cfg.iterations), console: console)
+        let started = Date()
+        var blocks: [GeneratedBlock] = []
+        for b in 0..<gen.blockCount {
+            let done = b * max(1, cfg.iterations)
+            blocks.append(try cliGen { try gen.generateBlock(b) { k in bar.update(done + k, unit: "it", status: "block \(b + 1)/\(gen.blockCount)") } })
+        }
+        let set = try cliGen { try SampleSet(blocks: blocks, expectedBlocks: gen.blockCount) }
+        let preds = try predictions(m, set.images, threads: threads)
+        try cliGen { try set.write(to: dir, config: cfg, model: m, modelSHA256: try QuantPipeline.fileSHA256(try model.modelPath()),
+                                   predictions: preds, wallSeconds: Date().timeIntervalSince(started)) }
+        let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(count)
+        console.info(String(format: "generated %@: label fidelity %.1f%%", gk.rawValue, 100 * fidelity))
+        return (gk.rawValue, set.images, fidelity)
+    }
+
+    /// Attention, outlier map, outlier fractions and scales for the report.
+    func addFigures(_ r: inout ReportData, model m: VisionMamba, quantized q: QuantizedModel?, evalReport: OutlierReport?,
+                    samples: Tensor?, test: ImageDataset, norm: (mean: [Float], std: [Float]), threads: Int) throws {
+        let layer = min(max(0, reportLayer ?? m.config.depth / 2), m.config.depth - 1)
+        let attentionInput = try samples ?? test.batch(indices: [0], mean: norm.mean, std: norm.std).images
+        r.attention = try ReportCollector.attention(m, images: attentionInput, image: 0, layer: layer, threads: threads)
+        guard let q else { return }
+        let (x, _) = try test.batch(indices: [0], mean: norm.mean, std: norm.std)
+        r.outlierMap = try ReportCollector.outlierMap(q, image: x, layer: layer, point: ActivationPoint(.out), threads: threads)
+        r.calibrationOutlierFractions = ReportCollector.calibrationFractions(q)
+        if let evalReport { r.evalOutlierFractions = ReportCollector.evalFractions(evalReport, config: m.config) }
+        r.scales = ReportCollector.scales(q, layers: [0, m.config.depth - 1])
+        r.notes.append("Figures use the OuroMamba W4A4 model calibrated on \(q.provenance.calibSource).")
     }
 
     struct Cell { var source: String, method: String, setting: String
@@ -51,40 +105,73 @@ struct CompareCommand: ParsableCommand {
         let test = try loadTestSplit(data)
         let n = min(limit ?? test.count, test.count)
         let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
-        let fp = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std, batch: batch, threads: threads)
-        console.info(String(format: "FP top-1 %.2f%% on %d test images", 100 * fp.top1, n))
+        var timings: [ReportData.Timing] = []
+        var t0 = Date()
+        let fpLogits = try QuantEvaluation.fpLogits(m, dataset: test, count: n, mean: norm.mean, std: norm.std, batch: batch, threads: threads)
+        let fpTop1 = Evaluation.accuracy(logits: fpLogits, labels: Array(test.labels.prefix(n)), classes: m.config.numClasses)
+        timings.append(.init(phase: "FP evaluation", seconds: Date().timeIntervalSince(t0)))
+        console.info(String(format: "FP top-1 %.2f%% on %d test images", 100 * fpTop1, n))
+        var report = ReportData(title: "OuroMamba comparison", model: path, modelSHA256: try QuantPipeline.fileSHA256(path),
+                                configSummary: "D=\(m.config.embedDim), depth \(m.config.depth), L=\(m.config.seqLen), \(m.config.numClasses) classes",
+                                testSet: data, testSamples: n, fpTop1: fpTop1)
         var cells: [Cell] = []
         let eng = QuantEngine(rawValue: engine)!
+        var firstSynthetic: Tensor?
+        var figureModel: QuantizedModel?, figureReport: OutlierReport?, figureSynthetic = false
         for src in sources {
-            let images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config)
+            t0 = Date()
+            let images: Tensor
+            if src.hasPrefix("syn:") {
+                let (gen, images_, fidelity) = try syntheticSource(src, model: m, threads: threads, console: console)
+                images = images_
+                report.sampleGrids.append(try ReportCollector.sampleGrid(images, model: m, generator: gen, fidelity: fidelity))
+                if firstSynthetic == nil { firstSynthetic = images }
+                timings.append(.init(phase: "samples \(src)", seconds: Date().timeIntervalSince(t0)))
+            } else {
+                images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config)
+            }
             for method in ms {
                 // Calibration depends on the method and the inlier bits only (calib_inputs = fp).
                 var cache: [Int: (Calibrator.Result, Double)] = [:]
                 for s in ss {
                     let cfg = QuantConfig(setting: s, method: method)
                     if cache[s.inlierBits] == nil {
-                        let t0 = Date()
+                        let tc = Date()
                         let r = try QuantPipeline.calibrate(model: m, config: cfg, images: images, threads: threads, console: console)
-                        cache[s.inlierBits] = (r, Date().timeIntervalSince(t0))
+                        cache[s.inlierBits] = (r, Date().timeIntervalSince(tc))
+                        timings.append(.init(phase: "calibration \(src) \(method.rawValue) a\(s.inlierBits)", seconds: Date().timeIntervalSince(tc)))
                     }
                     let (r, secs) = cache[s.inlierBits]!
                     let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: src,
                                                        threads: threads, console: console, calibration: r)
+                    let te = Date()
                     let e = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean,
-                                                    std: norm.std, batch: batch, threads: threads)
+                                                    std: norm.std, batch: batch, threads: threads, fpLogits: fpLogits)
+                    timings.append(.init(phase: "evaluation \(src) \(method.rawValue) \(s)", seconds: Date().timeIntervalSince(te)))
                     console.info(String(format: "%@ %@ %@: top-1 %.2f%%, agreement %.2f%%, cosine %.4f", src, method.rawValue,
                                         s.description, 100 * e.top1, 100 * e.agreement, e.logitCosine))
                     cells.append(Cell(source: src, method: method.rawValue, setting: s.description, top1: e.top1,
                                       agreement: e.agreement, cosine: e.logitCosine, outlier: e.meanOutlierFraction, calibSeconds: secs))
+                    report.results.append(.init(source: src, method: method.rawValue, setting: s.description, top1: e.top1,
+                                                agreement: e.agreement, logitCosine: e.logitCosine))
+                    // Figures come from OuroMamba W4A4, preferring synthetic calibration data.
+                    let synthetic = !src.hasPrefix("real:") && !src.hasPrefix("noise:")
+                    if method == .ouromamba && s == .w4a4 && (figureModel == nil || (synthetic && !figureSynthetic)) {
+                        figureModel = q; figureReport = e.report; figureSynthetic = synthetic
+                    }
                 }
             }
         }
-        let md = markdown(cells, fpTop1: fp.top1, count: n, modelPath: path, sources: sources, methods: ms.map(\.rawValue),
+        try addFigures(&report, model: m, quantized: figureModel, evalReport: figureReport, samples: firstSynthetic,
+                       test: test, norm: norm, threads: threads)
+        report.timings = timings
+        try ReportCollector.write(report, to: out)
+        let md = markdown(cells, fpTop1: fpTop1, count: n, modelPath: path, sources: sources, methods: ms.map(\.rawValue),
                           settings: ss.map(\.description))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try cliQuant { try AtomicFile.write(Array(md.utf8), to: out + "/compare.md") }
         let json: [String: Any] = [
-            "model": path, "fp_top1": fp.top1, "test_samples": n, "test_set": data, "engine": engine,
+            "model": path, "fp_top1": fpTop1, "test_samples": n, "test_set": data, "engine": engine,
             "runs": cells.map { ["calib_source": $0.source, "method": $0.method, "setting": $0.setting, "top1": $0.top1,
                                  "agreement": $0.agreement, "logit_cosine": $0.cosine, "outlier_frac": $0.outlier,
                                  "calib_seconds": $0.calibSeconds] as [String: Any] }]

@@ -104,8 +104,23 @@ enum QuantEvaluation {
         }
     }
 
+    /// FP logits of the first `count` test images (computed once per comparison matrix).
+    static func fpLogits(_ m: VisionMamba, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
+                         threads: Int) throws -> [Float] {
+        var out: [Float] = []
+        var i = 0
+        while i < count {
+            let n = min(batch, count - i)
+            let (x, _) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
+            out += try m.logits(x, batchSize: 16, threads: threads).data
+            i += n
+        }
+        return out
+    }
+
     static func run(fp m: VisionMamba, quantized q: QuantizedModel, engine: QuantEngine, dataset: ImageDataset, count: Int,
-                    mean: [Float], std: [Float], batch: Int, threads: Int, progress: (Int) -> Void = { _ in }) throws -> Result {
+                    mean: [Float], std: [Float], batch: Int, threads: Int, fpLogits: [Float]? = nil,
+                    progress: (Int) -> Void = { _ in }) throws -> Result {
         let sim = q.simulatedModel()
         let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
         let K = m.config.numClasses
@@ -115,7 +130,8 @@ enum QuantEvaluation {
         while i < count {
             let n = min(batch, count - i)
             let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
-            let zf = try m.logits(x, batchSize: 16, threads: threads)
+            let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(i * K)..<((i + n) * K)])) }
+                ?? m.logits(x, batchSize: 16, threads: threads)
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             if let e = hooks.error { throw CLIError("integer engine: \(e)") }
             for b in 0..<n {
@@ -147,6 +163,16 @@ func loadTestSplit(_ spec: String) throws -> ImageDataset {
 enum Evaluation {
     struct TopOne { var correct: Int; var total: Int; var top1: Double { total == 0 ? 0 : Double(correct) / Double(total) }
         var predictions: [Int] }
+
+    /// Top-1 of precomputed logits.
+    static func accuracy(logits: [Float], labels: [Int32], classes K: Int) -> Double {
+        var correct = 0
+        for (b, y) in labels.enumerated() {
+            let row = logits[(b * K)..<((b + 1) * K)]
+            if row.indices.max(by: { row[$0] < row[$1] })! - b * K == Int(y) { correct += 1 }
+        }
+        return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
+    }
 
     static func topOne(model: VisionMamba, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
                        threads: Int, hooks: ForwardHooks? = nil, progress: (Int) -> Void = { _ in }) throws -> TopOne {

@@ -124,3 +124,9 @@ func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int) throws -> [Int] {
         return row.indices.max { row[$0] < row[$1] }! - b * K
     }
 }
+
+/// Maps generator errors to CLI errors.
+func cliGen<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as GenError { throw CLIError(e.description) }
+    catch let e as ModelError { throw CLIError(e.description) }
+}

@@ -29,7 +29,8 @@ final class ProgressBar {
         guard finished || now.timeIntervalSince(lastPrint) >= interval else { return }
         lastPrint = now
         let elapsed = now.timeIntervalSince(started)
-        let rate = elapsed > 0 ? Double(done - initial) / elapsed : 0
+        // A rate over a fraction of a second is noise; show it once there is some history.
+        let rate = elapsed > 0.5 ? Double(done - initial) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let frac = Double(done) / Double(total)
         if isTTY {

@@ -28,9 +28,30 @@ public enum VectorMath {
         return p * unsafeBitCast(e &<< 23, to: V.self)
     }
 
-    /// e^x (x clamped to the float32 range; underflow gives about 1e-38, never NaN).
+    /// e^x (x clamped to [−87.3, 88.7]; underflow gives about 1e-38, never NaN).
+    ///
+    /// Cody–Waite reduction x = n·ln2 + r keeps full precision for large |x| (exp2(x·log2 e)
+    /// would lose ~ulp(x·log2 e), about 4e-6 relative at |x| = 80).
     @inline(__always)
-    public static func exp(_ x: V) -> V { exp2(x * 1.4426950408889634) }
+    public static func exp(_ x: V) -> V {
+        var xc = x.replacing(with: -87.33654, where: x .< V(repeating: -87.33654))
+        xc = xc.replacing(with: 88.72283, where: xc .> V(repeating: 88.72283))
+        let magic = V(repeating: 12582912.0)
+        let shifted = (xc * 1.44269504088896341) + magic
+        let fx = shifted - magic
+        var r = xc.addingProduct(fx, V(repeating: -0.693359375))
+        r = r.addingProduct(fx, V(repeating: 2.12194440e-4))
+        var p = V(repeating: 1.3981999507e-3).addingProduct(V(repeating: 1.9875691500e-4), r)
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        p = (p * (r * r) + r) + 1
+        // 2^fx in two halves so that fx = 128 (x near 88.7) does not overflow the exponent field.
+        let e = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let e1 = e &>> 1, e2 = e &- e1
+        return p * unsafeBitCast((e1 &+ 127) &<< 23, to: V.self) * unsafeBitCast((e2 &+ 127) &<< 23, to: V.self)
+    }
 
     /// Natural log for positive finite x (Cephes-style decomposition).
     @inline(__always)

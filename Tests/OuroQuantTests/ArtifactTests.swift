@@ -37,7 +37,7 @@ import OuroQuant
         if fixChecksum {
             var h = SHA256()
             for (_, t) in ts { h.update(t.bytes) }
-            meta["tensors_sha256"] = h.hexDigest()
+            meta["tensors_sha256"] = h.finalizeHex()
         }
         var w = SafeTensorsWriter(metadata: meta)
         for (n, t) in ts { try w.add(n, tensor: t) }

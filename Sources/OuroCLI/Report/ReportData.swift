@@ -1,0 +1,54 @@
+import Foundation
+
+/// Everything a run report shows; written as `report.json` and rendered to `report.html`.
+struct ReportData: Codable {
+    struct ResultRow: Codable {
+        var source: String, method: String, setting: String
+        var top1: Double, agreement: Double?, logitCosine: Double?
+    }
+    struct SampleGrid: Codable {
+        var generator: String
+        /// PNG, base64.
+        var png: String
+        var labelFidelity: Double?
+    }
+    struct Attention: Codable {
+        var layer: Int, image: Int, side: Int
+        var standard: [Float], patched: [Float]
+    }
+    struct OutlierMap: Codable {
+        var layer: Int, point: String, image: Int, channels: Int, steps: Int, nRefresh: Int
+        /// Row-major steps × channels, 1 where the channel is an outlier at that step.
+        var mask: [UInt8]
+    }
+    struct PointSeries: Codable {
+        var point: String
+        /// Per layer.
+        var values: [Double]
+    }
+    struct ScaleSeries: Codable {
+        var layer: Int, point: String
+        var scales: [Float]
+    }
+    struct Timing: Codable {
+        var phase: String, seconds: Double
+        var worker: String?
+    }
+
+    var title: String
+    var model: String
+    var modelSHA256: String
+    var configSummary: String
+    var testSet: String
+    var testSamples: Int
+    var fpTop1: Double
+    var results: [ResultRow] = []
+    var sampleGrids: [SampleGrid] = []
+    var attention: Attention?
+    var outlierMap: OutlierMap?
+    var calibrationOutlierFractions: [PointSeries] = []
+    var evalOutlierFractions: [PointSeries] = []
+    var scales: [ScaleSeries] = []
+    var timings: [Timing] = []
+    var notes: [String] = []
+}

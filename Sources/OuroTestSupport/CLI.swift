@@ -1,0 +1,63 @@
+import Foundation
+
+/// Runs the built `ouromamba` binary as a subprocess (release build next to the test bundle).
+public enum CLI {
+    /// Path of the executable, or nil when it was not built.
+    public static let binary: String? = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let cand = dir.appendingPathComponent("ouromamba").path
+            if FileManager.default.isExecutableFile(atPath: cand) { return cand }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = Fixtures.packageRoot.appendingPathComponent(".build/release/ouromamba").path
+        return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
+    }()
+
+    public struct Result {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `ouromamba args…` with a timeout; the working directory is the package root.
+    public static func run(_ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 300,
+                           directory: URL? = nil) throws -> Result {
+        guard let binary else { throw CLIMissing() }
+        return try shell([binary] + args, environment: environment, timeout: timeout, directory: directory)
+    }
+
+    /// Runs an arbitrary command line (argv) with a timeout.
+    public static func shell(_ argv: [String], environment: [String: String] = [:], timeout: TimeInterval = 300,
+                             directory: URL? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
+        p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        p.currentDirectoryURL = directory ?? Fixtures.packageRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        // Drain both pipes concurrently so a chatty child never blocks.
+        let outBox = DataBox(), errBox = DataBox()
+        let group = DispatchGroup()
+        group.enter(); DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); usleep(200_000); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        p.waitUntilExit()
+        group.wait()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+                      stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// Written by one reader thread, read after `group.wait()`.
+    final class DataBox: @unchecked Sendable { var data = Data() }
+
+    public struct CLIMissing: Error, CustomStringConvertible {
+        public var description: String { "the ouromamba binary was not built (run `swift build -c release`)" }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import OuroCheckpoint
+import OuroTestSupport
+
+/// End-to-end tests of the `ouromamba` binary: JSON results, exit codes, error messages.
+@Suite(.serialized) struct CLITests {
+    static let micro = Fixtures.path("vim-micro.safetensors")
+    static var ready: Bool { micro != nil && CLI.binary != nil && FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") }
+
+    func tmp(_ name: String) -> String {
+        let d = NSTemporaryDirectory() + "ouro-cli-\(name)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func json(_ r: CLI.Result, _ cmd: String) throws -> [String: Any] {
+        #expect(r.status == 0, "\(cmd) failed: \(r.stderr.suffix(400))")
+        let line = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        return try #require(obj, "\(cmd): stdout is not one JSON object: \(r.stdout.suffix(300))")
+    }
+
+    @Test func jsonResultsParse() throws {
+        guard Self.ready, let micro = Self.micro else { print("SKIPPING CLI tests: binary, fixtures or dataset missing"); return }
+        let dir = tmp("json")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let eval = try json(try CLI.run(["eval", "--model", micro, "--limit", "100", "--json"]), "eval")
+        #expect((eval["samples"] as? Int) == 100)
+        #expect(((eval["top1"] as? Double) ?? -1) >= 0)
+
+        var w = SafeTensorsWriter()
+        try w.add("input", shape: [2, 1, 28, 28], floats: [Float](repeating: 0.5, count: 2 * 784))
+        try w.write(to: dir + "/x.safetensors")
+        let infer = try json(try CLI.run(["infer", "--model", micro, "--input", dir + "/x.safetensors", "--output", dir + "/y.safetensors", "--json"]), "infer")
+        #expect((infer["images"] as? Int) == 2)
+        let y = try SafeTensorsFile.read(path: dir + "/y.safetensors")
+        #expect(y.shape(of: "logits") == [2, 10])
+
+        let gen = try json(try CLI.run(["generate", "--model", micro, "--count", "8", "--iterations", "1", "--out", dir + "/gen", "--json"]), "generate")
+        #expect((gen["samples"] as? Int) == 8)
+        #expect(FileManager.default.fileExists(atPath: dir + "/gen/samples.safetensors"))
+
+        let quant = try CLI.run(["quantize", "--model", micro, "--calib", dir + "/gen", "--setting", "w4a4", "--out", dir + "/q.safetensors", "--json"])
+        _ = try json(quant, "quantize")
+        let qe = try json(try CLI.run(["eval", "--model", micro, "--quantized", dir + "/q.safetensors", "--limit", "50", "--json"]), "eval --quantized")
+        #expect(qe["agreement"] is Double && qe["logit_cosine"] is Double && qe["top1"] is Double)
+
+        let cmp = try json(try CLI.run(["compare", "--model", micro, "--calib-sources", "noise:8", "--methods", "ouromamba",
+                                        "--settings", "w4a4", "--limit", "30", "--out", dir + "/cmp", "--json"]), "compare")
+        #expect((cmp["runs"] as? [Any])?.count == 1)
+
+        let insp = try json(try CLI.run(["inspect", "model", "--model", micro, "--json"]), "inspect model")
+        #expect((insp["parameters"] as? Int) == 23_850)
+        let bf = try json(try CLI.run(["bench", "forward", "--model", micro, "--batch", "1", "--repeats", "1", "--json"]), "bench forward")
+        #expect((bf["results"] as? [Any])?.count == 1)
+        let bg = try json(try CLI.run(["bench", "gen", "--model", micro, "--iterations", "1", "--json"]), "bench gen")
+        #expect((bg["results"] as? [Any])?.count == 1)
+        let tr = try json(try CLI.run(["train", "--out", dir + "/m.safetensors", "--embed-dim", "16", "--depth", "1", "--epochs", "1",
+                                       "--limit", "128", "--json"]), "train")
+        #expect(tr["top1"] is Double)
+        #expect(FileManager.default.fileExists(atPath: dir + "/m.config.json"))
+    }
+
+    @Test func exitCodesAndMessages() throws {
+        guard Self.ready, let micro = Self.micro else { return }
+        let dir = tmp("errors")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Usage errors exit 2.
+        let usage = try CLI.run(["eval", "--limit", "0"])
+        #expect(usage.status == 2, "usage error: \(usage.status) \(usage.stderr)")
+        let unknown = try CLI.run(["frobnicate"])
+        #expect(unknown.status == 2)
+        // A missing model names the file.
+        let missing = try CLI.run(["eval", "--model", dir + "/nope.pth"])
+        #expect(missing.status == 1 && missing.stderr.contains("nope.pth"))
+        // A truncated checkpoint is rejected with its name, not a crash.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("vim-micro.pth")!))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/trunc.pth"))
+        let trunc = try CLI.run(["eval", "--model", dir + "/trunc.pth", "--limit", "10"])
+        #expect(trunc.status == 1 && trunc.stderr.contains("trunc.pth"), "\(trunc.stderr)")
+        // Wrong channel count in the input.
+        var w = SafeTensorsWriter()
+        try w.add("input", shape: [1, 3, 28, 28], floats: [Float](repeating: 0, count: 3 * 784))
+        try w.write(to: dir + "/x3.safetensors")
+        let ch = try CLI.run(["infer", "--model", micro, "--input", dir + "/x3.safetensors", "--output", dir + "/o.safetensors"])
+        #expect(ch.status == 1 && ch.stderr.contains("channel"), "\(ch.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/o.safetensors"))
+        // A dataset file with a bad IDX magic.
+        let data = dir + "/fm"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let gz = try CLI.shell(["bash", "-c", "printf '\\x00\\x00\\x08\\x02\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x1c\\x00\\x00\\x00\\x1c' | gzip > \(data)/t10k-images-idx3-ubyte.gz; cp /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz \(data)/"])
+        #expect(gz.status == 0)
+        let magic = try CLI.run(["eval", "--model", micro, "--data", "fashion-mnist:" + data])
+        #expect(magic.status == 1 && magic.stderr.contains("magic"), "\(magic.stderr)")
+    }
+
+    /// Long commands draw a bar with rate and ETA on a TTY and print plain lines otherwise.
+    @Test func progressOnTTYAndPlainLogs() throws {
+        guard Self.ready, let micro = Self.micro, let bin = CLI.binary else { return }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("SKIPPING TTY test: no `script`"); return }
+        let dir = tmp("tty")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cmd = "\(bin) generate --model \(micro) --count 8 --iterations 30 --out \(dir)/g"
+        let tty = try CLI.shell(["/usr/bin/script", "-qec", cmd, "/dev/null"])
+        #expect(tty.status == 0)
+        #expect(tty.stdout.contains("\r") && tty.stdout.contains("ETA") && tty.stdout.contains("it/s"), "\(tty.stdout.suffix(300))")
+        let plain = try CLI.run(["generate", "--model", micro, "--count", "8", "--iterations", "30", "--out", dir + "/g2"])
+        #expect(plain.status == 0 && !plain.stderr.contains("\r") && plain.stderr.contains("generate ouromamba: "))
+    }
+}

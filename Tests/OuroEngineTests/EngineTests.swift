@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import OuroEngine
+
+@Suite struct VectorMathTests {
+    @Test func expLogSoftplusMatchLibm() {
+        var worstExp = 0.0, worstLog = 0.0, worstSp = 0.0, worstSig = 0.0
+        var x: Float = -80
+        while x < 80 {
+            let v = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0137 })
+            let e = VectorMath.exp(v), s = VectorMath.softplus(v), g = VectorMath.sigmoid(v)
+            for j in 0..<8 {
+                let xd = Double(v[j])
+                worstExp = max(worstExp, abs(Double(e[j]) - Foundation.exp(xd)) / Foundation.exp(xd))
+                let sp = xd > 20 ? xd : Foundation.log1p(Foundation.exp(xd))
+                worstSp = max(worstSp, abs(Double(s[j]) - sp) / max(sp, 1e-30))
+                worstSig = max(worstSig, abs(Double(g[j]) - 1 / (1 + Foundation.exp(-xd))))
+            }
+            x += 0.37
+        }
+        var y: Float = 1e-6
+        while y < 1e6 {
+            let v = SIMD8<Float>(repeating: y)
+            worstLog = max(worstLog, abs(Double(VectorMath.log(v)[0]) - Foundation.log(Double(y))) / max(1, abs(Foundation.log(Double(y)))))
+            y *= 1.37
+        }
+        #expect(worstExp < 5e-7, "exp \(worstExp)")
+        #expect(worstSp < 5e-7, "softplus \(worstSp)")
+        #expect(worstSig < 2e-7, "sigmoid \(worstSig)")
+        #expect(worstLog < 3e-7, "log \(worstLog)")
+    }
+}
+
+@Suite struct RandomTests {
+    @Test func deterministicStreamsAndPermutations() {
+        var a = Xoshiro256StarStar(seed: 42), b = Xoshiro256StarStar(seed: 42)
+        let xs = (0..<5).map { _ in a.next() }, ys = (0..<5).map { _ in b.next() }
+        #expect(xs == ys)
+        var s1 = Xoshiro256StarStar(seed: 42, stream: 1), s2 = Xoshiro256StarStar(seed: 42, stream: 2)
+        #expect(s1.next() != s2.next())
+        var p = Xoshiro256StarStar(seed: 7)
+        let perm = p.permutation(100)
+        #expect(perm.sorted() == Array(0..<100) && perm != Array(0..<100))
+        var n = Xoshiro256StarStar(seed: 3)
+        let z = n.normals(20000)
+        let mean = z.reduce(0, +) / Float(z.count)
+        let varc = z.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(z.count)
+        #expect(abs(mean) < 0.03 && abs(varc - 1) < 0.05)
+    }
+}
+
+@Suite struct KernelTests {
+    /// The vectorised scan equals a float64 reference of vim-architecture.md §2.5, both directions,
+    /// with a channel count that is not a multiple of 8.
+    @Test(arguments: [false, true])
+    func scanMatchesReference(reverse: Bool) {
+        let B = 2, L = 9, E = 11, N = 3, xw = 1 + 2 * N
+        var rng = Xoshiro256StarStar(seed: 5)
+        let u = rng.normals(B * L * E), delta = rng.normals(B * L * E).map { 0.05 + abs($0) * 0.3 }
+        let A = (0..<(E * N)).map { _ in -Float(1 + rng.nextUniform() * 4) }
+        let bc = rng.normals(B * L * xw), d = rng.normals(E)
+        var a2T = [Float](repeating: 0, count: N * E)
+        for e in 0..<E { for n in 0..<N { a2T[n * E + e] = A[e * N + n] * 1.4426950408889634 } }
+        var y = [Float](repeating: 0, count: B * L * E), states = [Float](repeating: 0, count: B * L * N * E)
+        u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { ap in
+        bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in y.withUnsafeMutableBufferPointer { yp in
+        states.withUnsafeMutableBufferPointer { sp in
+            SelectiveScan.forward(shape: .init(batch: B, length: L, channels: E, state: N), u: up.baseAddress!, delta: dp.baseAddress!,
+                                  a2T: ap.baseAddress!, bc: .init(base: bp.baseAddress!, ld: xw, bOffset: 1, cOffset: 1 + N),
+                                  d: ddp.baseAddress!, reverse: reverse, y: yp.baseAddress!, states: sp.baseAddress!,
+                                  runner: ParallelRunner(threads: 2))
+        }}}}}}}
+        var worst = 0.0
+        for b in 0..<B {
+            for e in 0..<E {
+                var h = [Double](repeating: 0, count: N)
+                for i in 0..<L {
+                    let t = reverse ? L - 1 - i : i
+                    let row = (b * L + t)
+                    var acc = Double(d[e]) * Double(u[row * E + e])
+                    for n in 0..<N {
+                        let a = Foundation.exp(Double(delta[row * E + e]) * Double(A[e * N + n]))
+                        h[n] = a * h[n] + Double(delta[row * E + e]) * Double(bc[row * xw + 1 + n]) * Double(u[row * E + e])
+                        acc += Double(bc[row * xw + 1 + N + n]) * h[n]
+                        worst = max(worst, abs(Double(states[(row * N + n) * E + e]) - h[n]))
+                    }
+                    worst = max(worst, abs(Double(y[row * E + e]) - acc))
+                }
+            }
+        }
+        #expect(worst < 1e-5, "scan error \(worst)")
+    }
+
+    @Test func parallelRunnerCoversEveryItemOnce() {
+        for threads in [1, 2, 3] {
+            var hits = [Int](repeating: 0, count: 37)
+            hits.withUnsafeMutableBufferPointer { h in
+                let p = h.baseAddress!
+                ParallelRunner(threads: threads).forEach(37) { p[$0] += 1 }
+            }
+            #expect(hits.allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func sgemmRowMajorTransposedB() {
+        let a: [Float] = [1, 2, 3, 4, 5, 6]          // 2×3
+        let w: [Float] = [7, 8, 9, 10, 11, 12]       // 2×3 (out, in)
+        var c = [Float](repeating: 0, count: 4)
+        a.withUnsafeBufferPointer { ap in w.withUnsafeBufferPointer { wp in c.withUnsafeMutableBufferPointer { cp in
+            BLAS.sgemm(transB: true, m: 2, n: 2, k: 3, a: ap.baseAddress!, lda: 3, b: wp.baseAddress!, ldb: 3, c: cp.baseAddress!, ldc: 2)
+        }}}
+        #expect(c == [50, 68, 122, 167])
+    }
+}
