@@ -71,7 +71,7 @@ public enum JobSession {
         config.requiredModel = modelSHA256
         let coordinator = try Coordinator(config: config, logger: logger)
         var pool: LocalWorkerPool?
-        var signals: [DispatchSourceSignal] = []
+        let signals = forwardSignals(pool: { pool }, coordinator: coordinator, logger: logger)
         defer {
             // DISCONNECT first, so workers leave on their own; then stop whatever is left.
             pool?.markStopping()
@@ -87,7 +87,6 @@ public enum JobSession {
                  "--heartbeat", String(options.heartbeat), "--max-reconnects", "3"] + local.modelArguments + local.extraArguments
             }
             pool = p
-            signals = forwardSignals(to: p, coordinator: coordinator, logger: logger)
             try p.start()
             watch(p, coordinator: coordinator, logger: logger)
         }
@@ -108,15 +107,18 @@ public enum JobSession {
         return report
     }
 
-    /// SIGINT/SIGTERM: stop the children and the coordinator, then exit with 128 + signal.
-    private static func forwardSignals(to pool: LocalWorkerPool, coordinator: Coordinator, logger: Logger) -> [DispatchSourceSignal] {
+    /// SIGINT/SIGTERM: DISCONNECT the workers, stop local children, then exit with 128 + signal
+    /// (the journal is fsync'ed per record, so a rerun resumes).
+    private static func forwardSignals(pool: @escaping () -> LocalWorkerPool?, coordinator: Coordinator,
+                                       logger: Logger) -> [DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler {
-                logger.warning("signal \(sig): stopping local workers")
-                pool.stop(grace: 2)
+                logger.warning("signal \(sig): stopping the job (rerun with the same job directory to resume)")
+                pool()?.markStopping()
                 coordinator.shutdown()
+                pool()?.stop(grace: 2)
                 exit(128 + sig)
             }
             s.resume()
