@@ -43,7 +43,7 @@ let package = Package(
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"], exclude: ["README.md", "Kernels/README.md"], swiftSettings: fast + v5),
         // Cluster: ZeroMQ protocol, coordinator and worker.
-        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroCheckpoint", "OuroGen", "OuroQuant", "OuroData",
+        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroGen", "OuroQuant", "OuroData",
                                                     .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"], swiftSettings: fast + v5),
         // The command-line interface.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OuroCheckpoint
+import OuroCluster
 import OuroEngine
 import OuroGen
 import OuroModel
@@ -47,28 +48,36 @@ struct GenerateCommand: ParsableCommand {
         return c
     }
 
+    @OptionGroup var cluster: LocalClusterOptions
+
     func run() throws {
-        let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
         let sha = try QuantPipeline.fileSHA256(path)
         let cfg = genConfig()
-        let gen: Generator
-        do { gen = try Generator(model: m, config: cfg, threads: threads) } catch { throw CLIError("\(error)") }
-        let started = Date()
-        let total = gen.blockCount * max(1, cfg.iterations)
-        let bar = ProgressBar("generate \(method)", total: total, console: console)
-        var blocks: [GeneratedBlock] = []
-        for b in 0..<gen.blockCount {
-            let done = b * max(1, cfg.iterations)
-            blocks.append(try gen.generateBlock(b) { k in
-                bar.update(done + k, unit: "it", status: "block \(b + 1)/\(gen.blockCount)")
-            })
-            if cfg.iterations == 0 { bar.update(done + 1, unit: "it", status: "block \(b + 1)/\(gen.blockCount)") }
+        let set: SampleSet, preds: [Int], wall: Double
+        if let workers = cluster.workers {
+            // Sharded over local worker processes; same files as the in-process path with --threads = worker threads.
+            var plan = JobPlan(kind: .generate)
+            plan.gen = cfg
+            plan.samplesDirectory = out
+            plan.sampleMeta = ["model": path, "threads": cluster.workerThreads, "workers": workers]
+            plan.blocksPerTask = cluster.blocksPerTask
+            let report = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
+            let fidelity = report.labelFidelity ?? 0
+            wall = report.seconds
+            let sips = Double(count * cfg.iterations) / wall
+            if common.json {
+                Console.printJSON(["out": out, "samples": count, "generator": method, "label_fidelity": fidelity,
+                                   "seconds": wall, "sample_iterations_per_s": sips, "workers": workers])
+            } else {
+                console.result(String(format: "generated %d %@ samples on %d workers in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
+                                      count, method, workers, wall, sips, 100 * fidelity, out))
+            }
+            return
         }
-        let wall = Date().timeIntervalSince(started)
-        let set = try SampleSet(blocks: blocks, expectedBlocks: gen.blockCount)
-        let preds = try predictions(m, set.images, threads: threads)
+        let threads = common.resolvedThreads()
+        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method)")
         try set.write(to: out, config: cfg, model: m, modelSHA256: sha, predictions: preds, wallSeconds: wall,
                       extraMeta: ["model": path, "threads": threads])
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(set.labels.count)
@@ -80,6 +89,29 @@ struct GenerateCommand: ParsableCommand {
             console.result(String(format: "generated %d %@ samples in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
                                   count, method, wall, sips, 100 * fidelity, out))
         }
+    }
+}
+
+/// Gen in this process, block after block, with a progress bar.
+enum InProcessGen {
+    static func run(model m: VisionMamba, config cfg: GenConfig, threads: Int, console: Console,
+                    label: String) throws -> (SampleSet, [Int], Double) {
+        let gen: Generator
+        do { gen = try Generator(model: m, config: cfg, threads: threads) } catch { throw CLIError("\(error)") }
+        let started = Date()
+        let total = gen.blockCount * max(1, cfg.iterations)
+        let bar = ProgressBar(label, total: total, console: console)
+        var blocks: [GeneratedBlock] = []
+        for b in 0..<gen.blockCount {
+            let done = b * max(1, cfg.iterations)
+            blocks.append(try gen.generateBlock(b) { k in
+                bar.update(done + k, unit: "it", status: "block \(b + 1)/\(gen.blockCount)")
+            })
+            if cfg.iterations == 0 { bar.update(done + 1, unit: "it", status: "block \(b + 1)/\(gen.blockCount)") }
+        }
+        let wall = Date().timeIntervalSince(started)
+        let set = try SampleSet(blocks: blocks, expectedBlocks: gen.blockCount)
+        return (set, try predictions(m, set.images, threads: threads), wall)
     }
 }
 

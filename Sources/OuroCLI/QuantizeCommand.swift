@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import OuroCheckpoint
+import OuroCluster
 import OuroData
 import OuroEngine
+import OuroGen
 import OuroModel
 import OuroQuant
 
@@ -13,8 +15,11 @@ struct QuantizeCommand: ParsableCommand {
         abstract: "Quantize a model (OuroMamba-Quant or a baseline) and write the artifact.",
         discussion: """
         --calib: a samples folder from `generate` (samples.safetensors with `images` [N,C,H,W]
-        normalised float32 and `labels` [N]), real:N (seeded Fashion-MNIST training images) or
-        noise:N (seeded N(0,1) images).
+        normalised float32 and `labels` [N]), syn:GENERATOR:N (generate N samples first with the
+        default Gen configuration, --seed and --gen-iterations; written to <out dir>/samples),
+        real:N (seeded Fashion-MNIST training images) or noise:N (seeded N(0,1) images).
+        --workers N shards the job over N local worker processes (1 thread each); the artifact is
+        byte-identical to the in-process run with --threads 1.
         --setting: w4a4 (4/4/8), w4a8 (4/8/16), w8a8 (8/8/16) or wXaYoZ (bits; o16 = float outliers).
 
         Example:
@@ -22,7 +27,7 @@ struct QuantizeCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Calibration source: DIR, real:N or noise:N.") var calib: String
+    @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N or noise:N.") var calib: String
     @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.") var setting = "w4a4"
     @Option(name: .long, help: "ouromamba, static-minmax, static-per-token or static-outlier-list.") var method = "ouromamba"
     @Option(name: .long, help: "Output artifact (.safetensors), written atomically.") var out: String
@@ -30,33 +35,72 @@ struct QuantizeCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
     @OptionGroup var common: CommonOptions
 
+    @Option(name: .long, help: "Adam iterations of a syn:GENERATOR:N source.") var genIterations = GenConfig().iterations
+    @OptionGroup var cluster: LocalClusterOptions
+
+    /// `<directory of --out>/samples`: where a syn: source's samples are written.
+    var samplesDirectory: String { URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path }
+
     func run() throws {
-        let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
         var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting) },
                               method: try cliQuant { try QuantMethod(parsing: method) })
         cfg.nRefresh = nRefresh
         let source = try CalibrationSource(parsing: calib, seed: seed)
-        let images = try source.load(for: m.config)
         let started = Date()
+        if let workers = cluster.workers {
+            var plan = JobPlan(kind: .quantize)
+            plan.quant = cfg
+            plan.calibSource = calib
+            plan.artifactPath = out
+            plan.blocksPerTask = cluster.blocksPerTask
+            if let gen = source.genConfig(iterations: genIterations) {
+                plan.gen = gen
+                plan.samplesDirectory = samplesDirectory
+                plan.sampleMeta = ["model": path, "threads": cluster.workerThreads, "workers": workers]
+            } else {
+                plan.calibImages = try source.load(for: m.config)
+            }
+            let sha = try QuantPipeline.fileSHA256(path)
+            let done = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
+            report(cfg: cfg, count: done.calibCount, seconds: Date().timeIntervalSince(started), workers: workers, console: console)
+            return
+        }
+        let threads = common.resolvedThreads()
+        let images: Tensor
+        if let gen = source.genConfig(iterations: genIterations) {
+            let (set, preds, wall) = try InProcessGen.run(model: m, config: gen, threads: threads, console: console,
+                                                          label: "generate \(gen.generator.rawValue)")
+            try set.write(to: samplesDirectory, config: gen, model: m, modelSHA256: try QuantPipeline.fileSHA256(path),
+                          predictions: preds, wallSeconds: wall, extraMeta: ["model": path, "threads": threads])
+            images = set.images
+        } else {
+            images = try source.load(for: m.config)
+        }
         let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: calib,
                                            threads: threads, console: console)
-        let calibSeconds = Date().timeIntervalSince(started)
         try cliQuant { try QuantArtifact.write(q, to: out) }
         let layout = QuantLayout(m.config)
+        for (i, s) in layout.points.enumerated() where q.points[i].outlierFraction > 0 {
+            console.debug(String(format: "  %@: calibration outlier fraction %.4f", s.name, q.points[i].outlierFraction))
+        }
+        report(cfg: cfg, count: images.shape[0], seconds: Date().timeIntervalSince(started), workers: nil, console: console,
+               fractions: Dictionary(uniqueKeysWithValues: layout.points.enumerated().map { ($1.name, q.points[$0].outlierFraction) }))
+    }
+
+    private func report(cfg: QuantConfig, count: Int, seconds: Double, workers: Int?, console: Console,
+                        fractions: [String: Double]? = nil) {
         if common.json {
-            var fr: [String: Double] = [:]
-            for (i, s) in layout.points.enumerated() { fr[s.name] = q.points[i].outlierFraction }
-            Console.printJSON(["out": out, "setting": cfg.setting.description, "method": cfg.method.rawValue,
-                               "calib_source": calib, "calib_count": images.shape[0], "seconds": calibSeconds,
-                               "calib_outlier_frac": fr])
+            var o: [String: Any] = ["out": out, "setting": cfg.setting.description, "method": cfg.method.rawValue,
+                                    "calib_source": calib, "calib_count": count, "seconds": seconds]
+            if let fractions { o["calib_outlier_frac"] = fractions }
+            if let workers { o["workers"] = workers }
+            Console.printJSON(o)
         } else {
-            for (i, s) in layout.points.enumerated() where q.points[i].outlierFraction > 0 {
-                console.debug(String(format: "  %@: calibration outlier fraction %.4f", s.name, q.points[i].outlierFraction))
-            }
-            console.result(String(format: "wrote %@ (%@ %@, %d calibration images from %@) in %.1f s", out, cfg.setting.description,
-                                  cfg.method.rawValue, images.shape[0], calib, calibSeconds))
+            let on = workers.map { " on \($0) workers" } ?? ""
+            console.result(String(format: "wrote %@ (%@ %@, %d calibration images from %@)%@ in %.1f s", out, cfg.setting.description,
+                                  cfg.method.rawValue, count, calib, on, seconds))
         }
     }
 }
@@ -119,6 +163,7 @@ enum CalibrationSource {
     case directory(String)
     case real(Int, seed: UInt64)
     case noise(Int, seed: UInt64)
+    case synthetic(GeneratorKind, Int, seed: UInt64)
 
     init(parsing s: String, seed: UInt64) throws {
         func count(_ v: Substring) throws -> Int {
@@ -127,13 +172,31 @@ enum CalibrationSource {
         }
         if s.hasPrefix("real:") { self = .real(try count(s.dropFirst(5)), seed: seed) }
         else if s.hasPrefix("noise:") { self = .noise(try count(s.dropFirst(6)), seed: seed) }
+        else if s.hasPrefix("syn:") {
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, let kind = GeneratorKind(rawValue: String(parts[1])) else {
+                throw CLIError("calibration source '\(s)': expected syn:GENERATOR:N with GENERATOR one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self = .synthetic(kind, try count(parts[2]), seed: seed)
+        }
         else { self = .directory(s) }
+    }
+
+    /// The Gen configuration of a `syn:` source (default GenConfig with the source's generator,
+    /// count and seed); nil for the other sources.
+    func genConfig(iterations: Int) -> GenConfig? {
+        guard case .synthetic(let kind, let n, let seed) = self else { return nil }
+        var g = GenConfig()
+        g.generator = kind; g.samples = n; g.seed = seed; g.iterations = iterations
+        return g
     }
 
     /// The images [N, C, H, W] (normalised model inputs), checked against the model.
     func load(for c: VisionMambaConfig) throws -> Tensor {
         let x: Tensor
         switch self {
+        case .synthetic:
+            throw CLIError("syn: calibration sources are generated, not loaded")
         case .noise(let n, let seed):
             // One stream per sample, so a sample does not depend on how many are drawn.
             let per = c.channels * c.imageSize * c.imageSize

@@ -13,7 +13,8 @@ public struct OuroMambaCommand: ParsableCommand {
           ouromamba bench forward --model vim-tiny-shape.pth --batch 8
         """,
         subcommands: [InferCommand.self, EvalCommand.self, TrainCommand.self, GenerateCommand.self, QuantizeCommand.self,
-                      CompareCommand.self, InspectCommand.self, BenchCommand.self])
+                      CompareCommand.self, InspectCommand.self, BenchCommand.self, CoordinatorCommand.self, WorkerCommand.self,
+                      KeygenCommand.self])
 
     public init() {}
 

@@ -16,6 +16,14 @@ public struct GeneratedBlock: Sendable {
     public var finalOutput: [Double]
     /// Mean total loss of the block at each iteration.
     public var lossCurve: [Double]
+
+    /// Creates a block (the cluster rebuilds blocks from worker results).
+    public init(index: Int, firstSample: Int, images: Tensor, labels: [Int], finalLoss: [Double],
+                finalContrastive: [Double], finalOutput: [Double], lossCurve: [Double]) {
+        self.index = index; self.firstSample = firstSample; self.images = images; self.labels = labels
+        self.finalLoss = finalLoss; self.finalContrastive = finalContrastive; self.finalOutput = finalOutput
+        self.lossCurve = lossCurve
+    }
 }
 
 /// OuroMamba-Gen: optimises synthetic images block by block (`method.md` §3.1, §3.10).

@@ -8,6 +8,11 @@ public struct EncodedTensor: Equatable, Sendable {
     /// Little-endian element bytes.
     public let bytes: [UInt8]
 
+    /// Wraps raw little-endian bytes (the cluster rebuilds tensors from message frames).
+    public init(name: String, dtype: DType, shape: [Int], bytes: [UInt8]) {
+        self.name = name; self.dtype = dtype; self.shape = shape; self.bytes = bytes
+    }
+
     public static func floats(_ name: String, _ v: [Float], shape: [Int]? = nil) -> EncodedTensor {
         var b = [UInt8](); b.reserveCapacity(v.count * 4)
         for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { b += $0 } }

@@ -52,7 +52,7 @@ public final class Coordinator: @unchecked Sendable {
             heartbeatNanos: Clock.nanos(config.heartbeatInterval),
             livenessNanos: Clock.nanos(config.heartbeatInterval * Double(config.livenessIntervals)),
             maxAttempts: config.maxAttempts, strictDeterminism: config.strictDeterminism,
-            allowMixedBackends: config.allowMixedBackends)
+            allowMixedBackends: config.allowMixedBackends, requiredModel: config.requiredModel)
         shared = SharedState(DispatchState(settings: settings, logger: logger))
         logger.info("coordinator listening on \(endpoint)")
         let io = CoordinatorIO(router: router, shared: shared, wakeup: wakeup, limits: config.limits,

@@ -31,6 +31,9 @@ public struct CoordinatorConfig: Sendable {
     public var progressInterval: Double
     /// libzmq handshake timeout in milliseconds (default 5000): half-open connections are dropped.
     public var handshakeTimeoutMs: Int32
+    /// SHA-256 of the model every task needs: a worker that does not list it in READY is
+    /// refused at registration (DISCONNECT), so it never receives a task (nil: no check).
+    public var requiredModel: String? = nil
 
     /// Creates a configuration with the defaults of cluster.md.
     public init(endpoint: String, jobId: String = "job", configurationHash: String = "",

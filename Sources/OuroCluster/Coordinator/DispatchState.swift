@@ -11,6 +11,7 @@ struct DispatchState {
         var maxAttempts: Int
         var strictDeterminism: Bool
         var allowMixedBackends: Bool
+        var requiredModel: String? = nil
     }
 
     struct Counters {
@@ -182,6 +183,13 @@ struct DispatchState {
             counters.rejected += 1
             logger.warning("worker \(info.workerId) speaks protocol \(info.protocolVersion), refusing it")
             send(peer, .disconnect(DisconnectInfo(reason: "incompatible protocol version \(info.protocolVersion), coordinator speaks \(ProtocolVersion.current)")), now: now)
+            return
+        }
+        if let model = settings.requiredModel, !info.models.contains(model) {
+            counters.rejected += 1
+            let has = info.models.isEmpty ? "none" : info.models.joined(separator: ", ")
+            logger.warning("worker \(info.workerId) does not have the job's model \(model) (it has \(has)); refusing it")
+            send(peer, .disconnect(DisconnectInfo(reason: "model mismatch: the job needs model sha256 \(model), this worker has \(has)")), now: now)
             return
         }
         if !settings.allowMixedBackends {

@@ -1,0 +1,232 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OuroCluster
+import OuroGen
+import OuroModel
+import OuroQuant
+
+/// `ouromamba coordinator`: runs one job (Gen → calibration → assembly) on the workers that
+/// connect to `--bind` (cluster.md; docs/cluster.md for launching).
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run a generate or quantize job on cluster workers (ZeroMQ ROUTER on --bind).",
+        discussion: """
+        The job comes from --job FILE (JSON, see docs/cluster.md) and/or flags (flags win).
+        Workers connect with `ouromamba worker --connect ENDPOINT --model M`; they must have the
+        same model file (sha256) and thread count. Endpoints other than loopback/ipc require CURVE:
+        --key (this coordinator's key pair from `ouromamba keygen`) and --allow (worker public keys).
+        The job directory (--job-dir) holds the journal: rerun the same command to resume.
+
+        Examples:
+          ouromamba coordinator --bind tcp://127.0.0.1:5555 --model M --calib syn:ouromamba:128 --out q/vim-w4a4.safetensors
+          ouromamba coordinator --bind 'tcp://*:5555' --job job.json --key keys/coordinator.key --allow keys/workers.pub
+        """)
+
+    @Option(name: .long, help: "Endpoint to bind (tcp://HOST:PORT, tcp://*:PORT with CURVE, ipc://PATH).") var bind: String
+    @Option(name: .long, help: "Job file (JSON).") var job: String?
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "quantize (default) or generate.") var kind: JobPlan.Kind?
+    @Option(name: .long, help: "quantize: syn:GENERATOR:N, real:N, noise:N or a samples directory.") var calib: String?
+    @Option(name: .long, help: "quantize: w4a4, w4a8, w8a8 or wXaYoZ.") var setting: String?
+    @Option(name: .long, help: "quantize: ouromamba, static-minmax, static-per-token, static-outlier-list.") var method: String?
+    @Option(name: .long, help: "quantize: outlier-list refresh period.") var nRefresh: Int?
+    @Option(name: .long, help: "Master seed.") var seed: UInt64?
+    @Option(name: .long, help: "Gen iterations (syn: sources and generate jobs).") var genIterations: Int?
+    @Option(name: .long, help: "generate: number of samples.") var count: Int?
+    @Option(name: .long, help: "generate: generator.") var generator: String?
+    @Option(name: .long, help: "quantize: artifact path; generate: samples directory.") var out: String?
+    @Option(name: .long, help: "Job directory (journal; default <out>.job).") var jobDir: String?
+    @Option(name: .long, help: "Blocks per Gen/calibration task (default 1).") var blocksPerTask: Int?
+    @Option(name: .long, help: "Workers to wait for before starting (default 1).") var minWorkers: Int?
+    @Option(name: .long, help: "Give up when too few workers connected after this many seconds (default: wait).") var waitWorkers: Double?
+    @Option(name: .long, help: "CURVE key pair file of this coordinator (enables CURVE).") var key: String?
+    @Option(name: .long, help: "File of allowed worker public keys (repeatable).") var allow: [String] = []
+    @Option(name: .long, help: "Heartbeat interval in seconds.") var heartbeat: Double = 1
+    @Option(name: .long, help: "Attempts per task before a system failure fails the job.") var maxAttempts: Int = 3
+    @Flag(name: .long, help: "Accept workers with different thread counts/backends (results then agree only to rounding).")
+    var allowMixedBackends = false
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let console = common.console()
+        let file = try job.map { p in try clusterCLI { try JobFile.read(p) } } ?? JobFile()
+        var modelOptions = model
+        if modelOptions.model == nil { modelOptions.model = file.model }
+        if modelOptions.config == nil { modelOptions.config = file.modelConfig }
+        guard modelOptions.model != nil else { throw CLIError("no model: give --model or \"model\" in the job file") }
+        guard let out = out ?? file.out else { throw CLIError("no output: give --out or \"out\" in the job file") }
+        let (m, path) = try modelOptions.load()
+        let sha = try QuantPipeline.fileSHA256(path)
+        let seed = seed ?? file.seed ?? 0
+        var plan = JobPlan(kind: kind ?? file.kind ?? .quantize)
+        plan.blocksPerTask = blocksPerTask ?? file.blocksPerTask ?? 1
+        let g = file.gen ?? JobFile.GenOptions()
+        func genConfig(_ base: GenConfig) throws -> GenConfig {
+            var c = base
+            if let it = genIterations ?? g.iterations { c.iterations = it }
+            if let lr = g.lr { c.lr = lr }
+            if let l = g.lambdaO { c.lambdaO = l }
+            if let o = g.outputLoss { c.outputLoss = o }
+            do { try c.validate() } catch { throw CLIError("\(error)") }
+            return c
+        }
+        switch plan.kind {
+        case .generate:
+            var base = GenConfig()
+            let name = generator ?? g.generator ?? base.generator.rawValue
+            guard let kind = GeneratorKind(rawValue: name) else { throw CLIError("unknown generator '\(name)'") }
+            base.generator = kind
+            base.samples = count ?? g.samples ?? base.samples
+            base.seed = seed
+            plan.gen = try genConfig(base)
+            plan.samplesDirectory = out
+            plan.sampleMeta = ["model": path]
+        case .quantize:
+            guard let calib = calib ?? file.calib else { throw CLIError("quantize job without a calibration source: give --calib or \"calib\"") }
+            var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting ?? file.setting ?? "w4a4") },
+                                  method: try cliQuant { try QuantMethod(parsing: method ?? file.method ?? "ouromamba") })
+            cfg.nRefresh = nRefresh ?? file.nRefresh ?? cfg.nRefresh
+            plan.quant = cfg
+            plan.calibSource = calib
+            plan.artifactPath = out
+            let source = try CalibrationSource(parsing: calib, seed: seed)
+            if let gen = source.genConfig(iterations: GenConfig().iterations) {
+                plan.gen = try genConfig(gen)
+                plan.samplesDirectory = URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path
+                plan.sampleMeta = ["model": path]
+            } else {
+                plan.calibImages = try source.load(for: m.config)
+            }
+        }
+        var options = JobSessionOptions(endpoint: bind)
+        options.security = try coordinatorSecurity()
+        options.jobDirectory = jobDir ?? file.jobDir ?? out + ".job"
+        options.minWorkers = minWorkers ?? file.minWorkers ?? 1
+        options.waitWorkers = waitWorkers
+        options.heartbeat = heartbeat
+        options.maxAttempts = maxAttempts
+        options.allowMixedBackends = allowMixedBackends
+        let report = try ClusterCLI.run(plan: plan, model: m, modelSHA256: sha, options: options, common: common)
+        if common.json {
+            Console.printJSON(["out": out, "kind": plan.kind.rawValue, "seconds": report.seconds, "job_dir": options.jobDirectory ?? "",
+                               "phases": report.phases.map { ["phase": $0.phase, "tasks": $0.tasks, "resumed": $0.resumed,
+                                                              "computed": $0.computed, "retries": $0.retries] }])
+        } else {
+            console.result(String(format: "job done in %.1f s: wrote %@", report.seconds, out))
+        }
+    }
+
+    private func coordinatorSecurity() throws -> CoordinatorSecurity {
+        switch (key, allow.isEmpty) {
+        case (nil, true): return .none
+        case (nil, false): throw CLIError("--allow needs --key (the coordinator's CURVE key pair)")
+        case (_, true): throw CLIError("--key needs at least one --allow file of worker public keys")
+        case (let k?, false):
+            return try clusterCLI {
+                let pair = try KeyPair.load(from: URL(fileURLWithPath: k))
+                var keys = Set<String>()
+                for a in allow { keys.formUnion(try KeyPair.loadPublicKeys(from: URL(fileURLWithPath: a))) }
+                return .curve(server: pair, allowedWorkers: keys)
+            }
+        }
+    }
+}
+
+extension JobPlan.Kind: ExpressibleByArgument {}
+
+/// `--workers N` and friends, shared by `generate` and `quantize`.
+struct LocalClusterOptions: ParsableArguments {
+    @Option(name: .long, help: "Shard the job over N local worker processes (ipc, 1 thread each by default).")
+    var workers: Int?
+
+    @Option(name: .long, help: "Threads per local worker (OPENBLAS_NUM_THREADS too).")
+    var workerThreads = 1
+
+    @Option(name: .long, help: "Job directory for --workers (journal; rerun to resume). Default: a temporary one.")
+    var jobDir: String?
+
+    @Option(name: .long, help: "Blocks per Gen/calibration task for --workers.")
+    var blocksPerTask = 1
+
+    func validate() throws {
+        if let w = workers, !(1...256).contains(w) { throw ValidationError("--workers must be in 1…256") }
+        if workerThreads < 1 { throw ValidationError("--worker-threads must be ≥ 1") }
+        if blocksPerTask < 1 { throw ValidationError("--blocks-per-task must be ≥ 1") }
+    }
+
+    /// Session options: a private ipc endpoint and `workers` local processes.
+    func session(model: ModelOptions, modelPath: String, common: CommonOptions) -> JobSessionOptions {
+        let endpoint = "ipc://\(NSTemporaryDirectory())ouromamba-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
+        var o = JobSessionOptions(endpoint: endpoint)
+        o.jobDirectory = jobDir
+        o.minWorkers = workers ?? 1
+        o.waitWorkers = 120
+        var args = ["--model", modelPath]
+        if let c = model.config { args += ["--config", c] }
+        if let s = model.stride { args += ["--stride", String(s)] }
+        var local = JobSessionOptions.LocalWorkers(count: workers ?? 1, modelArguments: args)
+        local.threads = workerThreads
+        local.extraArguments = ["--log-level", common.verbose ? "debug" : "warning"]
+        o.localWorkers = local
+        return o
+    }
+}
+
+/// Glue between the cluster job layer and the CLI: logging, progress lines, error messages.
+enum ClusterCLI {
+    /// Runs a job session with a stderr logger and progress lines; errors become `CLIError`s.
+    static func run(plan: JobPlan, model: VisionMamba, modelSHA256: String, options: JobSessionOptions,
+                    common: CommonOptions) throws -> JobReport {
+        let logger = ClusterLog.logger("coordinator", level: common.quiet || common.json ? .warning : (common.verbose ? .debug : .notice))
+        let progress = ProgressLog(isTTY: isatty(STDERR_FILENO) != 0) { s in
+            if !(common.quiet || common.json) { FileHandle.standardError.write(Data(s.utf8)) }
+        }
+        return try clusterCLI {
+            try JobSession.run(plan: plan, model: model, modelSHA256: modelSHA256, options: options, logger: logger,
+                               onProgress: progress.report)
+        }
+    }
+}
+
+/// Loggers writing to stderr (stdout is kept for results).
+enum ClusterLog {
+    static func logger(_ role: String, level: Logger.Level) -> Logger {
+        var l = Logger(label: "ouromamba.\(role)") { StreamLogHandler.standardError(label: $0) }
+        l.logLevel = level
+        return l
+    }
+}
+
+/// Runs a cluster call, turning its errors into CLI errors with their messages.
+func clusterCLI<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() }
+    catch let e as CLIError { throw e }
+    catch let e as ClusterError { throw CLIError(e.description) }
+    catch let e as JobError { throw CLIError(e.description) }
+    catch let e as SecurityError { throw CLIError(e.description) }
+    catch let e as QuantError { throw CLIError(e.description) }
+    catch let e as GenError { throw CLIError(e.description) }
+    catch let e as ModelError { throw CLIError(e.description) }
+    catch { throw CLIError("\(error)") }
+}
+
+extension LocalClusterOptions {
+    /// Session options for the model in force.
+    func execution(model: ModelOptions, common: CommonOptions) -> ClusterRunner {
+        ClusterRunner(cluster: self, model: model, common: common)
+    }
+}
+
+/// Runs a plan on local workers (`--workers N`).
+struct ClusterRunner {
+    let cluster: LocalClusterOptions
+    let model: ModelOptions
+    let common: CommonOptions
+
+    func run(plan: JobPlan, model m: VisionMamba, modelSHA256: String) throws -> JobReport {
+        let options = cluster.session(model: model, modelPath: try model.modelPath(), common: common)
+        return try ClusterCLI.run(plan: plan, model: m, modelSHA256: modelSHA256, options: options, common: common)
+    }
+}

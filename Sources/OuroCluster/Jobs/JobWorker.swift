@@ -1,0 +1,78 @@
+import Foundation
+import OuroModel
+
+/// The worker-side task handler of OuroMamba jobs: runs `gen`, `calib-pass1`, `calib-pass2`
+/// and `weights` tasks on the model it was started with.
+///
+/// It refuses (application error) a task whose required model SHA-256 is not its own, so a
+/// worker never computes with a different checkpoint than the coordinator's.
+public final class JobWorker: @unchecked Sendable {
+    /// The model.
+    public let model: VisionMamba
+    /// SHA-256 of the model file the worker was started with.
+    public let modelSHA256: String
+    /// Compute threads per task.
+    public let threads: Int
+    /// Test hooks (`OUROMAMBA_DEBUG_TASK_DELAY`, `OUROMAMBA_DEBUG_FAIL_TASK`).
+    public let debug: DebugHooks
+
+    /// Test-only behaviour, read from the environment so process-level tests can make tasks
+    /// slow enough to kill a worker mid-task, or make one task fail every time.
+    public struct DebugHooks: Sendable {
+        /// Seconds to sleep at the start of every task (cancellable).
+        public var taskDelay: Double = 0
+        /// Task ids (comma-separated) that always fail with a system error.
+        public var failTasks: Set<String> = []
+
+        /// No hooks.
+        public init() {}
+
+        /// Reads `OUROMAMBA_DEBUG_TASK_DELAY` (seconds) and `OUROMAMBA_DEBUG_FAIL_TASK` (ids).
+        public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> DebugHooks {
+            var h = DebugHooks()
+            h.taskDelay = env["OUROMAMBA_DEBUG_TASK_DELAY"].flatMap(Double.init) ?? 0
+            h.failTasks = Set((env["OUROMAMBA_DEBUG_FAIL_TASK"] ?? "").split(separator: ",").map(String.init))
+            return h
+        }
+    }
+
+    /// Creates the handler.
+    public init(model: VisionMamba, modelSHA256: String, threads: Int, debug: DebugHooks = DebugHooks()) {
+        self.model = model
+        self.modelSHA256 = modelSHA256
+        self.threads = threads
+        self.debug = debug
+    }
+
+    /// The `Worker.Handler`.
+    public func handle(_ spec: TaskSpec, _ ctx: TaskContext) throws -> TaskOutput {
+        guard spec.requiredModel == modelSHA256 else {
+            throw TaskError.application("task \(spec.id) needs model \(spec.requiredModel ?? "<none>"), this worker has \(modelSHA256)")
+        }
+        ctx.logger.info("task \(spec.id) attempt \(spec.attempt) started")
+        let start = Date()
+        if debug.taskDelay > 0 {
+            let end = Date().addingTimeInterval(debug.taskDelay)
+            while Date() < end {
+                if ctx.isCancelled { throw TaskError.system("cancelled") }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        if debug.failTasks.contains(spec.id) { throw TaskError.system("injected failure (OUROMAMBA_DEBUG_FAIL_TASK)") }
+        let out: TaskOutput
+        do {
+            switch spec.phase {
+            case GenPhase.name: out = try GenPhase.run(spec, ctx, model: model, threads: threads)
+            case CalibrationPhases.pass1, CalibrationPhases.pass2: out = try CalibrationPhases.run(spec, ctx, model: model, threads: threads)
+            case WeightPhase.name: out = try WeightPhase.run(spec, model: model)
+            default: throw TaskError.application("unknown phase \(spec.phase)")
+            }
+        } catch let e as TaskError {
+            throw e
+        } catch {
+            throw TaskError.application("\(error)")
+        }
+        ctx.logger.info("task \(spec.id) done in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        return out
+    }
+}
