@@ -25,7 +25,10 @@ func bestTime(repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows
 }
 
 /// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it).
-func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5) -> Double {
+/// OpenBLAS runs with the command's thread count here: this is the reference the floors use.
+func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5, threads: Int = Hardware.cores) -> Double {
+    BLAS.setThreads(threads)
+    defer { BLAS.setThreads(1) }
     var rng = Xoshiro256StarStar(seed: 1)
     let a = rng.normals(m * k), b = rng.normals(n * k)
     var c = [Float](repeating: 0, count: m * n)
@@ -62,7 +65,7 @@ struct BenchForward: ParsableCommand {
         let c = m.config
         let flops = ModelCost.gemmFlops(c)
         // sgemm at the model's dominant shape: in_proj over 8 images.
-        let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner)
+        let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner, threads: threads)
         let floorMs = flops / (gf * 1e9) * 1000
         var rows: [[String: Any]] = []
         if !common.json {

@@ -41,7 +41,7 @@ struct BenchTrain: ParsableCommand {
         }
         for (name, initial) in targets {
             let cfg = initial.config
-            let gf = measureSgemm(m: cfg.seqLen * batch, k: cfg.embedDim, n: 2 * cfg.dInner)
+            let gf = measureSgemm(m: cfg.seqLen * batch, k: cfg.embedDim, n: 2 * cfg.dInner, threads: threads)
             let per = cfg.channels * cfg.imageSize * cfg.imageSize
             var rng = Xoshiro256StarStar(seed: 3)
             let x = Tensor(shape: [batch, cfg.channels, cfg.imageSize, cfg.imageSize], data: rng.normals(batch * per))
@@ -102,7 +102,7 @@ struct BenchGen: ParsableCommand {
             let labels = (0..<B).map { $0 % c.numClasses }
             let obj = GenObjective(model: m, config: cfg, threads: threads)
             let t = try bestTime(repeats: iterations) { _ = try obj.evaluate(images: x, labels: labels) }
-            let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner)
+            let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner, threads: threads)
             // Forward + recompute + input-only backward ≈ 3× the forward GEMM work.
             let floor = 3 * ModelCost.gemmFlops(c) * Double(B) / (gf * 1e9)
             let sips = Double(B) / t

@@ -20,6 +20,29 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// Deterministic parallel sgemm: C's rows are cut into a partition that depends only on
+    /// `m`, each block is one single-threaded OpenBLAS call, and the blocks run on `runner`.
+    ///
+    /// OpenBLAS's own threading splits the work by its thread count, which changes the
+    /// rounding of some outputs; this keeps every result independent of the thread count.
+    public static func sgemm(transA: Bool = false, transB: Bool = false,
+                             m: Int, n: Int, k: Int, alpha: Float = 1,
+                             a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, runner: ParallelRunner) {
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+        let blocks = max(1, min(16, m / 96))
+        runner.forEach(blocks) { i in
+            let r0 = m * i / blocks, r1 = m * (i + 1) / blocks
+            if r1 <= r0 { return }
+            // Row r of op(A) starts at a + r·lda (no transpose) or a + r (transposed storage).
+            let aBlock = transA ? a + r0 : a + r0 * lda
+            sgemm(transA: transA, transB: transB, m: r1 - r0, n: n, k: k, alpha: alpha, a: aBlock, lda: lda,
+                  b: b, ldb: ldb, beta: beta, c: c + r0 * ldc, ldc: ldc)
+        }
+    }
+
     /// Sets the OpenBLAS thread count (process-wide by OpenBLAS's design).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 

@@ -109,7 +109,7 @@ struct Mixer {
                                    output: output, ldOut: ldOut) { return }
         weight.withUnsafeBufferPointer { w in
             BLAS.sgemm(transB: true, m: rows, n: outCols, k: inCols, a: input, lda: ldIn, b: w.baseAddress!, ldb: inCols,
-                       c: output, ldc: ldOut)
+                       c: output, ldc: ldOut, runner: runner)
         }
     }
 

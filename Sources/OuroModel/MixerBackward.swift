@@ -19,12 +19,12 @@ extension Mixer {
         // out_proj.
         if let grads {
             grads.pointee.outProj.withUnsafeMutableBufferPointer { g in
-                BLAS.sgemm(transA: true, m: D, n: E, k: rows, a: gOut.ptr, lda: D, b: a.m.ptr, ldb: E, c: g.baseAddress!, ldc: E)
+                BLAS.sgemm(transA: true, m: D, n: E, k: rows, a: gOut.ptr, lda: D, b: a.m.ptr, ldb: E, c: g.baseAddress!, ldc: E, runner: runner)
             }
         }
         let gm = FloatBuffer(zeros: rows * E)
         w.outProj.withUnsafeBufferPointer { wo in
-            BLAS.sgemm(m: rows, n: E, k: D, a: gOut.ptr, lda: D, b: wo.baseAddress!, ldb: E, c: gm.pointer, ldc: E)
+            BLAS.sgemm(m: rows, n: E, k: D, a: gOut.ptr, lda: D, b: wo.baseAddress!, ldb: E, c: gm.pointer, ldc: E, runner: runner)
         }
         let gxz = FloatBuffer(zeros: rows * 2 * E)
         let zBase = a.xz.ptr + E
@@ -75,11 +75,11 @@ extension Mixer {
             }
             // dt_proj: v = dt_low·W_dtᵀ + bias.
             wd.dtProj.withUnsafeBufferPointer { wdt in
-                BLAS.sgemm(m: rows, n: R, k: E, a: gv.ptr, lda: E, b: wdt.baseAddress!, ldb: R, c: gxdbl.pointer, ldc: xw)
+                BLAS.sgemm(m: rows, n: R, k: E, a: gv.ptr, lda: E, b: wdt.baseAddress!, ldb: R, c: gxdbl.pointer, ldc: xw, runner: runner)
             }
             // x_proj: gxc = gu + gx_dbl·W_x.
             wd.xProj.withUnsafeBufferPointer { wx in
-                BLAS.sgemm(m: rows, n: E, k: xw, a: gxdbl.ptr, lda: xw, b: wx.baseAddress!, ldb: E, beta: 1, c: gu.pointer, ldc: E)
+                BLAS.sgemm(m: rows, n: E, k: xw, a: gxdbl.ptr, lda: xw, b: wx.baseAddress!, ldb: E, beta: 1, c: gu.pointer, ldc: E, runner: runner)
             }
             let gxc = gu
             // SiLU after the conv.
@@ -105,10 +105,10 @@ extension Mixer {
                                            dtBias: [Float](repeating: 0, count: E), aLog: gA, d: gD)
                 for e in 0..<E { for k in 0..<K { g.convWeight[e * K + k] = gwT[k * E + e] } }
                 g.xProj.withUnsafeMutableBufferPointer { gx in
-                    BLAS.sgemm(transA: true, m: xw, n: E, k: rows, a: gxdbl.ptr, lda: xw, b: di.xc.ptr, ldb: E, c: gx.baseAddress!, ldc: E)
+                    BLAS.sgemm(transA: true, m: xw, n: E, k: rows, a: gxdbl.ptr, lda: xw, b: di.xc.ptr, ldb: E, c: gx.baseAddress!, ldc: E, runner: runner)
                 }
                 g.dtProj.withUnsafeMutableBufferPointer { gd in
-                    BLAS.sgemm(transA: true, m: E, n: R, k: rows, a: gv.ptr, lda: E, b: di.xdbl.ptr, ldb: xw, c: gd.baseAddress!, ldc: R)
+                    BLAS.sgemm(transA: true, m: E, n: R, k: rows, a: gv.ptr, lda: E, b: di.xdbl.ptr, ldb: xw, c: gd.baseAddress!, ldc: R, runner: runner)
                 }
                 for r in 0..<rows { for e in 0..<E { g.dtBias[e] += gv.pointer[r * E + e] } }
                 // A = −exp(A_log) ⇒ gA_log = gA ⊙ A.
@@ -122,12 +122,12 @@ extension Mixer {
         // in_proj.
         if let grads {
             grads.pointee.inProj.withUnsafeMutableBufferPointer { g in
-                BLAS.sgemm(transA: true, m: 2 * E, n: D, k: rows, a: gxz.ptr, lda: 2 * E, b: a.normed.ptr, ldb: D, c: g.baseAddress!, ldc: D)
+                BLAS.sgemm(transA: true, m: 2 * E, n: D, k: rows, a: gxz.ptr, lda: 2 * E, b: a.normed.ptr, ldb: D, c: g.baseAddress!, ldc: D, runner: runner)
             }
         }
         let gNormed = FloatBuffer(zeros: rows * D)
         w.inProj.withUnsafeBufferPointer { wi in
-            BLAS.sgemm(m: rows, n: D, k: 2 * E, a: gxz.ptr, lda: 2 * E, b: wi.baseAddress!, ldb: D, c: gNormed.pointer, ldc: D)
+            BLAS.sgemm(m: rows, n: D, k: 2 * E, a: gxz.ptr, lda: 2 * E, b: wi.baseAddress!, ldb: D, c: gNormed.pointer, ldc: D, runner: runner)
         }
         return gNormed
     }

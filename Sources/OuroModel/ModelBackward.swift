@@ -68,11 +68,11 @@ extension VisionMamba {
         let gFeat = FloatBuffer(zeros: B * D)
         gLogits.data.withUnsafeBufferPointer { gl in
             weights.headWeight.withUnsafeBufferPointer { hw in
-                BLAS.sgemm(m: B, n: D, k: K, a: gl.baseAddress!, lda: K, b: hw.baseAddress!, ldb: D, c: gFeat.pointer, ldc: D)
+                BLAS.sgemm(m: B, n: D, k: K, a: gl.baseAddress!, lda: K, b: hw.baseAddress!, ldb: D, c: gFeat.pointer, ldc: D, runner: runner)
             }
             if grads != nil {
                 grads!.headWeight.withUnsafeMutableBufferPointer { g in
-                    BLAS.sgemm(transA: true, m: K, n: D, k: B, a: gl.baseAddress!, lda: K, b: feat.ptr, ldb: D, c: g.baseAddress!, ldc: D)
+                    BLAS.sgemm(transA: true, m: K, n: D, k: B, a: gl.baseAddress!, lda: K, b: feat.ptr, ldb: D, c: g.baseAddress!, ldc: D, runner: runner)
                 }
                 for b in 0..<B { for k in 0..<K { grads!.headBias[k] += gl[b * K + k] } }
             }
@@ -140,13 +140,13 @@ extension VisionMamba {
             }
             let cols = unfold(x)
             grads!.patchWeight.withUnsafeMutableBufferPointer { g in
-                BLAS.sgemm(transA: true, m: D, n: cDim, k: B * M, a: gT.ptr, lda: D, b: cols.ptr, ldb: cDim, c: g.baseAddress!, ldc: cDim)
+                BLAS.sgemm(transA: true, m: D, n: cDim, k: B * M, a: gT.ptr, lda: D, b: cols.ptr, ldb: cDim, c: g.baseAddress!, ldc: cDim, runner: runner)
             }
             for r in 0..<(B * M) { for d in 0..<D { grads!.patchBias[d] += gT.pointer[r * D + d] } }
         }
         let gCols = FloatBuffer(zeros: B * M * cDim)
         weights.patchWeight.withUnsafeBufferPointer { w in
-            BLAS.sgemm(m: B * M, n: cDim, k: D, a: gT.ptr, lda: D, b: w.baseAddress!, ldb: cDim, c: gCols.pointer, ldc: cDim)
+            BLAS.sgemm(m: B * M, n: cDim, k: D, a: gT.ptr, lda: D, b: w.baseAddress!, ldb: cDim, c: gCols.pointer, ldc: cDim, runner: runner)
         }
         // col2im (overlapping patches accumulate when stride < patch).
         var gx = Tensor(zeros: x.shape)

@@ -74,7 +74,7 @@ public struct VisionMamba: Sendable {
         let tokens = FloatBuffer(zeros: B * M * D)
         weights.patchWeight.withUnsafeBufferPointer { w in
             BLAS.sgemm(transB: true, m: B * M, n: D, k: c.patchDim, a: cols.ptr, lda: c.patchDim,
-                       b: w.baseAddress!, ldb: c.patchDim, c: tokens.pointer, ldc: D)
+                       b: w.baseAddress!, ldb: c.patchDim, c: tokens.pointer, ldc: D, runner: runner)
         }
         let seq = FloatBuffer(zeros: B * L * D)
         for b in 0..<B {
@@ -117,7 +117,7 @@ public struct VisionMamba: Sendable {
         logits.data.withUnsafeMutableBufferPointer { lp in
             weights.headWeight.withUnsafeBufferPointer { w in
                 BLAS.sgemm(transB: true, m: B, n: c.numClasses, k: D, a: feat.ptr, lda: D, b: w.baseAddress!, ldb: D,
-                           c: lp.baseAddress!, ldc: c.numClasses)
+                           c: lp.baseAddress!, ldc: c.numClasses, runner: runner)
             }
             for b in 0..<B { for k in 0..<c.numClasses { lp[b * c.numClasses + k] += weights.headBias[k] } }
         }

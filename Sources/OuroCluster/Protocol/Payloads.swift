@@ -32,7 +32,10 @@ public struct WorkerInfo: Sendable, Equatable, Codable {
     }
 
     /// What must agree across workers for bit-identical results (cluster.md §5).
-    public var determinismKey: String { "\(engineVersion)|\(backend)|threads=\(threads)" }
+    /// Results are bit-identical across workers with the same key. The thread count is not
+    /// part of it: the engine partitions its work (GEMM row blocks included) independently of
+    /// the thread count.
+    public var determinismKey: String { "\(engineVersion)|\(backend)" }
 }
 
 /// HEARTBEAT content: optional progress of the running task.
