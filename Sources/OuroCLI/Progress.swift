@@ -31,7 +31,7 @@ final class ProgressBar {
         let elapsed = now.timeIntervalSince(started)
         // A rate over a fraction of a second is noise; show it once there is some history.
         let rate = elapsed > 0.5 ? Double(done - initial) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity
         let frac = Double(done) / Double(total)
         if isTTY {
             let width = 24, filled = Int(frac * Double(width))

@@ -36,6 +36,10 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     @Option(name: .long, help: "Adam iterations of a syn:GENERATOR:N source.") var genIterations = GenConfig().iterations
+    @Flag(name: .long, help: "Skip the FP-vs-quantized evaluation and report.html/report.json beside the artifact.")
+    var noReport = false
+    @Option(name: .long, help: "Evaluate the report on the first N test images (default: the whole test split).") var evalLimit: Int?
+    @Option(name: .long, help: "Dataset of the report's evaluation.") var data = "fashion-mnist"
     @OptionGroup var cluster: LocalClusterOptions
 
     /// `<directory of --out>/samples`: where a syn: source's samples are written.
@@ -64,7 +68,11 @@ struct QuantizeCommand: ParsableCommand {
             }
             let sha = try QuantPipeline.fileSHA256(path)
             let done = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
-            report(cfg: cfg, count: done.calibCount, seconds: Date().timeIntervalSince(started), workers: workers, console: console)
+            let elapsed = Date().timeIntervalSince(started)
+            let q = try cliQuant { try QuantArtifact.read(path: out) }
+            let ev = try runFolder(m, path: path, q: q, syn: plan.gen != nil, threads: cluster.workerThreads * workers, console: console,
+                                   timings: [.init(phase: "cluster job (\(workers) workers)", seconds: elapsed)])
+            report(cfg: cfg, count: done.calibCount, seconds: elapsed, workers: workers, console: console, evaluation: ev)
             return
         }
         let threads = common.resolvedThreads()
@@ -78,22 +86,42 @@ struct QuantizeCommand: ParsableCommand {
         } else {
             images = try source.load(for: m.config)
         }
+        let genSeconds = Date().timeIntervalSince(started)
         let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: calib,
                                            threads: threads, console: console)
         try cliQuant { try QuantArtifact.write(q, to: out) }
+        let ev = try runFolder(m, path: path, q: q, syn: source.genConfig(iterations: genIterations) != nil, threads: threads, console: console,
+                      timings: [.init(phase: "calibration source", seconds: genSeconds),
+                                .init(phase: "calibration + assembly", seconds: Date().timeIntervalSince(started) - genSeconds)])
         let layout = QuantLayout(m.config)
         for (i, s) in layout.points.enumerated() where q.points[i].outlierFraction > 0 {
             console.debug(String(format: "  %@: calibration outlier fraction %.4f", s.name, q.points[i].outlierFraction))
         }
         report(cfg: cfg, count: images.shape[0], seconds: Date().timeIntervalSince(started), workers: nil, console: console,
-               fractions: Dictionary(uniqueKeysWithValues: layout.points.enumerated().map { ($1.name, q.points[$0].outlierFraction) }))
+               evaluation: ev, fractions: Dictionary(uniqueKeysWithValues: layout.points.enumerated().map { ($1.name, q.points[$0].outlierFraction) }))
+    }
+
+    /// Evaluates FP vs quantized, writes report.json/report.html beside the artifact, prints the table.
+    private func runFolder(_ m: VisionMamba, path: String, q: QuantizedModel, syn: Bool, threads: Int, console: Console,
+                           timings: [ReportData.Timing]) throws -> RunReport.Summary? {
+        guard !noReport else { return nil }
+        let s = try RunReport.write(model: m, modelPath: path, quantized: q, artifact: out, samplesDirectory: syn ? samplesDirectory : nil,
+                                    data: data, limit: evalLimit, threads: max(1, threads), console: console, timings: timings)
+        if !common.json && !common.quiet {
+            print(RunReport.table(s, setting: q.quant.setting.description, method: q.quant.method.rawValue))
+        }
+        return s
     }
 
     private func report(cfg: QuantConfig, count: Int, seconds: Double, workers: Int?, console: Console,
-                        fractions: [String: Double]? = nil) {
+                        evaluation: RunReport.Summary?, fractions: [String: Double]? = nil) {
         if common.json {
             var o: [String: Any] = ["out": out, "setting": cfg.setting.description, "method": cfg.method.rawValue,
                                     "calib_source": calib, "calib_count": count, "seconds": seconds]
+            if let e = evaluation {
+                o["fp_top1"] = e.fpTop1; o["top1"] = e.top1; o["agreement"] = e.agreement; o["logit_cosine"] = e.cosine
+                o["samples"] = e.samples
+            }
             if let fractions { o["calib_outlier_frac"] = fractions }
             if let workers { o["workers"] = workers }
             Console.printJSON(o)
