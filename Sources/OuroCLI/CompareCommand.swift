@@ -129,6 +129,13 @@ struct CompareCommand: ParsableCommand {
                 timings.append(.init(phase: "samples \(src)", seconds: Date().timeIntervalSince(t0)))
             } else {
                 images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config)
+                // A samples folder from `generate`: show it like a syn: source.
+                if !src.hasPrefix("real:") && !src.hasPrefix("noise:"), let set = try? SampleSet.read(src) {
+                    let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: src + "/meta.json"))) as? [String: Any]
+                    report.sampleGrids.append(try ReportCollector.sampleGrid(set.images, model: m, generator: set.metadata["generator"] ?? src,
+                                                                             fidelity: meta?["label_fidelity"] as? Double))
+                    if firstSynthetic == nil { firstSynthetic = images }
+                }
             }
             for method in ms {
                 // Calibration depends on the method and the inlier bits only (calib_inputs = fp).
