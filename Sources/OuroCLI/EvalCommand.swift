@@ -23,13 +23,14 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Quantized artifact from `quantize`: report its top-1, agreement with FP and logit cosine.")
     var quantized: String?
-    @Option(name: .long, help: "Quantized engine: sim (float fake-quant) or int (integer GEMM).") var engine = "sim"
+    @Option(name: .long, help: "Quantized engine: sim (float fake-quant), int (integer GEMM), or both (compare them).")
+    var engine = "sim"
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
-        if QuantEngine(rawValue: engine) == nil { throw ValidationError("--engine must be sim or int") }
+        if QuantEngine(rawValue: engine) == nil && engine != "both" { throw ValidationError("--engine must be sim, int or both") }
     }
 
     func run() throws {
@@ -60,11 +61,57 @@ struct EvalCommand: ParsableCommand {
 }
 
 extension EvalCommand {
+    /// Runs the sim and int engines on the same images: top-1 of each, prediction differences,
+    /// and per-image logit differences max|int − sim| / max|sim|.
+    func compareEngines(_ q: QuantizedModel, test: ImageDataset, count n: Int, norm: (mean: [Float], std: [Float]),
+                        threads: Int, console: Console) throws {
+        let sim = q.simulatedModel(), K = q.config.numClasses
+        let hs = try cliQuant { try q.hooks(engine: .sim, threads: threads) }
+        let hi = try cliQuant { try q.hooks(engine: .int, threads: threads) }
+        var correct = [0, 0], differ = 0, above = 0, worst = 0.0
+        var i = 0
+        let bar = ProgressBar("eval sim vs int", total: n, console: console)
+        func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }
+        while i < n {
+            let c = min(batch, n - i)
+            let (x, y) = try test.batch(indices: Array(i..<(i + c)), mean: norm.mean, std: norm.std)
+            let zs = try sim.logits(x, batchSize: 16, hooks: hs, threads: threads)
+            let zi = try sim.logits(x, batchSize: 16, hooks: hi, threads: threads)
+            if let e = hi.error { throw CLIError("integer engine: \(e)") }
+            for b in 0..<c {
+                let a = zs.data[(b * K)..<((b + 1) * K)], d = zi.data[(b * K)..<((b + 1) * K)]
+                let ps = argmax(a), pi = argmax(d)
+                if ps == Int(y[b]) { correct[0] += 1 }
+                if pi == Int(y[b]) { correct[1] += 1 }
+                if ps != pi { differ += 1 }
+                let den = Double(a.map { abs($0) }.max() ?? 0)
+                let num = Double(zip(a, d).map { abs($0 - $1) }.max() ?? 0)
+                let e = den > 0 ? num / den : num
+                worst = max(worst, e)
+                if e > 1e-4 { above += 1 }
+            }
+            i += c
+            bar.update(i, unit: "img")
+        }
+        let t = correct.map { Double($0) / Double(max(n, 1)) }
+        if common.json {
+            Console.printJSON(["samples": n, "top1_sim": t[0], "top1_int": t[1], "prediction_differences": differ,
+                               "max_logit_rel_diff": worst, "images_above_1e-4": above])
+        } else {
+            console.result(String(format: "sim top-1 %.2f%%, int top-1 %.2f%%; predictions differ on %d of %d images; logits max|int−sim|/max|sim| = %.2e (above 1e-4 on %d images)",
+                                  100 * t[0], 100 * t[1], differ, n, worst, above))
+        }
+    }
+
     /// Evaluates a quantized artifact against its FP model.
     func runQuantized(_ m: VisionMamba, modelPath: String, artifact: String, test: ImageDataset, count n: Int,
                       norm: (mean: [Float], std: [Float]), threads: Int, console: Console) throws {
         let q = try cliQuant { try QuantArtifact.read(path: artifact) }
         try QuantEvaluation.checkSource(q, model: m, modelPath: modelPath, artifact: artifact)
+        if engine == "both" {
+            try compareEngines(q, test: test, count: n, norm: norm, threads: threads, console: console)
+            return
+        }
         let eng = QuantEngine(rawValue: engine)!
         let started = Date()
         let r = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean, std: norm.std,
