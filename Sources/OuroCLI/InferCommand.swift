@@ -25,6 +25,7 @@ struct InferCommand: ParsableCommand {
 
     func run() throws {
         let threads = common.resolvedThreads()
+        try createParentDirectory(of: output)
         let (m, _) = try model.load()
         let x: Tensor
         do {

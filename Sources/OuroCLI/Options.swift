@@ -94,3 +94,10 @@ struct Console {
         print(String(decoding: data, as: UTF8.self))
     }
 }
+
+/// Creates the folder that will hold `path` (outputs may name new folders).
+func createParentDirectory(of path: String) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+    do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+    catch { throw CLIError("\(dir.path): cannot create the output folder (\(error.localizedDescription))") }
+}

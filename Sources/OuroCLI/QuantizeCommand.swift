@@ -47,6 +47,7 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         let console = common.console()
+        try createParentDirectory(of: out)
         let (m, path) = try model.load()
         var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting) },
                               method: try cliQuant { try QuantMethod(parsing: method) })

@@ -40,6 +40,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let threads = common.resolvedThreads()
+        try createParentDirectory(of: out)
         let console = common.console()
         var opts = TrainOptions()
         opts.epochs = epochs; opts.batchSize = batchSize; opts.lr = lr; opts.weightDecay = weightDecay
