@@ -148,3 +148,61 @@ struct BenchGemm: ParsableCommand {
         }
     }
 }
+
+/// `ouromamba bench scan`: the selective scan on the CPU and (with `--device gpu`) the GPU.
+struct BenchScan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Selective-scan forward at Vim-tiny size (8 images, L=197, E=384, N=16): CPU, and GPU parity and speed.",
+        discussion: """
+        Without a usable NVIDIA driver and GPU, `--device gpu` fails with a message naming what
+        was searched (set OUROMAMBA_CUDA_LIBS to add library folders).
+
+        Example:
+          ouromamba bench scan --device gpu
+        """)
+    @Option(name: .long, help: "cpu or gpu.") var device = "cpu"
+    @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 5
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws { if !["cpu", "gpu"].contains(device) { throw ValidationError("--device must be cpu or gpu") } }
+
+    func run() throws {
+        let threads = common.resolvedThreads()
+        let s = SelectiveScan.Shape(batch: 8, length: 197, channels: 384, state: 16)
+        let rows = s.batch * s.length, E = s.channels, N = s.state, xw = 12 + 2 * N
+        var rng = Xoshiro256StarStar(seed: 9)
+        let u = rng.normals(rows * E), delta = rng.normals(rows * E).map { 0.01 + 0.1 * abs($0) }
+        let a = (0..<(E * N)).map { -Float($0 % N + 1) * (1 + 0.05 * Float($0 % 7)) }
+        let bc = rng.normals(rows * xw), d = rng.normals(E)
+        var a2T = [Float](repeating: 0, count: N * E)
+        for e in 0..<E { for n in 0..<N { a2T[n * E + e] = a[e * N + n] * 1.4426950408889634 } }
+        var y = [Float](repeating: 0, count: rows * E)
+        let runner = ParallelRunner(threads: threads)
+        let tc = bestTime(repeats: repeats) {
+            u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { ap in
+            bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in y.withUnsafeMutableBufferPointer { yp in
+                SelectiveScan.forward(shape: s, u: up.baseAddress!, delta: dp.baseAddress!, a2T: ap.baseAddress!,
+                                      bc: .init(base: bp.baseAddress!, ld: xw, bOffset: 12, cOffset: 12 + N), d: ddp.baseAddress!,
+                                      reverse: false, y: yp.baseAddress!, states: nil, runner: runner)
+            }}}}}}
+        }
+        var result: [String: Any] = ["cpu_ms": tc * 1000, "threads": threads]
+        if !common.json { print(String(format: "CPU scan (%d threads): %.2f ms", threads, tc * 1000)) }
+        if device == "gpu" {
+            let dev: CUDADevice
+            do { dev = try CUDADevice() } catch let e as CUDAError { throw CLIError("--device gpu: \(e.description)") }
+            var yg: [Float] = []
+            let tg = try bestTime(repeats: repeats) {
+                yg = try GPUScan.forward(dev, shape: s, u: u, delta: delta, a: a, bc: bc, ld: xw, bOffset: 12, cOffset: 12 + N, d: d, reverse: false)
+            }
+            let err = relativeMaxError(yg, y)
+            result["gpu"] = dev.name; result["gpu_ms_including_transfers"] = tg * 1000; result["max_rel_diff_vs_cpu"] = err
+            if !common.json {
+                print(String(format: "GPU scan on %@ (sm_%d%d): %.2f ms including transfers; max|gpu − cpu|/max|cpu| = %.2e",
+                             dev.name, dev.computeCapability.major, dev.computeCapability.minor, tg * 1000, err))
+            }
+        }
+        if common.json { Console.printJSON(result) }
+    }
+}

@@ -112,3 +112,33 @@ import OuroEngine
         #expect(c == [50, 68, 122, 167])
     }
 }
+
+@Suite struct GPUBackendTests {
+    /// Without an NVIDIA driver the backend fails with a clear message (and this test says it
+    /// skipped the GPU parity); with one, the GPU scan matches the CPU scan.
+    @Test func gpuScanMatchesCPUOrSkipsWithReason() throws {
+        let dev: CUDADevice
+        do { dev = try CUDADevice() } catch let e as CUDAError {
+            #expect(e.description.contains("CUDA") && e.description.count > 20)
+            print("SKIPPING GPU parity: \(e.description)")
+            return
+        }
+        let s = SelectiveScan.Shape(batch: 2, length: 23, channels: 19, state: 5)
+        let rows = s.batch * s.length, E = s.channels, N = s.state, xw = 1 + 2 * N
+        var rng = Xoshiro256StarStar(seed: 4)
+        let u = rng.normals(rows * E), delta = rng.normals(rows * E).map { 0.05 + abs($0) * 0.2 }
+        let a = (0..<(E * N)).map { -Float($0 % N + 1) }
+        let bc = rng.normals(rows * xw), d = rng.normals(E)
+        var a2T = [Float](repeating: 0, count: N * E)
+        for e in 0..<E { for n in 0..<N { a2T[n * E + e] = a[e * N + n] * 1.4426950408889634 } }
+        var y = [Float](repeating: 0, count: rows * E)
+        u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { ap in
+        bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in y.withUnsafeMutableBufferPointer { yp in
+            SelectiveScan.forward(shape: s, u: up.baseAddress!, delta: dp.baseAddress!, a2T: ap.baseAddress!,
+                                  bc: .init(base: bp.baseAddress!, ld: xw, bOffset: 1, cOffset: 1 + N), d: ddp.baseAddress!,
+                                  reverse: true, y: yp.baseAddress!, states: nil, runner: ParallelRunner(threads: 1))
+        }}}}}}
+        let g = try GPUScan.forward(dev, shape: s, u: u, delta: delta, a: a, bc: bc, ld: xw, bOffset: 1, cOffset: 1 + N, d: d, reverse: true)
+        #expect(relativeMaxError(g, y) < 1e-5)
+    }
+}
