@@ -12,13 +12,17 @@ public struct CUDAError: Error, CustomStringConvertible {
 /// Finds and opens the CUDA libraries at run time (no link-time CUDA dependency).
 ///
 /// Search order: the folders in `$OUROMAMBA_CUDA_LIBS` (colon-separated), then the standard
-/// locations (`/usr/local/cuda/lib64`, `/usr/local/cuda/targets/x86_64-linux/lib`,
-/// `/usr/lib/x86_64-linux-gnu`, `/usr/local/nvidia/lib64`), then the dynamic loader's path.
+/// locations (`/usr/local/cuda/…`, versioned `/usr/local/cuda-X.Y/…`, `/usr/lib/x86_64-linux-gnu`,
+/// `/usr/local/nvidia/lib64`), then the dynamic loader's path.
 enum CUDALibraries {
     static var searchFolders: [String] {
         let env = ProcessInfo.processInfo.environment["OUROMAMBA_CUDA_LIBS"]?.split(separator: ":").map(String.init) ?? []
-        return env + ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu",
-                      "/usr/local/nvidia/lib64", "/usr/lib64"]
+        // Versioned toolkits (/usr/local/cuda-13.0, …), newest first.
+        let versioned = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/local")) ?? [])
+            .filter { $0.hasPrefix("cuda-") }.sorted(by: >)
+            .flatMap { ["/usr/local/\($0)/targets/x86_64-linux/lib", "/usr/local/\($0)/lib64"] }
+        return env + ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"] + versioned
+            + ["/usr/lib/x86_64-linux-gnu", "/usr/local/nvidia/lib64", "/usr/lib64"]
     }
 
     /// dlopen of the first name found, trying each folder then the bare name.
