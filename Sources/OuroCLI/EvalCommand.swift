@@ -45,10 +45,9 @@ struct EvalCommand: ParsableCommand {
             return
         }
         let started = Date()
+        let bar = ProgressBar("eval", total: n, console: console)
         let result = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                           batch: batch, threads: threads) { done in
-            console.debug("eval \(done)/\(n)")
-        }
+                                           batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
         let secs = Date().timeIntervalSince(started)
         if common.json {
             Console.printJSON(["top1": result.top1, "samples": n, "correct": result.correct, "model": path,
@@ -114,8 +113,9 @@ extension EvalCommand {
         }
         let eng = QuantEngine(rawValue: engine)!
         let started = Date()
+        let bar = ProgressBar("eval \(q.quant.setting) \(engine)", total: n, console: console)
         let r = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                        batch: batch, threads: threads) { done in console.debug("eval \(done)/\(n)") }
+                                        batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
         let secs = Date().timeIntervalSince(started)
         if common.json {
             Console.printJSON(["top1": r.top1, "samples": n, "agreement": r.agreement, "logit_cosine": r.logitCosine,
