@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Foundation
 import OuroEngine
 import OuroModel
@@ -79,13 +80,22 @@ enum DefaultModel {
     }
 }
 
-/// Prints results to stdout and progress/log lines to stderr, honouring --quiet/--verbose.
+/// Prints results to stdout; log lines go through swift-log to stderr, honouring
+/// --quiet/--verbose (--json implies quiet, so stdout holds only the JSON object).
 struct Console {
     var quiet: Bool
     var verbose: Bool
+    let logger: Logger
 
-    func info(_ s: String) { if !quiet { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
-    func debug(_ s: String) { if verbose { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
+    init(quiet: Bool, verbose: Bool) {
+        self.quiet = quiet; self.verbose = verbose
+        var l = Logger(label: "ouromamba") { PlainLogHandler(label: $0) }
+        l.logLevel = quiet ? .warning : (verbose ? .debug : .info)
+        logger = l
+    }
+
+    func info(_ s: String) { logger.info("\(s)") }
+    func debug(_ s: String) { logger.debug("\(s)") }
     func result(_ s: String) { print(s) }
 
     /// Prints a JSON object on one line (sorted keys).
@@ -100,4 +110,22 @@ func createParentDirectory(of path: String) throws {
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
     do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
     catch { throw CLIError("\(dir.path): cannot create the output folder (\(error.localizedDescription))") }
+}
+
+/// A swift-log handler that writes the bare message to stderr (prefixed with the level for
+/// warnings and errors): command output stays readable in terminals and CI logs.
+struct PlainLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let prefix = event.level >= .warning ? "\(event.level): " : ""
+        FileHandle.standardError.write(Data((prefix + event.message.description + "\n").utf8))
+    }
 }

@@ -93,15 +93,8 @@ struct ContrastiveLoss {
         }
         // InfoNCE over K×K candidates.
         let F = 2 * E
-        var norms = [Double](repeating: 0, count: M)
-        var fhat = [Double](repeating: 0, count: M * F)
-        for p in 0..<M {
-            var s = 0.0
-            for i in 0..<F { s += Double(feats[p * F + i]) * Double(feats[p * F + i]) }
-            norms[p] = s.squareRoot()
-            let inv = 1 / max(norms[p], 1e-8)
-            for i in 0..<F { fhat[p * F + i] = Double(feats[p * F + i]) * inv }
-        }
+        let rowsUnit = feats.withUnsafeBufferPointer { UnitRows($0.baseAddress!, rows: M, cols: F) }
+        let norms = rowsUnit.norms, fhat = rowsUnit.unit
         func sim(_ p: Int, _ q: Int) -> Double {
             var s = 0.0
             for i in 0..<F { s += fhat[p * F + i] * fhat[q * F + i] }

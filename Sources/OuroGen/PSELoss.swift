@@ -8,15 +8,8 @@ struct PSELoss {
     /// Entropy H of the cosine-similarity distribution of the M rows of `f` (M × D), and
     /// when `grad` is given, adds `scale`·∂H/∂f to it.
     func entropy(_ f: UnsafePointer<Float>, rows M: Int, cols D: Int, grad: UnsafeMutablePointer<Float>?, scale: Double) -> Double {
-        var norms = [Double](repeating: 0, count: M)
-        var fh = [Double](repeating: 0, count: M * D)
-        for i in 0..<M {
-            var s = 0.0
-            for j in 0..<D { s += Double(f[i * D + j]) * Double(f[i * D + j]) }
-            norms[i] = s.squareRoot()
-            let inv = 1 / max(norms[i], 1e-8)
-            for j in 0..<D { fh[i * D + j] = Double(f[i * D + j]) * inv }
-        }
+        let rows = UnitRows(f, rows: M, cols: D)
+        let norms = rows.norms, fh = rows.unit
         var gamma = [Double](repeating: 0, count: M * M)
         for i in 0..<M {
             for j in 0..<M {
