@@ -107,5 +107,18 @@ import OuroTestSupport
         #expect(tty.stdout.contains("\r") && tty.stdout.contains("ETA") && tty.stdout.contains("it/s"), "\(tty.stdout.suffix(300))")
         let plain = try CLI.run(["generate", "--model", micro, "--count", "8", "--iterations", "30", "--out", dir + "/g2"])
         #expect(plain.status == 0 && !plain.stderr.contains("\r") && plain.stderr.contains("generate ouromamba: "))
+        // The other long commands share the bar: each one redraws it with a rate and an ETA on a TTY.
+        let others = [
+            "eval --model \(micro) --limit 3000",
+            "quantize --model \(micro) --calib \(dir)/g --out \(dir)/q/q.safetensors --eval-limit 1000",
+            "eval --model \(micro) --quantized \(dir)/q/q.safetensors --limit 1000",
+            "compare --model \(micro) --calib-sources noise:8 --methods ouromamba --settings w4a4 --limit 500 --out \(dir)/cmp",
+            "train --out \(dir)/t.safetensors --embed-dim 16 --depth 1 --epochs 1 --limit 256",
+        ]
+        for cmd in others {
+            let r = try CLI.shell(["/usr/bin/script", "-qec", "\(bin) \(cmd)", "/dev/null"])
+            #expect(r.status == 0, "\(cmd): \(r.stdout.suffix(300))")
+            #expect(r.stdout.contains("\r") && r.stdout.contains("ETA"), "no progress bar on a TTY for `\(cmd)`")
+        }
     }
 }
