@@ -58,18 +58,11 @@ struct CompareCommand: ParsableCommand {
             console.info("reusing \(dir)")
             return (gk.rawValue, existing.images, meta["label_fidelity"] as? Double)
         }
-        let gen = try cliGen { try Generator(model: m, config: cfg, threads: threads) }
-        let bar = ProgressBar("generate \(gk.rawValue)", total: gen.blockCount * max(1, cfg.iterations), console: console)
-        let started = Date()
-        var blocks: [GeneratedBlock] = []
-        for b in 0..<gen.blockCount {
-            let done = b * max(1, cfg.iterations)
-            blocks.append(try cliGen { try gen.generateBlock(b) { k in bar.update(done + k, unit: "it", status: "block \(b + 1)/\(gen.blockCount)") } })
+        let (set, preds, wall) = try cliGen {
+            try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(gk.rawValue)")
         }
-        let set = try cliGen { try SampleSet(blocks: blocks, expectedBlocks: gen.blockCount) }
-        let preds = try predictions(m, set.images, threads: threads)
         try cliGen { try set.write(to: dir, config: cfg, model: m, modelSHA256: try QuantPipeline.fileSHA256(try model.modelPath()),
-                                   predictions: preds, wallSeconds: Date().timeIntervalSince(started)) }
+                                   predictions: preds, wallSeconds: wall) }
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(count)
         console.info(String(format: "generated %@: label fidelity %.1f%%", gk.rawValue, 100 * fidelity))
         return (gk.rawValue, set.images, fidelity)

@@ -70,7 +70,6 @@ extension EvalCommand {
         var correct = [0, 0], differ = 0, above = 0, worst = 0.0
         var i = 0
         let bar = ProgressBar("eval sim vs int", total: n, console: console)
-        func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }
         while i < n {
             let c = min(batch, n - i)
             let (x, y) = try test.batch(indices: Array(i..<(i + c)), mean: norm.mean, std: norm.std)
@@ -173,7 +172,6 @@ enum QuantEvaluation {
         let K = m.config.numClasses
         var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0
         var i = 0
-        func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }
         while i < count {
             let n = min(batch, count - i)
             let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
@@ -216,7 +214,7 @@ enum Evaluation {
         var correct = 0
         for (b, y) in labels.enumerated() {
             let row = logits[(b * K)..<((b + 1) * K)]
-            if row.indices.max(by: { row[$0] < row[$1] })! - b * K == Int(y) { correct += 1 }
+            if argmax(row) == Int(y) { correct += 1 }
         }
         return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
     }
@@ -232,7 +230,7 @@ enum Evaluation {
             let logits = try model.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             for b in 0..<n {
                 let row = logits.data[(b * K)..<((b + 1) * K)]
-                let p = row.indices.max { row[$0] < row[$1] }! - b * K
+                let p = argmax(row)
                 preds.append(p)
                 if p == Int(y[b]) { correct += 1 }
             }
@@ -242,3 +240,6 @@ enum Evaluation {
         return TopOne(correct: correct, total: count, predictions: preds)
     }
 }
+
+/// Index of the first largest value of a logit row (ties go to the lower class, as torch.argmax).
+func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }

@@ -119,10 +119,7 @@ enum InProcessGen {
 func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int) throws -> [Int] {
     let logits = try m.logits(x, batchSize: 16, threads: threads)
     let K = m.config.numClasses
-    return (0..<x.shape[0]).map { b in
-        let row = logits.data[(b * K)..<((b + 1) * K)]
-        return row.indices.max { row[$0] < row[$1] }! - b * K
-    }
+    return (0..<x.shape[0]).map { b in argmax(logits.data[(b * K)..<((b + 1) * K)]) }
 }
 
 /// Maps generator errors to CLI errors.
