@@ -121,6 +121,42 @@ OURO_AVX2 static void ouro_dequant_tile_avx2(const ouro_mpgemm_args *p, int t, i
     }
 }
 
+// q_O (obits 8: dynamic symmetric scale s_O(t) = max(max_O |x|, 1e-8) / 127) or the raw x
+// (obits 16) of the outlier columns of rows [row0, row1), into ovals/oscale.
+static inline void outlier_values_body(const ouro_mpgemm_args *p, int row0, int row1) {
+    for (int t = row0; t < row1; t++) {
+        const float *xt = p->x + (size_t)t * p->ldx;
+        float m = 0.0f;
+        for (int j = p->optr[t]; j < p->optr[t + 1]; j++) m = fmaxf(m, fabsf(xt[p->ocols[j]]));
+        const float so = fmaxf(m, 1e-8f) / 127.0f;
+        p->oscale[t] = so;
+        for (int j = p->optr[t]; j < p->optr[t + 1]; j++) {
+            float v = xt[p->ocols[j]];
+            if (p->obits == 8) {
+                float r = nearbyintf(v / so);
+                v = r < 127.0f ? r : 127.0f;
+                v = v > -127.0f ? v : -127.0f;
+            }
+            p->ovals[j] = v;
+        }
+    }
+}
+
+static void outlier_values_portable(const ouro_mpgemm_args *p, int row0, int row1) { outlier_values_body(p, row0, row1); }
+// Same code; the target lets the compiler inline the rounding as one instruction.
+OURO_AVX2 static void outlier_values_avx2(const ouro_mpgemm_args *p, int row0, int row1) { outlier_values_body(p, row0, row1); }
+
+// Whether the ascending list a[0..na) is a subset of the ascending list b[0..nb).
+static int sorted_subset(const int32_t *a, int na, const int32_t *b, int nb) {
+    int j = 0;
+    for (int i = 0; i < na; i++) {
+        while (j < nb && b[j] < a[i]) j++;
+        if (j == nb || b[j] != a[i]) return 0;
+        j++;
+    }
+    return 1;
+}
+
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -129,22 +165,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
                        p->optr, p->ocols, p->abuf, lda, p->rowsum);
     // Outlier values: dynamic symmetric 8-bit scale per row, or the raw floats (obits 16).
     if (p->optr) {
-        for (int t = row0; t < row1; t++) {
-            const float *xt = p->x + (size_t)t * p->ldx;
-            float m = 0.0f;
-            for (int j = p->optr[t]; j < p->optr[t + 1]; j++) m = fmaxf(m, fabsf(xt[p->ocols[j]]));
-            const float so = fmaxf(m, 1e-8f) / 127.0f;
-            p->oscale[t] = so;
-            for (int j = p->optr[t]; j < p->optr[t + 1]; j++) {
-                float v = xt[p->ocols[j]];
-                if (p->obits == 8) {
-                    float r = nearbyintf(v / so);
-                    v = r < 127.0f ? r : 127.0f;
-                    v = v > -127.0f ? v : -127.0f;
-                }
-                p->ovals[j] = v;
-            }
-        }
+        if (p->path == OURO_PATH_AVX2) outlier_values_avx2(p, row0, row1);
+        else outlier_values_portable(p, row0, row1);
     }
     int32_t ct[OURO_MR_W4][OURO_NR];
     for (int pp = 0; pp < P; pp++) {
@@ -168,18 +190,34 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             t++;
             continue;
         }
-        // Group up to 4 consecutive rows with the same list (rows of one window).
-        int R = 1;
-        while (R < 4 && t + R < row1 && p->optr[t + R + 1] - p->optr[t + R] == n &&
-               memcmp(p->ocols + p->optr[t + R], p->ocols + b, sizeof(int32_t) * (size_t)n) == 0)
-            R++;
+        // Group up to 4 consecutive rows whose lists nest (rows of one window: a list only grows
+        // inside a window). They share the largest list; a row gets 0 at the columns it does not
+        // list, which leaves its fma chain, and so its result, unchanged.
+        int R = 1, big = t;
+        while (R < 4 && t + R < row1) {
+            const int r = t + R, nr = p->optr[r + 1] - p->optr[r], nb = p->optr[big + 1] - p->optr[big];
+            if (nr == 0) break;
+            if (nr <= nb ? sorted_subset(p->ocols + p->optr[r], nr, p->ocols + p->optr[big], nb)
+                         : sorted_subset(p->ocols + p->optr[big], nb, p->ocols + p->optr[r], nr)) {
+                if (nr > nb) big = r;
+                R++;
+            } else break;
+        }
+        const int32_t *ucols = p->ocols + p->optr[big];
+        const int nu = p->optr[big + 1] - p->optr[big];
+        float ubuf[4][nu > 0 ? nu : 1];
         const float *vals[4];
         float *ys[4];
         for (int r = 0; r < R; r++) {
-            vals[r] = p->ovals + p->optr[t + r];
+            const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
+            if (t + r == big || rn == nu) vals[r] = p->ovals + rb; // equal lists need no zeros
+            else {
+                for (int j = 0, i = 0; j < nu; j++) ubuf[r][j] = (i < rn && p->ocols[rb + i] == ucols[j]) ? p->ovals[rb + i++] : 0.0f;
+                vals[r] = ubuf[r];
+            }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        ouro_outlier_rows_avx2(p->wT, p->N, R, p->ocols + b, vals, n, p->obits, p->oscale + t, p->wscale, ys);
+        ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }
 }

@@ -55,6 +55,8 @@ struct BenchForward: ParsableCommand {
     @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 3
     @Option(name: .long, help: "Also time this quantized artifact with the integer engine (and sim), side by side.")
     var quantized: String?
+    @Option(name: .long, help: "Engines to time with --quantized: int, sim or both.")
+    var engine: EngineChoice = .both
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -86,11 +88,11 @@ struct BenchForward: ParsableCommand {
             if let q {
                 let sim = q.simulatedModel()
                 var report: OutlierReport?
-                for engine in [QuantEngine.int, .sim] {
+                for engine in self.engine.engines {
                     let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
                     let tq = try bestTime(repeats: repeats) { _ = try sim.forward(x, hooks: hooks, threads: threads) }
                     if let e = hooks.error { throw CLIError("integer engine: \(e)") }
-                    if engine == .int { report = hooks.report }
+                    if report == nil { report = hooks.report }
                     row["\(engine.rawValue)_images_per_s"] = Double(b) / tq
                     row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq
                     if !common.json {

@@ -23,14 +23,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Quantized artifact from `quantize`: report its top-1, agreement with FP and logit cosine.")
     var quantized: String?
-    @Option(name: .long, help: "Quantized engine: sim (float fake-quant), int (integer GEMM), or both (compare them).")
-    var engine = "sim"
+    @Option(name: .long, help: "Quantized engine: sim (float32 GEMM over the quantization levels), int (packed integer kernels), or both (compare them; they should agree bit for bit).")
+    var engine: EngineChoice = .sim
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
-        if QuantEngine(rawValue: engine) == nil && engine != "both" { throw ValidationError("--engine must be sim, int or both") }
     }
 
     func run() throws {
@@ -106,24 +105,24 @@ extension EvalCommand {
                       norm: (mean: [Float], std: [Float]), threads: Int, console: Console) throws {
         let q = try cliQuant { try QuantArtifact.read(path: artifact) }
         try QuantEvaluation.checkSource(q, model: m, modelPath: modelPath, artifact: artifact)
-        if engine == "both" {
+        if engine == .both {
             try compareEngines(q, test: test, count: n, norm: norm, threads: threads, console: console)
             return
         }
-        let eng = QuantEngine(rawValue: engine)!
+        let eng = engine.engines[0]
         let started = Date()
-        let bar = ProgressBar("eval \(q.quant.setting) \(engine)", total: n, console: console)
+        let bar = ProgressBar("eval \(q.quant.setting) \(eng.rawValue)", total: n, console: console)
         let r = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean, std: norm.std,
                                         batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
         let secs = Date().timeIntervalSince(started)
         if common.json {
             Console.printJSON(["top1": r.top1, "samples": n, "agreement": r.agreement, "logit_cosine": r.logitCosine,
-                               "fp_top1": r.fpTop1, "engine": engine, "quantized": artifact, "model": modelPath,
+                               "fp_top1": r.fpTop1, "engine": eng.rawValue, "quantized": artifact, "model": modelPath,
                                "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
                                "outlier_frac": r.meanOutlierFraction, "seconds": secs])
         } else {
             console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%% (FP %.2f%%), agreement %.2f%%, logit cosine %.4f, outlier fraction %.4f on %d %@ test images, %.1f s",
-                                  q.quant.setting.description, q.quant.method.rawValue, engine, 100 * r.top1, 100 * r.fpTop1,
+                                  q.quant.setting.description, q.quant.method.rawValue, eng.rawValue, 100 * r.top1, 100 * r.fpTop1,
                                   100 * r.agreement, r.logitCosine, r.meanOutlierFraction, n, data, secs))
         }
     }

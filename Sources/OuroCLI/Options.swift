@@ -3,6 +3,7 @@ import Logging
 import Foundation
 import OuroEngine
 import OuroModel
+import OuroQuant
 
 /// Output and threading options shared by every command.
 struct CommonOptions: ParsableArguments {
@@ -127,5 +128,19 @@ struct PlainLogHandler: LogHandler {
     func log(event: LogEvent) {
         let prefix = event.level >= .warning ? "\(event.level): " : ""
         FileHandle.standardError.write(Data((prefix + event.message.description + "\n").utf8))
+    }
+}
+
+/// `--engine` of the quantized commands: one engine, or both side by side.
+enum EngineChoice: String, ExpressibleByArgument, CaseIterable {
+    case sim, int, both
+
+    /// The engines to run, in display order.
+    var engines: [QuantEngine] {
+        switch self {
+        case .sim: return [.sim]
+        case .int: return [.int]
+        case .both: return [.int, .sim]
+        }
     }
 }

@@ -53,8 +53,12 @@ public protocol ForwardHooks: AnyObject {
     /// Computes `output = input · Wᵀ` itself (e.g. with integer kernels); return false to let
     /// the model use float sgemm with its own weights.
     func linear(_ kind: LinearKind, layer: Int, input: ActivationView, output: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool
+    /// Whether `activation` may modify the input of a linear layer (`in`, `xproj`, `dtproj`,
+    /// `out`). When false, the model hands over its own buffers instead of copies.
+    var modifiesLinearInputs: Bool { get }
 }
 
 extension ForwardHooks {
     public func linear(_ kind: LinearKind, layer: Int, input: ActivationView, output: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool { false }
+    public var modifiesLinearInputs: Bool { true }
 }

@@ -124,7 +124,9 @@ struct Mixer {
         }
         // Point `in`: the hook may quantize, so it gets a copy and the FP input stays intact.
         var inProjInput = normed
-        if let hooks {
+        if let hooks, !hooks.modifiesLinearInputs {
+            hooks.activation(ActivationPoint(.input), layer: layer, view(normed.pointer, D, D))
+        } else if let hooks {
             inProjInput = FloatBuffer(zeros: rows * D)
             inProjInput.pointer.update(from: normed.pointer, count: rows * D)
             hooks.activation(ActivationPoint(.input), layer: layer, view(inProjInput.pointer, D, D))
@@ -140,12 +142,14 @@ struct Mixer {
             let pre = FloatBuffer(uninitialized: rows * E), xc = FloatBuffer(uninitialized: rows * E)
             w.convBias.withUnsafeBufferPointer { bias in
                 CausalConv1d.forward(batch: Bt, length: L, channels: E, taps: K, x: xz.ptr, ldx: 2 * E,
-                                     wT: p.convWT.ptr, bias: bias.baseAddress!, reverse: rev, out: pre.pointer, runner: runner)
+                                     wT: p.convWT.ptr, bias: bias.baseAddress!, reverse: rev, out: pre.pointer,
+                                     silu: xc.pointer, runner: runner)
             }
-            Elementwise.silu(rows * E, pre.ptr, xc.pointer)
             // Point `xproj`: x_proj reads a (possibly quantized) copy; the scan reads xc unquantized.
             var xprojInput = xc
-            if let hooks {
+            if let hooks, !hooks.modifiesLinearInputs {
+                hooks.activation(ActivationPoint(.xproj, dir), layer: layer, view(xc.pointer, E, E))
+            } else if let hooks {
                 xprojInput = FloatBuffer(zeros: rows * E)
                 xprojInput.pointer.update(from: xc.pointer, count: rows * E)
                 hooks.activation(ActivationPoint(.xproj, dir), layer: layer, view(xprojInput.pointer, E, E))
@@ -155,7 +159,9 @@ struct Mixer {
                  weight: w.xProj, outCols: xw, output: xdbl, ldOut: xw)
             // Point `dtproj` on a copy of dt_low; B and C are quantized in place (the scan uses B̂, Ĉ).
             var dtInput = xdbl, dtLd = xw
-            if let hooks {
+            if let hooks, !hooks.modifiesLinearInputs {
+                hooks.activation(ActivationPoint(.dtproj, dir), layer: layer, view(xdbl.pointer, xw, R))
+            } else if let hooks {
                 let cp = FloatBuffer(zeros: rows * R)
                 for r in 0..<rows { for j in 0..<R { cp.pointer[r * R + j] = xdbl.pointer[r * xw + j] } }
                 hooks.activation(ActivationPoint(.dtproj, dir), layer: layer, view(cp.pointer, R, R))
@@ -165,7 +171,10 @@ struct Mixer {
             gemm(.dtProj(dir), hooks: hooks, input: dtInput, ldIn: dtLd, inCols: R, rows: rows, batch: Bt,
                  weight: w.dtProj, outCols: E, output: v, ldOut: E)
             w.dtBias.withUnsafeBufferPointer { bias in
-                for r in 0..<rows { let vr = v.pointer + r * E; for e in 0..<E { vr[e] += bias[e] } }
+                let bp = bias.baseAddress!
+                runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
+                    for r in range { let vr = v.pointer + r * E; for e in 0..<E { vr[e] += bp[e] } }
+                }
             }
             if let hooks {
                 hooks.activation(ActivationPoint(.delta, dir), layer: layer, view(v.pointer, E, E))
@@ -173,7 +182,9 @@ struct Mixer {
                 hooks.activation(ActivationPoint(.C, dir), layer: layer, view(xdbl.pointer + R + N, xw, N))
             }
             let delta = FloatBuffer(uninitialized: rows * E)
-            Elementwise.softplus(rows * E, v.ptr, delta.pointer)
+            runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
+                Elementwise.softplus(range.count * E, v.ptr + range.lowerBound * E, delta.pointer + range.lowerBound * E)
+            }
             let y = FloatBuffer(uninitialized: rows * E)
             let states = keepStates ? FloatBuffer(zeros: rows * N * E) : nil
             w.d.withUnsafeBufferPointer { dp in
@@ -199,7 +210,9 @@ struct Mixer {
         }
         // Point `out`: out_proj reads a (possibly quantized) copy of m.
         var outInput = m
-        if let hooks {
+        if let hooks, !hooks.modifiesLinearInputs {
+            hooks.activation(ActivationPoint(.out), layer: layer, view(m.pointer, E, E))
+        } else if let hooks {
             outInput = FloatBuffer(zeros: rows * E)
             outInput.pointer.update(from: m.pointer, count: rows * E)
             hooks.activation(ActivationPoint(.out), layer: layer, view(outInput.pointer, E, E))

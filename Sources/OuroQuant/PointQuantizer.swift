@@ -1,5 +1,10 @@
+import COuroKernels
+
 /// The run-time quantizer of one point (`method.md` §4.5, §4.7): static inlier scales per step
 /// (or one per point), the outlier rule of the method, and the outlier precision.
+///
+/// Detection and fake quantization run in `COuroKernels` (`ouro_point_run`); the portable and
+/// AVX2 paths give identical bits.
 public struct PointQuantizer: Sendable {
     public enum Outliers: Sendable {
         /// No outliers: everything saturates at the static scale.
@@ -28,58 +33,54 @@ public struct PointQuantizer: Sendable {
     }
 
     @inline(__always) func scale(_ t: Int) -> Float { scales.count == 1 ? scales[0] : scales[t] }
-    @inline(__always) func zero(_ t: Int) -> Int32 { zeros.count == 1 ? zeros[0] : zeros[t] }
 
-    /// Runs one sample's sequence: `row(t)` is the row of step t (C contiguous floats). For every
-    /// step the list is updated (detection), then, when `apply` is set, the row is fake-quantized
-    /// in place; `observe(t, list)` sees the list in force at step t.
-    public func run(length L: Int, apply: Bool, row: (Int) -> UnsafeMutablePointer<Float>,
-                    observe: (Int, OutlierList) -> Void) {
-        var list: OutlierList
+    /// Runs one sample's sequence of `length` rows at `x` (stride `ld`). Step t is row
+    /// `reversed ? length − 1 − t : t`. For every step the list is updated (detection), then, when
+    /// `apply` is set, the row is fake-quantized in place. Writes the list size in force at each
+    /// row into `counts[row]` and, when `lists` is given, the ascending list of row r at
+    /// `lists + r·channels`.
+    public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool, apply: Bool,
+                    counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?, path: KernelPath = .auto) {
+        let resolved = path == .auto ? PointQuantizer.path : path
+        precondition(resolved != .avx2 || KernelPath.avx2Available, "PointQuantizer: AVX2 requested on a CPU without it")
+        precondition(scales.count == 1 || scales.count >= L, "PointQuantizer: \(scales.count) scales for \(L) steps")
+        var mode = Int32(OURO_OUTLIERS_NONE), lambda = 0.0, nRefresh = 1, allZeros: Int32 = 0
+        var fixed: [Int32] = []
         switch outliers {
-        case .fixed(let f): list = OutlierList(channels: channels, listed: f)
-        default: list = OutlierList(channels: channels)
+        case .none: break
+        case .dynamic(let l, let n, let s):
+            mode = Int32(OURO_OUTLIERS_DYNAMIC); lambda = l; nRefresh = n; allZeros = s == .allWithZeros ? 1 : 0
+        case .fixed(let f): mode = Int32(OURO_OUTLIERS_FIXED); fixed = f
         }
-        for t in 0..<L {
-            let x = row(t)
-            if case .dynamic(let lambda, let n, let stats) = outliers {
-                if t % n == 0 { list.reset() }
-                OutlierRules.detect(x, channels: channels, staticScale: scale(t), asymmetric: asymmetric,
-                                    inlierBits: inlierBits, lambda: lambda, stats: stats, list: &list)
+        let rc: Int32 = scales.withUnsafeBufferPointer { s in
+            zeros.withUnsafeBufferPointer { z in
+                fixed.withUnsafeBufferPointer { f in
+                    var p = ouro_point_params(
+                        C: Int32(channels), asymmetric: asymmetric ? 1 : 0, inlier_bits: Int32(inlierBits),
+                        outlier_bits: Int32(outlierBits), mode: mode, lambda: lambda, n_refresh: Int32(nRefresh),
+                        stats_all_with_zeros: allZeros, scales: s.baseAddress, nscales: Int32(scales.count),
+                        zeros: zeros.isEmpty ? nil : z.baseAddress, fixed: fixed.isEmpty ? nil : f.baseAddress,
+                        nfixed: Int32(fixed.count))
+                    return ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L),
+                                          reversed ? 1 : 0, apply ? 1 : 0, counts, lists)
+                }
             }
-            if apply { quantizeRow(x, t: t, list: list) }
-            observe(t, list)
         }
+        precondition(rc == 0, "PointQuantizer: out of memory")
     }
 
-    /// Fake-quantizes one row: inliers at b_I with S^I(t) (and z(t)), outliers at b_O with a
-    /// dynamic scale (float arithmetic as the integer kernel), or unchanged at b_O = 16.
-    public func quantizeRow(_ x: UnsafeMutablePointer<Float>, t: Int, list: OutlierList) {
-        let s = scale(t), C = channels
-        if asymmetric {
-            let z = Float(zero(t)), lv = Float(Quantizer.levels(bits: inlierBits))
-            var lo: Float = 0, hi: Float = 0
-            for c in 0..<C {
-                if list.mask[c] { lo = min(lo, x[c]); hi = max(hi, x[c]); continue }
-                x[c] = Quantizer.asymmetric(x[c], scale: s, zero: z, levels: lv)
+    /// Convenience for tests and pictures: runs rows stored in step order (stride `channels`)
+    /// and returns the ascending list in force at every step.
+    public func stepLists(_ x: UnsafeMutablePointer<Float>, length L: Int, apply: Bool, path: KernelPath = .auto) -> [[Int]] {
+        var counts = [Int32](repeating: 0, count: L), lists = [Int32](repeating: 0, count: max(1, L * channels))
+        counts.withUnsafeMutableBufferPointer { c in
+            lists.withUnsafeMutableBufferPointer { l in
+                run(x, ld: channels, length: L, reversed: false, apply: apply, counts: c.baseAddress!, lists: l.baseAddress!, path: path)
             }
-            guard list.count > 0, outlierBits < 16 else { return }
-            // Outliers: dynamic asymmetric range [min(0, min_O x), max(0, max_O x)] (convention 8).
-            let lvO = Quantizer.levels(bits: outlierBits)
-            let sO = Float(max(Double(hi) - Double(lo), Quantizer.scaleFloor) / Double(lvO))
-            let zO = Float(Quantizer.zeroPoint(lo: Double(lo), scale: sO, bits: outlierBits))
-            for c in 0..<C where list.mask[c] { x[c] = Quantizer.asymmetric(x[c], scale: sO, zero: zO, levels: Float(lvO)) }
-            return
         }
-        let q = Float(Quantizer.qmax(bits: inlierBits))
-        var m: Float = 0
-        for c in 0..<C {
-            if list.mask[c] { m = max(m, abs(x[c])); continue }
-            x[c] = Quantizer.symmetric(x[c], scale: s, qmax: q)
-        }
-        guard list.count > 0, outlierBits < 16 else { return }
-        let qO = Float(Quantizer.qmax(bits: outlierBits))
-        let sO = max(m, Float(Quantizer.scaleFloor)) / qO
-        for c in 0..<C where list.mask[c] { x[c] = Quantizer.symmetric(x[c], scale: sO, qmax: qO) }
+        return (0..<L).map { t in (0..<Int(counts[t])).map { Int(lists[t * channels + $0]) } }
     }
+
+    /// The kernel path (resolved once: AVX2 when available).
+    static let path: KernelPath = (try? KernelPath.auto.resolved()) ?? .portable
 }

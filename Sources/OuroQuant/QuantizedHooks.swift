@@ -21,32 +21,44 @@ public struct OutlierReport: Equatable, Sendable {
     public func meanListSize(_ i: Int) -> Double { windows[i] == 0 ? 0 : Double(windowEndSum[i]) / Double(windows[i]) }
 }
 
-/// Quantizes every point of a forward pass (simulated engine) and, with `.int`, computes the
-/// quantized linears with the integer mixed-precision GEMM. Each sample is processed on its own,
-/// so results never depend on the batch.
+/// Quantizes every point of a forward pass. The inputs of the quantized linears are not
+/// modified: their outlier lists wait for `linear`, which computes the layer from the levels
+/// (`.sim`: float32 sgemm over the integer levels; `.int`: the packed integer kernels). Both
+/// follow method.md §4.9 with the same arithmetic, so the engines agree bit for bit. The other
+/// points (Δ, B, C) are fake-quantized in place. Each sample is processed on its own, so results
+/// never depend on the batch.
 public final class QuantizedHooks: ForwardHooks {
     public let engine: QuantEngine
     let layout: QuantLayout
     let quantizers: [PointQuantizer]
     let nRefresh: Int
     let threads: Int
-    /// Integer engine: packed weights per layer and linear, and the outlier columns of the
-    /// linear inputs seen by `activation`, waiting for `linear`.
+    let runner: ParallelRunner
+    /// Per layer and linear: packed weights (`.int`) or float levels (`.sim`).
     private var packed: [[LinearKindKey: PackedWeights]] = []
+    private var levels: [[LinearKindKey: LevelWeights]] = []
+    /// Outlier columns of the linear inputs seen by `activation`, waiting for `linear`.
     private var pending: [Int: OutlierColumns] = [:]
+    /// Per-row list sizes and list slots of the last `activation` call (reused).
+    private var counts: [Int32] = []
+    private var slots: [Int32] = []
     /// Outlier statistics of everything run through these hooks.
     public private(set) var report: OutlierReport
     /// The first integer-kernel failure (the forward then used float for that linear).
     public private(set) var error: Error?
-    /// When set, `observe(index, sample, step, list)` sees every list in force (tests, reports).
-    public var observer: ((Int, Int, Int, OutlierList) -> Void)?
+    /// When set, `observe(index, sample, step, channels)` sees every list in force (ascending
+    /// channels; tests, reports).
+    public var observer: ((Int, Int, Int, [Int]) -> Void)?
+
+    public var modifiesLinearInputs: Bool { false }
 
     init(model: QuantizedModel, engine: QuantEngine, threads: Int) throws {
-        self.engine = engine; self.threads = threads
+        self.engine = engine; self.threads = threads; runner = ParallelRunner(threads: threads)
         layout = QuantLayout(model.config); quantizers = model.pointQuantizers(); nRefresh = model.quant.nRefresh
         report = OutlierReport(points: layout.points.count)
-        if engine == .int {
-            let s = model.quant.setting
+        let s = model.quant.setting
+        switch engine {
+        case .int:
             guard s.inlierBits == 4 || s.inlierBits == 8, s.outlierBits == 8 || s.outlierBits == 16 else {
                 throw QuantError("--engine int supports inlier bits 4/8 and outlier bits 8/16, not \(s)")
             }
@@ -55,52 +67,79 @@ public final class QuantizedHooks: ForwardHooks {
                 for k in LinearKindKey.all { m[k] = try q.matrix(k.kind).packed() }
                 return m
             }
+        case .sim:
+            levels = model.layers.map { q in
+                var m: [LinearKindKey: LevelWeights] = [:]
+                for k in LinearKindKey.all { m[k] = LevelWeights(q.matrix(k.kind)) }
+                return m
+            }
         }
     }
 
     public func activation(_ point: ActivationPoint, layer: Int, _ view: ActivationView) {
         let idx = layout.index(layer: layer, point)
-        let spec = layout.points[idx], q = quantizers[idx], L = view.length
-        let integer = engine == .int && spec.feedsLinear
-        var lists: [[Int]] = integer ? Array(repeating: [], count: view.batch * L) : []
-        var outl: Int64 = 0, wEnd: Int64 = 0, wins: Int64 = 0
-        for b in 0..<view.batch {
-            q.run(length: L, apply: !integer, row: { t in view.row(b, spec.reversed ? L - 1 - t : t) }) { t, list in
-                outl += Int64(list.count)
-                if t % nRefresh == nRefresh - 1 || t == L - 1 { wEnd += Int64(list.count); wins += 1 }
-                if integer, list.count > 0 { lists[b * L + (spec.reversed ? L - 1 - t : t)] = list.channels }
-                observer?(idx, b, t, list)
+        let spec = layout.points[idx], q = quantizers[idx], L = view.length, C = spec.channels
+        let rows = view.batch * L, wantLists = spec.feedsLinear || observer != nil
+        if counts.count < rows { counts = [Int32](repeating: 0, count: rows) }
+        if wantLists, slots.count < rows * C { slots = [Int32](repeating: 0, count: rows * C) }
+        counts.withUnsafeMutableBufferPointer { cb in
+        slots.withUnsafeMutableBufferPointer { sb in
+            let cp = cb.baseAddress!, sp = wantLists ? sb.baseAddress : nil
+            runner.forEach(view.batch) { b in
+                q.run(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, apply: !spec.feedsLinear,
+                      counts: cp + b * L, lists: sp.map { $0 + b * L * C })
             }
-        }
-        report.outlierEntries[idx] += outl
-        report.entries[idx] += Int64(view.batch * L * spec.channels)
-        report.windowEndSum[idx] += wEnd; report.windows[idx] += wins
-        if integer {
-            do { pending[idx] = try OutlierColumns(perRow: lists, cols: spec.channels) }
-            catch { if self.error == nil { self.error = error } }
-        }
+            var outl: Int64 = 0, wEnd: Int64 = 0, wins: Int64 = 0
+            for b in 0..<view.batch {
+                for t in 0..<L {
+                    let n = Int64(cp[b * L + (spec.reversed ? L - 1 - t : t)])
+                    outl += n
+                    if t % nRefresh == nRefresh - 1 || t == L - 1 { wEnd += n; wins += 1 }
+                }
+            }
+            report.outlierEntries[idx] += outl
+            report.entries[idx] += Int64(rows * C)
+            report.windowEndSum[idx] += wEnd; report.windows[idx] += wins
+            if let observer, let sp {
+                for b in 0..<view.batch {
+                    for t in 0..<L {
+                        let r = b * L + (spec.reversed ? L - 1 - t : t)
+                        observer(idx, b, t, (0..<Int(cp[r])).map { Int(sp[r * C + $0]) })
+                    }
+                }
+            }
+            if spec.feedsLinear, let sp { pending[idx] = OutlierColumns(rows: rows, cols: C, counts: cp, slots: sp) }
+        }}
     }
 
     public func linear(_ kind: LinearKind, layer: Int, input: ActivationView, output: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool {
-        guard engine == .int else { return false }
         let key = LinearKindKey(kind)
         let idx = layout.index(layer: layer, key.inputPoint)
         let spec = layout.points[idx], q = quantizers[idx], L = input.length
-        guard let w = packed[layer][key], let cols = pending.removeValue(forKey: idx) else {
-            if error == nil { error = QuantError("integer engine: no outlier lists for \(spec.name)") }
+        guard let cols = pending.removeValue(forKey: idx) else {
+            if error == nil { error = QuantError("\(engine.rawValue) engine: no outlier lists for \(spec.name)") }
             return false
         }
         var scales = [Float](repeating: 0, count: input.batch * L)
         for b in 0..<input.batch {
             for pos in 0..<L { scales[b * L + pos] = q.scale(spec.reversed ? L - 1 - pos : pos) }
         }
-        do {
-            try MixedPrecisionGEMM.run(x: input.values, rows: input.batch * L, ldx: input.ld, weights: w, inlierScales: scales,
-                                       inlierBits: q.inlierBits, outliers: cols, outlierBits: q.outlierBits,
-                                       y: output, ldy: ldOut, threads: threads)
-        } catch {
-            if self.error == nil { self.error = error }
-            return false
+        switch engine {
+        case .sim:
+            guard let w = levels[layer][key] else { return false }
+            SimulatedLinear.run(x: input.values, rows: input.batch * L, ldx: input.ld, weights: w, inlierScales: scales,
+                                inlierBits: q.inlierBits, outliers: cols, outlierBits: q.outlierBits,
+                                y: output, ldy: ldOut, runner: runner)
+        case .int:
+            guard let w = packed[layer][key] else { return false }
+            do {
+                try MixedPrecisionGEMM.run(x: input.values, rows: input.batch * L, ldx: input.ld, weights: w, inlierScales: scales,
+                                           inlierBits: q.inlierBits, outliers: cols, outlierBits: q.outlierBits,
+                                           y: output, ldy: ldOut, threads: threads)
+            } catch {
+                if self.error == nil { self.error = error }
+                return false
+            }
         }
         return true
     }

@@ -140,11 +140,8 @@ import OuroQuant
                                     inlierBits: 4, outlierBits: 8,
                                     outliers: .dynamic(lambda: spec.asymmetric ? 4 : 3, nRefresh: 10, stats: .inliers))
             // Stored rows are in step order (scan order for the backward direction).
-            x.withUnsafeMutableBufferPointer { xb in
-                pq.run(length: L, apply: true, row: { xb.baseAddress! + $0 * C }) { t, list in
-                    for c in 0..<C where list.mask[c] { ours[t * C + c] = 1 }
-                }
-            }
+            let lists = x.withUnsafeMutableBufferPointer { pq.stepLists($0.baseAddress!, length: L, apply: true) }
+            for (t, list) in lists.enumerated() { for c in list { ours[t * C + c] = 1 } }
             #expect(ours == mask, "\(name) outlier mask")
             var worst = 0.0, inlierBad: [String] = []
             for j in 0..<(L * C) {

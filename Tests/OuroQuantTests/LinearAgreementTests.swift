@@ -4,21 +4,24 @@ import Testing
 import OuroQuant
 
 /// Runs the simulated engine and, at every quantized linear, also computes the integer GEMM on
-/// the same (already fake-quantized) input with the outlier lists the shared detection produced;
-/// records max|int − x̂·Ŵᵀ| / max|x̂·Ŵᵀ| (reference in Double) per linear.
+/// the same input with the outlier lists the shared detection produced. Records per linear
+/// max|int − x̂·Ŵᵀ| / max|x̂·Ŵᵀ| against a Double reference on independently fake-quantized
+/// inputs x̂, and whether int and sim gave the same bits.
 final class LinearProbe: ForwardHooks {
     let inner: QuantizedHooks
     let q: QuantizedModel
     let layout: QuantLayout
     var lists: [Int: [Int: [Int]]] = [:]   // point index → row → channels
     var worst: [String: Double] = [:]
+    var bitwise: [String: Bool] = [:]
+    var modifiesLinearInputs: Bool { false }
 
     init(_ q: QuantizedModel) throws {
         self.q = q; layout = QuantLayout(q.config)
         inner = try q.hooks(engine: .sim, threads: 1)
         inner.observer = { [unowned self] idx, b, t, list in
             let spec = self.layout.points[idx], L = self.layout.length
-            if list.count > 0 { self.lists[idx, default: [:]][b * L + (spec.reversed ? L - 1 - t : t)] = list.channels }
+            if !list.isEmpty { self.lists[idx, default: [:]][b * L + (spec.reversed ? L - 1 - t : t)] = list }
         }
     }
 
@@ -33,8 +36,8 @@ final class LinearProbe: ForwardHooks {
         case .xProj(let d): (m, pt) = (ql.xProj[d.rawValue], ActivationPoint(.xproj, d))
         case .dtProj(let d): (m, pt) = (ql.dtProj[d.rawValue], ActivationPoint(.dtproj, d))
         }
-        let idx = layout.index(layer: layer, pt), L = input.length, rows = input.batch * L
-        let S = q.points[idx].scales
+        let idx = layout.index(layer: layer, pt), L = input.length, rows = input.batch * L, K = m.cols
+        let S = q.points[idx].scales, s = q.quant.setting
         let scales = (0..<rows).map { r -> Float in
             let pos = r % L, t = pt.direction == .backward ? L - 1 - pos : pos
             return S.count == 1 ? S[0] : S[t]
@@ -43,24 +46,40 @@ final class LinearProbe: ForwardHooks {
         lists[idx] = nil
         var y = [Float](repeating: 0, count: rows * m.rows)
         try! MixedPrecisionGEMM.run(x: input.values, rows: rows, ldx: input.ld, weights: try! m.packed(), inlierScales: scales,
-                                    inlierBits: q.quant.setting.inlierBits, outliers: try! OutlierColumns(perRow: perRow, cols: m.cols),
-                                    outlierBits: q.quant.setting.outlierBits, y: &y, ldy: m.rows, threads: 2)
-        let w = m.dequantized()
+                                    inlierBits: s.inlierBits, outliers: try! OutlierColumns(perRow: perRow, cols: K),
+                                    outlierBits: s.outlierBits, y: &y, ldy: m.rows, threads: 2)
+        // x̂: inliers S·level, outliers at b_O with a dynamic scale (or unchanged at 16).
+        let qI = Float(Quantizer.qmax(bits: s.inlierBits)), w = m.dequantized()
+        var xhat = [Double](repeating: 0, count: rows * K)
+        for r in 0..<rows {
+            let x = input.values + r * input.ld, listed = Set(perRow[r])
+            var mO: Float = 0
+            for c in listed { mO = max(mO, abs(x[c])) }
+            let qO = Float(Quantizer.qmax(bits: min(s.outlierBits, 15))), sO = max(mO, 1e-8) / qO
+            for k in 0..<K {
+                if !listed.contains(k) { xhat[r * K + k] = Double(Quantizer.symmetric(x[k], scale: scales[r], qmax: qI)) }
+                else { xhat[r * K + k] = s.outlierBits >= 16 ? Double(x[k]) : Double(Quantizer.symmetric(x[k], scale: sO, qmax: qO)) }
+            }
+        }
         var num = 0.0, den = 0.0
         for r in 0..<rows {
             for o in 0..<m.rows {
-                var s = 0.0
-                for k in 0..<m.cols { s += Double(input.values[r * input.ld + k]) * Double(w[o * m.cols + k]) }
-                num = max(num, abs(Double(y[r * m.rows + o]) - s)); den = max(den, abs(s))
+                var acc = 0.0
+                for k in 0..<K { acc += xhat[r * K + k] * Double(w[o * K + k]) }
+                num = max(num, abs(Double(y[r * m.rows + o]) - acc)); den = max(den, abs(acc))
             }
         }
         worst["\(layer).\(kind)"] = den == 0 ? num : num / den
-        return false
+        let used = inner.linear(kind, layer: layer, input: input, output: output, ldOut: ldOut)
+        var same = used
+        for r in 0..<rows { for o in 0..<m.rows where output[r * ldOut + o].bitPattern != y[r * m.rows + o].bitPattern { same = false } }
+        bitwise["\(layer).\(kind)"] = same
+        return used
     }
 }
 
 @Suite("Integer GEMM per linear") struct LinearAgreementTests {
-    @Test("every quantized linear: integer GEMM = float fake-quant to float rounding",
+    @Test("every quantized linear: integer GEMM = float fake-quant to float rounding, and = the simulated engine bit for bit",
           arguments: [(QuantSetting.w4a4, QuantMethod.ouromamba), (.w4a8, .ouromamba), (.w8a8, .ouromamba), (.w4a4, .staticOutlierList)])
     func perLinear(setting: QuantSetting, method: QuantMethod) throws {
         guard let f = try QuantFixture.load() else { return }
@@ -69,5 +88,6 @@ final class LinearProbe: ForwardHooks {
         _ = try q.simulatedModel().forward(f.input, hooks: probe, threads: 1)
         #expect(probe.worst.count == 12)
         for (k, v) in probe.worst { #expect(v <= 1e-6, "\(setting) \(method.rawValue) \(k): \(v)") }
+        for (k, v) in probe.bitwise { #expect(v, "\(setting) \(method.rawValue) \(k): int and sim differ") }
     }
 }

@@ -65,7 +65,7 @@ import OuroQuant
         func run(_ x: Tensor, offset: Int) throws -> ([String: [Int]], [Float]) {
             var lists: [String: [Int]] = [:]
             let h = try q.hooks(engine: .sim, threads: 1)
-            h.observer = { i, b, t, l in lists["\(i).\(b + offset).\(t)"] = l.channels }
+            h.observer = { i, b, t, l in lists["\(i).\(b + offset).\(t)"] = l }
             let y = try q.simulatedModel().logits(x, batchSize: x.shape[0], hooks: h, threads: 1)
             return (lists, y.data)
         }

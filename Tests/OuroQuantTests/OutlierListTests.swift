@@ -12,13 +12,10 @@ import OuroQuant
     }
 
     static func lists(_ x: [Float], scale: Float, length: Int) -> [[Int]] {
-        var x = x, out: [[Int]] = []
+        var x = x
         let q = PointQuantizer(channels: 64, asymmetric: false, scales: [scale], zeros: [], inlierBits: 4, outlierBits: 8,
                                outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
-        x.withUnsafeMutableBufferPointer { b in
-            q.run(length: length, apply: true, row: { b.baseAddress! + $0 * 64 }) { _, list in out.append(list.channels) }
-        }
-        return out
+        return x.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: length, apply: true) }
     }
 
     @Test("lists grow within a window and reset at every window start")
@@ -50,9 +47,35 @@ import OuroQuant
             var y = x
             let q = PointQuantizer(channels: 64, asymmetric: false, scales: [0.1], zeros: [], inlierBits: 4, outlierBits: bits,
                                    outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
-            y.withUnsafeMutableBufferPointer { b in q.run(length: 1, apply: true, row: { _ in b.baseAddress! }) { _, _ in } }
+            _ = y.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: 1, apply: true) }
             #expect(bits == 16 ? y[9] == x[9] : y[9] == Float(123.456) / 127 * 127)
             #expect(y[1] == Float(0.1) * 1 && y[4] == Float(0.1) * 4)
+        }
+    }
+}
+
+@Suite("Point quantizer paths") struct PointQuantizerPathTests {
+    /// Heavy-tailed rows (a few channels 20× larger), odd channel counts, every rule: the
+    /// portable and AVX2 paths must give the same lists and the same bits.
+    @Test(arguments: [(13, false, OutlierStats.inliers), (64, false, .allWithZeros), (67, true, .inliers), (384, true, .allWithZeros)])
+    func portableEqualsAVX2(channels C: Int, asymmetric: Bool, stats: OutlierStats) throws {
+        guard KernelPath.avx2Available else { print("SKIPPING AVX2 comparison: this CPU has no AVX2"); return }
+        let L = 37
+        var rng = Xoshiro256StarStar(seed: UInt64(C))
+        let x = (0..<(L * C)).map { i -> Float in
+            let v = Float(rng.nextUniform() * 2 - 1)
+            return i % 11 == 3 ? v * 20 : v
+        }
+        let scales = (0..<L).map { Float(0.05 + 0.01 * Double($0 % 5)) }
+        for bits in [8, 16] {
+            let q = PointQuantizer(channels: C, asymmetric: asymmetric, scales: scales, zeros: asymmetric ? [Int32](repeating: 7, count: L) : [],
+                                   inlierBits: 4, outlierBits: bits, outliers: .dynamic(lambda: 3, nRefresh: 10, stats: stats))
+            var a = x, b = x
+            let la = a.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .portable) }
+            let lb = b.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .avx2) }
+            #expect(la == lb)
+            #expect(la.contains { !$0.isEmpty }, "the data must trigger detection")
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
         }
     }
 }

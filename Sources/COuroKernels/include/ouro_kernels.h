@@ -86,6 +86,36 @@ typedef struct ouro_mpgemm_args {
 /// dequantizes, adds the outlier term. Different row ranges may run concurrently.
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1);
 
+/// Outlier rule of a point (method.md 4.5, 4.7).
+enum {
+    OURO_OUTLIERS_NONE = 0,    ///< everything saturates at the static scale
+    OURO_OUTLIERS_DYNAMIC = 1, ///< per-sample lists refreshed every n_refresh steps
+    OURO_OUTLIERS_FIXED = 2    ///< one list chosen at calibration
+};
+
+/// The run-time quantizer of one activation point.
+typedef struct ouro_point_params {
+    int C;                        ///< channels
+    int asymmetric;               ///< 1 for the asymmetric (Delta) points
+    int inlier_bits, outlier_bits;///< outlier_bits 16 = outliers stay float
+    int mode;                     ///< OURO_OUTLIERS_*
+    double lambda;                ///< threshold mu + lambda sigma
+    int n_refresh;                ///< window length
+    int stats_all_with_zeros;     ///< mu, sigma over all channels (listed ones as 0) instead of inliers
+    const float *scales;          ///< S_I(t): nscales = 1 or L
+    int nscales;
+    const int32_t *zeros;         ///< z(t) (asymmetric, nscales entries) or NULL
+    const int32_t *fixed;         ///< OURO_OUTLIERS_FIXED: listed channels
+    int nfixed;
+} ouro_point_params;
+
+/// Runs one sample's L steps of a point. Step t reads row (reversed ? L-1-t : t) of x (stride
+/// ldx); the list is updated (detection), then with `apply` the row is fake-quantized in place.
+/// counts[r] = size of the list in force at row r; when `lists` is not NULL, the ascending list
+/// of row r is written at lists + r*C. Returns 0, or -1 when scratch memory is unavailable.
+int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
+                   int32_t *counts, int32_t *lists);
+
 /// Atomic fetch-add (for work distribution from Swift).
 int ouro_atomic_fetch_add(int *counter, int value);
 

@@ -31,9 +31,9 @@ enum ReportCollector {
         let L = q.config.seqLen, C = spec.channels
         var mask = [UInt8](repeating: 0, count: L * C)
         let hooks = try q.hooks(engine: .sim, threads: threads)
-        hooks.observer = { p, b, t, list in
+        hooks.observer = { p, b, t, channels in
             guard p == idx, b == 0 else { return }
-            for ch in list.channels { mask[t * C + ch] = 1 }
+            for ch in channels { mask[t * C + ch] = 1 }
         }
         _ = try q.simulatedModel().logits(image, batchSize: 1, hooks: hooks, threads: threads)
         return .init(layer: layer, point: point.description, image: 0, channels: C, steps: L, nRefresh: q.quant.nRefresh, mask: mask)

@@ -8,22 +8,45 @@ public enum CausalConv1d {
     static func offset(_ k: Int, _ K: Int, _ reverse: Bool) -> Int { reverse ? (K - 1 - k) : (k - (K - 1)) }
 
     /// `x` rows have stride `ldx`; `wT` is the weight transposed to (K, E); output [B,L,E].
+    /// With `silu`, also writes SiLU(out) there (the mixer's xc), in the same pass.
+    ///
+    /// Works row by row over all channels, so every load is a contiguous run of the row (the
+    /// input rows are 2E apart; walking one channel block down the rows missed the cache).
     public static func forward(batch: Int, length L: Int, channels E: Int, taps K: Int,
                                x: UnsafePointer<Float>, ldx: Int, wT: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>, reverse: Bool,
-                               out: UnsafeMutablePointer<Float>, runner: ParallelRunner) {
-        let chunks = (E + 7) / 8
-        runner.forEach(batch * chunks) { job in
-            let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
-            let bv = load(bias + e0, w)
-            for t in 0..<L {
-                var acc = bv
-                for k in 0..<K {
-                    let s = t + offset(k, K, reverse)
-                    if s < 0 || s >= L { continue }
-                    acc = acc + load(wT + k * E + e0, w) * load(x + (b * L + s) * ldx + e0, w)
+                               out: UnsafeMutablePointer<Float>, silu: UnsafeMutablePointer<Float>? = nil,
+                               runner: ParallelRunner) {
+        let rowsPerJob = 16, jobsPerImage = (L + rowsPerJob - 1) / rowsPerJob
+        let full = E / 8 * 8
+        runner.forEach(batch * jobsPerImage) { job in
+            let b = job / jobsPerImage, t0 = (job % jobsPerImage) * rowsPerJob
+            for t in t0..<min(L, t0 + rowsPerJob) {
+                // Taps whose input row lies inside the sequence, in ascending k (the summation order).
+                let kLo = reverse ? max(0, t + K - L) : max(0, K - 1 - t)
+                let kHi = reverse ? K : min(K, L + K - 1 - t)
+                let o = out + (b * L + t) * E
+                var e = 0
+                while e < full {
+                    var acc = bias.load8(e)
+                    for k in kLo..<kHi {
+                        let s = t + offset(k, K, reverse)
+                        acc = acc + wT.load8(k * E + e) * x.load8((b * L + s) * ldx + e)
+                    }
+                    o.store8(e, acc)
+                    if let silu { silu.store8((b * L + t) * E + e, VectorMath.silu(acc)) }
+                    e += 8
                 }
-                store(out + (b * L + t) * E + e0, acc, w)
+                if e < E {
+                    let w = E - e
+                    var acc = load(bias + e, w)
+                    for k in kLo..<kHi {
+                        let s = t + offset(k, K, reverse)
+                        acc = acc + load(wT + k * E + e, w) * load(x + (b * L + s) * ldx + e, w)
+                    }
+                    store(o + e, acc, w)
+                    if let silu { store(silu + (b * L + t) * E + e, VectorMath.silu(acc), w) }
+                }
             }
         }
     }

@@ -47,6 +47,20 @@ public struct OutlierColumns: Sendable, Equatable {
         self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat)
     }
 
+    /// Gathers per-row lists written by `PointQuantizer.run`: row t holds `counts[t]` ascending
+    /// columns at `slots + t·cols` (valid by construction, so not re-checked).
+    init(rows: Int, cols: Int, counts: UnsafePointer<Int32>, slots: UnsafePointer<Int32>) {
+        var ptr = [Int32](repeating: 0, count: rows + 1)
+        for t in 0..<rows { ptr[t + 1] = ptr[t] + counts[t] }
+        var flat = [Int32](repeating: 0, count: Int(ptr[rows]))
+        flat.withUnsafeMutableBufferPointer { f in
+            for t in 0..<rows where counts[t] > 0 {
+                (f.baseAddress! + Int(ptr[t])).update(from: slots + t * cols, count: Int(counts[t]))
+            }
+        }
+        self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat)
+    }
+
     /// The sorted outlier columns of row `t`.
     public func columns(ofRow t: Int) -> ArraySlice<Int32> { columns[Int(rowPtr[t])..<Int(rowPtr[t + 1])] }
 

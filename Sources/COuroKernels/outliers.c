@@ -1,0 +1,300 @@
+// Run-time outlier detection and activation fake quantization of one point (method.md 4.5).
+// Every path gives bit-identical results: the vector loops only compute exact operations
+// (max, min, and per-element divide/round/clamp/multiply); the mean and deviation are
+// sequential double sums in channel order.
+#include "internal.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#pragma STDC FP_CONTRACT OFF
+
+// keep[c] = all ones for an inlier channel, 0 for a listed one (masks with and/andnot).
+typedef struct {
+    uint32_t *keep;
+    int32_t *list;  // sorted listed channels
+    int32_t *fresh; // channels flagged at this step
+    int n;
+} point_state;
+
+static inline float keep_f(const uint32_t *keep, int c, float v) {
+    uint32_t b;
+    memcpy(&b, &v, 4);
+    b &= keep[c];
+    memcpy(&v, &b, 4);
+    return v;
+}
+
+// Inlier statistics: max |x| (symmetric) or lo = min(0, min x), hi = max(0, max x), where listed
+// channels read as 0 (which changes none of the three).
+static void inlier_range_portable(const float *x, const uint32_t *keep, int C, float *lo, float *hi, float *amax) {
+    float l = 0, h = 0, m = 0;
+    for (int c = 0; c < C; c++) {
+        const float v = keep_f(keep, c, x[c]);
+        l = v < l ? v : l;
+        h = v > h ? v : h;
+        const float a = fabsf(v);
+        m = a > m ? a : m;
+    }
+    *lo = l; *hi = h; *amax = m;
+}
+
+OURO_AVX2 static float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+OURO_AVX2 static float hmin8(__m256 v) {
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+OURO_AVX2 static void inlier_range_avx2(const float *x, const uint32_t *keep, int C, float *lo, float *hi, float *amax) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 l = _mm256_setzero_ps(), h = l, m = l;
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const __m256 v = _mm256_and_ps(_mm256_loadu_ps(x + c), _mm256_loadu_ps((const float *)(keep + c)));
+        l = _mm256_min_ps(l, v);
+        h = _mm256_max_ps(h, v);
+        m = _mm256_max_ps(m, _mm256_and_ps(v, absmask));
+    }
+    float tl, th, tm;
+    inlier_range_portable(x + c, keep + c, C - c, &tl, &th, &tm);
+    const float vl = hmin8(l), vh = hmax8(h), vm = hmax8(m);
+    *lo = tl < vl ? tl : vl; *hi = th > vh ? th : vh; *amax = tm > vm ? tm : vm;
+}
+
+// Sums over channels for mu and sigma. Both paths use four double lanes (lane j takes the
+// channels c = j mod 4 below C rounded down to 4), combined as (l0 + l1) + (l2 + l3), then the
+// tail in order: the same bits on every path. Listed channels read as 0 in `sum`; `ss` counts
+// them only with `all`.
+static double sum_abs_portable(const float *x, const uint32_t *keep, int C) {
+    double l[4] = {0, 0, 0, 0};
+    const int C4 = C / 4 * 4;
+    for (int c = 0; c < C4; c++) l[c & 3] += (double)fabsf(keep_f(keep, c, x[c]));
+    double s = (l[0] + l[1]) + (l[2] + l[3]);
+    for (int c = C4; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    return s;
+}
+
+static double sum_sq_portable(const float *x, const uint32_t *keep, int C, double mu, int all) {
+    double l[4] = {0, 0, 0, 0};
+    const int C4 = C / 4 * 4;
+    for (int c = 0; c < C4; c++) {
+        if (!all && !keep[c]) continue;
+        const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
+        l[c & 3] += d * d;
+    }
+    double s = (l[0] + l[1]) + (l[2] + l[3]);
+    for (int c = C4; c < C; c++) {
+        if (!all && !keep[c]) continue;
+        const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
+        s += d * d;
+    }
+    return s;
+}
+
+OURO_AVX2 static inline __m256d abs4_pd(const float *x, const uint32_t *keep) {
+    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const __m128 k = _mm_loadu_ps((const float *)keep);
+    return _mm256_cvtps_pd(_mm_and_ps(_mm_and_ps(_mm_loadu_ps(x), k), absmask));
+}
+
+OURO_AVX2 static inline double lanes_sum(__m256d v) {
+    double l[4];
+    _mm256_storeu_pd(l, v);
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C) {
+    __m256d acc = _mm256_setzero_pd();
+    const int C4 = C / 4 * 4;
+    for (int c = 0; c < C4; c += 4) acc = _mm256_add_pd(acc, abs4_pd(x + c, keep + c));
+    double s = lanes_sum(acc);
+    for (int c = C4; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    return s;
+}
+
+OURO_AVX2 static double sum_sq_avx2(const float *x, const uint32_t *keep, int C, double mu, int all) {
+    __m256d acc = _mm256_setzero_pd();
+    const __m256d vmu = _mm256_set1_pd(mu);
+    const int C4 = C / 4 * 4;
+    for (int c = 0; c < C4; c += 4) {
+        const __m256d d = _mm256_sub_pd(abs4_pd(x + c, keep + c), vmu);
+        __m256d sq = _mm256_mul_pd(d, d);
+        if (!all) sq = _mm256_and_pd(sq, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(keep + c)))));
+        acc = _mm256_add_pd(acc, sq);
+    }
+    double s = lanes_sum(acc);
+    for (int c = C4; c < C; c++) {
+        if (!all && !keep[c]) continue;
+        const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
+        s += d * d;
+    }
+    return s;
+}
+
+// Inlier channels with |x| > thr leave `keep` and are appended to `fresh` in ascending order;
+// returns how many.
+static int flag_portable(const float *x, uint32_t *keep, int c0, int C, double thr, int32_t *fresh) {
+    int m = 0;
+    for (int c = c0; c < C; c++)
+        if (keep[c] && (double)fabsf(x[c]) > thr) { keep[c] = 0; fresh[m++] = c; }
+    return m;
+}
+
+OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
+    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const __m256d vt = _mm256_set1_pd(thr);
+    int m = 0, c = 0;
+    for (; c + 4 <= C; c += 4) {
+        // Only inliers can be flagged: listed channels read as 0.
+        const __m128 v = _mm_and_ps(_mm_and_ps(_mm_loadu_ps(x + c), _mm_loadu_ps((const float *)(keep + c))), absmask);
+        int over = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_cvtps_pd(v), vt, _CMP_GT_OQ));
+        while (over) {
+            const int j = __builtin_ctz(over);
+            over &= over - 1;
+            keep[c + j] = 0;
+            fresh[m++] = c + j;
+        }
+    }
+    return m + flag_portable(x, keep, c, C, thr, fresh + m);
+}
+
+// Merges the ascending `fresh` channels into the ascending list.
+static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
+    int i = st->n - 1, j = m - 1, k = st->n + m - 1;
+    while (j >= 0) st->list[k--] = (i >= 0 && st->list[i] > fresh[j]) ? st->list[i--] : fresh[j--];
+    st->n += m;
+}
+
+// Detection at one step: when the inliers overflow S (s_dyn > S), channels with |x| > mu + lambda
+// sigma (over the current inliers, or all channels with listed ones as zeros) join the list.
+// Returns 1 when the list changed.
+static int detect(int path, const ouro_point_params *p, const float *x, float S, point_state *st) {
+    const int C = p->C, avx2 = path == OURO_PATH_AVX2;
+    float lo, hi, amax;
+    if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
+    else inlier_range_portable(x, st->keep, C, &lo, &hi, &amax);
+    const double sdyn = p->asymmetric ? ((double)hi - (double)lo) / (double)((1 << p->inlier_bits) - 1)
+                                      : (double)amax / (double)((1 << (p->inlier_bits - 1)) - 1);
+    if (!(sdyn > (double)S)) return 0;
+    const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
+    if (n < 2) return 0;
+    const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
+    const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
+    const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
+    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
+    if (m == 0) return 0;
+    merge_fresh(st, st->fresh, m);
+    return 1;
+}
+
+static inline float qsym(float x, float s, float q) {
+    float r = nearbyintf(x / s);
+    r = r > -q ? r : -q;
+    r = r < q ? r : q;
+    return s * r;
+}
+
+static inline float qasym(float x, float s, float z, float lv) {
+    float r = nearbyintf(x / s) + z;
+    r = r > 0 ? r : 0;
+    r = r < lv ? r : lv;
+    return s * (r - z);
+}
+
+OURO_AVX2 static void quantize_inliers_avx2(float *x, const uint32_t *keep, int C, int asym, float s, float z,
+                                            float qmax_or_levels) {
+    const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps(z), top = _mm256_set1_ps(qmax_or_levels);
+    const __m256 bottom = asym ? _mm256_setzero_ps() : _mm256_set1_ps(-qmax_or_levels);
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const __m256 v = _mm256_loadu_ps(x + c);
+        __m256 r = _mm256_round_ps(_mm256_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (asym) r = _mm256_add_ps(r, vz);
+        r = _mm256_min_ps(_mm256_max_ps(r, bottom), top);
+        if (asym) r = _mm256_sub_ps(r, vz);
+        const __m256 k = _mm256_loadu_ps((const float *)(keep + c));
+        _mm256_storeu_ps(x + c, _mm256_blendv_ps(v, _mm256_mul_ps(vs, r), k));
+    }
+    for (; c < C; c++)
+        if (keep[c]) x[c] = asym ? qasym(x[c], s, z, qmax_or_levels) : qsym(x[c], s, qmax_or_levels);
+}
+
+// Fake quantization of one row: inliers at b_I with (S, z); listed channels at b_O with a
+// dynamic scale, or unchanged at b_O = 16.
+static void quantize_row(int path, const ouro_point_params *p, float *x, float S, int32_t zi, const point_state *st) {
+    const int C = p->C;
+    const float z = (float)zi;
+    const float top = p->asymmetric ? (float)((1 << p->inlier_bits) - 1) : (float)((1 << (p->inlier_bits - 1)) - 1);
+    if (path == OURO_PATH_AVX2) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
+    else
+        for (int c = 0; c < C; c++)
+            if (st->keep[c]) x[c] = p->asymmetric ? qasym(x[c], S, z, top) : qsym(x[c], S, top);
+    if (st->n == 0 || p->outlier_bits >= 16) return;
+    if (p->asymmetric) {
+        float lo = 0, hi = 0;
+        for (int j = 0; j < st->n; j++) {
+            const float v = x[st->list[j]];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        const double lvO = (double)((1 << p->outlier_bits) - 1);
+        const double range = (double)hi - (double)lo;
+        const float sO = (float)((range > 1e-8 ? range : 1e-8) / lvO);
+        double zr = nearbyint(-(double)lo / (double)sO);
+        zr = zr > 0 ? zr : 0;
+        zr = zr < lvO ? zr : lvO;
+        for (int j = 0; j < st->n; j++) x[st->list[j]] = qasym(x[st->list[j]], sO, (float)zr, (float)lvO);
+        return;
+    }
+    float m = 0;
+    for (int j = 0; j < st->n; j++) {
+        const float a = fabsf(x[st->list[j]]);
+        m = a > m ? a : m;
+    }
+    const float qO = (float)((1 << (p->outlier_bits - 1)) - 1);
+    const float sO = (m > 1e-8f ? m : 1e-8f) / qO;
+    for (int j = 0; j < st->n; j++) x[st->list[j]] = qsym(x[st->list[j]], sO, qO);
+}
+
+int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
+                   int32_t *counts, int32_t *lists) {
+    const int C = p->C;
+    point_state st;
+    st.keep = malloc(sizeof(uint32_t) * (size_t)(C > 0 ? C : 1));
+    st.list = malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
+    st.fresh = malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
+    if (!st.keep || !st.list || !st.fresh) { free(st.keep); free(st.list); free(st.fresh); return -1; }
+    for (int c = 0; c < C; c++) st.keep[c] = 0xffffffffu;
+    st.n = 0;
+    if (p->mode == OURO_OUTLIERS_FIXED) {
+        for (int j = 0; j < p->nfixed; j++) st.keep[p->fixed[j]] = 0;
+        for (int c = 0; c < C; c++)
+            if (!st.keep[c]) st.list[st.n++] = c;
+    }
+    for (int t = 0; t < L; t++) {
+        const int r = reversed ? L - 1 - t : t;
+        float *xr = x + (size_t)r * ldx;
+        const float S = p->nscales == 1 ? p->scales[0] : p->scales[t];
+        if (p->mode == OURO_OUTLIERS_DYNAMIC) {
+            if (t % p->n_refresh == 0 && st.n > 0) {
+                for (int j = 0; j < st.n; j++) st.keep[st.list[j]] = 0xffffffffu;
+                st.n = 0;
+            }
+            detect(path, p, xr, S, &st);
+        }
+        if (apply) quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st);
+        counts[r] = st.n;
+        if (lists && st.n) memcpy(lists + (size_t)r * C, st.list, sizeof(int32_t) * (size_t)st.n);
+    }
+    free(st.keep);
+    free(st.list);
+    free(st.fresh);
+    return 0;
+}
