@@ -110,11 +110,18 @@ struct CoordinatorCommand: ParsableCommand {
         options.allowMixedBackends = allowMixedBackends
         let report = try ClusterCLI.run(plan: plan, model: m, modelSHA256: sha, options: options, common: common)
         if common.json {
+            func workers(_ w: [WorkerTiming]) -> [[String: Any]] {
+                w.map { ["worker": $0.workerId, "tasks": $0.tasks, "busy_seconds": $0.busySeconds] }
+            }
             Console.printJSON(["out": out, "kind": plan.kind.rawValue, "seconds": report.seconds, "job_dir": options.jobDirectory ?? "",
                                "phases": report.phases.map { ["phase": $0.phase, "tasks": $0.tasks, "resumed": $0.resumed,
-                                                              "computed": $0.computed, "retries": $0.retries] }])
+                                                              "computed": $0.computed, "retries": $0.retries, "seconds": $0.seconds,
+                                                              "workers": workers($0.workers)] },
+                               "workers": workers(report.workerTotals)])
         } else {
-            console.result(String(format: "job done in %.1f s: wrote %@", report.seconds, out))
+            let per = report.workerTotals.map { String(format: "%@ %d shards in %.1f s", $0.workerId, $0.tasks, $0.busySeconds) }
+            console.result(String(format: "job done in %.1f s: wrote %@", report.seconds, out)
+                           + (per.isEmpty ? "" : " (" + per.joined(separator: ", ") + ")"))
         }
     }
 
@@ -168,7 +175,8 @@ struct LocalClusterOptions: ParsableArguments {
         if let s = model.stride { args += ["--stride", String(s)] }
         var local = JobSessionOptions.LocalWorkers(count: workers ?? 1, modelArguments: args)
         local.threads = workerThreads
-        local.extraArguments = ["--log-level", common.verbose ? "debug" : "warning"]
+        // Children share this stderr: only the coordinator draws progress, they log warnings only.
+        local.extraArguments = ["--quiet", "--log-level", common.verbose ? "debug" : "warning"]
         o.localWorkers = local
         return o
     }
@@ -179,10 +187,14 @@ enum ClusterCLI {
     /// Runs a job session with a stderr logger and progress lines; errors become `CLIError`s.
     static func run(plan: JobPlan, model: VisionMamba, modelSHA256: String, options: JobSessionOptions,
                     common: CommonOptions) throws -> JobReport {
-        let logger = ClusterLog.logger("coordinator", level: common.quiet || common.json ? .warning : (common.verbose ? .debug : .notice))
-        let progress = ProgressLog(isTTY: isatty(STDERR_FILENO) != 0) { s in
-            if !(common.quiet || common.json) { FileHandle.standardError.write(Data(s.utf8)) }
+        let output = StatusLine()
+        let logger = ClusterLog.logger("coordinator", level: common.quiet || common.json ? .warning : (common.verbose ? .debug : .notice),
+                                       output: output)
+        let progress = ProgressLog(isTTY: output.isTTY, columns: output.columns) { s in
+            if !(common.quiet || common.json) { output.write(s) }
         }
+        // A failed job leaves its bar open: end that line before the error message.
+        defer { output.finish() }
         return try clusterCLI {
             try JobSession.run(plan: plan, model: model, modelSHA256: modelSHA256, options: options, logger: logger,
                                onProgress: progress.report)
@@ -190,10 +202,10 @@ enum ClusterCLI {
     }
 }
 
-/// Loggers writing to stderr (stdout is kept for results).
+/// Loggers writing to stderr (stdout is kept for results), above the status line.
 enum ClusterLog {
-    static func logger(_ role: String, level: Logger.Level) -> Logger {
-        var l = Logger(label: "ouromamba.\(role)") { StreamLogHandler.standardError(label: $0) }
+    static func logger(_ role: String, level: Logger.Level, output: StatusLine) -> Logger {
+        var l = Logger(label: "ouromamba.\(role)") { ClusterLogHandler(label: $0, output: output) }
         l.logLevel = level
         return l
     }

@@ -71,8 +71,13 @@ struct QuantizeCommand: ParsableCommand {
             let done = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
             let elapsed = Date().timeIntervalSince(started)
             let q = try cliQuant { try QuantArtifact.read(path: out) }
+            // Phase rows carry the phase names that the per-worker rows refer to.
             let ev = try runFolder(m, path: path, q: q, syn: plan.gen != nil, threads: cluster.workerThreads * workers, console: console,
-                                   timings: [.init(phase: "cluster job (\(workers) workers)", seconds: elapsed)])
+                                   timings: done.phases.map { .init(phase: $0.phase, seconds: $0.seconds) }
+                                       + [.init(phase: "cluster job (\(workers) workers)", seconds: elapsed)],
+                                   workers: done.phases.flatMap { p in
+                                       p.workers.map { .init(worker: $0.workerId, phase: p.phase, tasks: $0.tasks, busySeconds: $0.busySeconds) }
+                                   })
             report(cfg: cfg, count: done.calibCount, seconds: elapsed, workers: workers, console: console, evaluation: ev)
             return
         }
@@ -104,10 +109,11 @@ struct QuantizeCommand: ParsableCommand {
 
     /// Evaluates FP vs quantized, writes report.json/report.html beside the artifact, prints the table.
     private func runFolder(_ m: VisionMamba, path: String, q: QuantizedModel, syn: Bool, threads: Int, console: Console,
-                           timings: [ReportData.Timing]) throws -> RunReport.Summary? {
+                           timings: [ReportData.Timing], workers: [ReportData.WorkerTiming] = []) throws -> RunReport.Summary? {
         guard !noReport else { return nil }
         let s = try RunReport.write(model: m, modelPath: path, quantized: q, artifact: out, samplesDirectory: syn ? samplesDirectory : nil,
-                                    data: data, limit: evalLimit, threads: max(1, threads), console: console, timings: timings)
+                                    data: data, limit: evalLimit, threads: max(1, threads), console: console, timings: timings,
+                                    workers: workers)
         if !common.json && !common.quiet {
             print(RunReport.table(s, setting: q.quant.setting.description, method: q.quant.method.rawValue))
         }

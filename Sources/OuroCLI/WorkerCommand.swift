@@ -13,8 +13,12 @@ struct WorkerCommand: ParsableCommand {
         The worker loads --model, advertises its sha256 in READY and refuses tasks for any other
         model. Endpoints other than loopback/ipc require CURVE: --key (this worker's key pair from
         `ouromamba keygen`) and --server-key (the coordinator's public key file).
-        Exit status: 0 when the coordinator ends the job, 1 when it refuses the worker (model
-        or backend mismatch, incompatible protocol) or gives up reconnecting.
+        Exit status: 0 when the coordinator ends the job or on SIGINT/SIGTERM (after telling the
+        coordinator), 1 when it refuses the worker (model or backend mismatch, incompatible
+        protocol) or gives up reconnecting.
+        Progress: a line per finished task (tasks done, rate) in logs, a redrawn status line on a
+        terminal; on exit a summary line on stdout (--json: one JSON object with tasks, failures,
+        busy seconds and rate, per phase too).
 
         Examples:
           OPENBLAS_NUM_THREADS=4 ouromamba worker --connect tcp://127.0.0.1:5555 --model M --threads 4
@@ -30,13 +34,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: "Heartbeat interval in seconds (use the coordinator's).") var heartbeat: Double = 1
     @Option(name: .long, help: "Give up after this many reconnections without a coordinator (default: never).") var maxReconnects: Int?
     @Option(name: .long, help: "Longest reconnection delay in seconds.") var reconnectMax: Double = 32
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default: info; warning with --quiet/--json, debug with --verbose).")
+    var logLevel: String?
     @Flag(name: .long, help: "After a job ends, reconnect and wait for the next one.") var keepAlive = false
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         guard ["cpu", "gpu"].contains(device) else { throw ValidationError("--device must be cpu or gpu") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be > 0") }
     }
 
@@ -45,19 +50,38 @@ struct WorkerCommand: ParsableCommand {
             throw CLIError("--device gpu: no GPU backend in this build (this build computes on the CPU with OpenBLAS only)")
         }
         let threads = common.resolvedThreads()
-        let logger = ClusterLog.logger("worker", level: Logger.Level(rawValue: logLevel)!)
+        let output = StatusLine()
+        let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (common.quiet || common.json ? .warning : (common.verbose ? .debug : .info))
+        let logger = ClusterLog.logger("worker", level: level, output: output)
         let (m, path) = try model.load()
         let sha = try QuantPipeline.fileSHA256(path)
         let security = try workerSecurity()
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let handler = JobWorker(model: m, modelSHA256: sha, threads: threads, debug: .fromEnvironment())
+        let started = Date()
+        let status = WorkerStatus(name: name, mode: common.quiet || common.json ? .silent : (output.isTTY ? .terminal : .lines),
+                                  output: output)
+        let handler = status.wrap(JobWorker(model: m, modelSHA256: sha, threads: threads, debug: .fromEnvironment()).handle)
         let info = WorkerInfo(workerId: String(name.prefix(128)), backend: "cpu/openblas", engineVersion: OuroQuantVersion.string,
                               threads: threads, memoryBytes: Int(ProcessInfo.processInfo.physicalMemory), credit: 1, models: [sha])
         let config = WorkerConfig(endpoint: connect, info: info, heartbeatInterval: heartbeat, reconnectInitial: min(1, heartbeat),
                                   reconnectMax: reconnectMax, maxReconnects: maxReconnects, security: security)
         logger.info("worker \(name): model \(path) (sha256 \(sha)), \(threads) thread(s), connecting to \(connect)")
+        func finish(_ exit: String) {
+            let s = status.close()
+            let seconds = Date().timeIntervalSince(started)
+            if common.json {
+                Console.printJSON(WorkerStatus.json(name: name, exit: exit, seconds: seconds, s))
+            } else {
+                var busy = String(format: "%.1f s busy", s.busySeconds)
+                if !s.phases.isEmpty {
+                    busy += " (" + s.phases.map { String(format: "%@ %d in %.1f s", $0.phase, $0.tasks, $0.busySeconds) }.joined(separator: ", ") + ")"
+                }
+                print("worker \(name): \(WorkerStatus.counts(s)), \(busy), \(String(format: "%.1f", seconds)) s up; \(exit)")
+            }
+        }
         while true {
-            let worker = try clusterCLI { try Worker(config: config, logger: logger, handler: handler.handle) }
+            let worker = try clusterCLI { try Worker(config: config, logger: logger, handler: handler) }
+            // SIGINT/SIGTERM: DISCONNECT, then the summary (stop() makes run() return .stopped).
             let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
                 signal(sig, SIG_IGN)
                 let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -66,16 +90,23 @@ struct WorkerCommand: ParsableCommand {
                 return s
             }
             defer { sources.forEach { $0.cancel() } }
-            let exit = try clusterCLI { try worker.run() }
+            let exit: WorkerExit
+            do { exit = try clusterCLI { try worker.run() } } catch {
+                _ = status.close()
+                throw error
+            }
             switch exit {
             case .stopped, .killed:
-                return
+                return finish("stopped")
             case .disconnected(let reason) where reason == "coordinator shutting down":
                 logger.info("worker \(name): job ended")
-                if !keepAlive { return }
+                status.jobEnded()
+                if !keepAlive { return finish("job ended") }
             case .disconnected(let reason):
+                _ = status.close()
                 throw CLIError("the coordinator refused this worker: \(reason)")
             case .gaveUp(let n):
+                _ = status.close()
                 throw CLIError("no coordinator at \(connect) after \(n) reconnection attempts")
             }
         }

@@ -54,6 +54,27 @@ public enum CLI {
                       stderr: String(decoding: errBox.data, as: UTF8.self))
     }
 
+    /// Runs several command lines (argv each) at the same time, for example a coordinator and its
+    /// workers, and returns their results in the same order once all have exited.
+    public static func parallel(_ argvs: [[String]], environment: [String: String] = [:], timeout: TimeInterval = 120,
+                                directory: URL? = nil) throws -> [Result] {
+        let boxes = argvs.map { _ in ResultBox() }
+        let group = DispatchGroup()
+        for (argv, box) in zip(argvs, boxes) {
+            group.enter()
+            // A thread each: these block for the whole run and must not wait for a pool slot.
+            Thread {
+                box.result = Swift.Result { try shell(argv, environment: environment, timeout: timeout, directory: directory) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        return try boxes.map { try $0.result!.get() }
+    }
+
+    /// Written by one runner thread, read after `group.wait()`.
+    final class ResultBox: @unchecked Sendable { var result: Swift.Result<Result, Error>? }
+
     /// Written by one reader thread, read after `group.wait()`.
     final class DataBox: @unchecked Sendable { var data = Data() }
 

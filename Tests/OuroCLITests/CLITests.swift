@@ -121,4 +121,96 @@ import OuroTestSupport
             #expect(r.stdout.contains("\r") && r.stdout.contains("ETA"), "no progress bar on a TTY for `\(cmd)`")
         }
     }
+
+    /// A coordinator and `workers` workers on a private ipc endpoint, run together: the small
+    /// quantize job of the cluster tests (16 synthetic samples, 2 shards per phase). `tty`
+    /// runs each under `script` (a pseudo-terminal; its output is then on stdout).
+    func cluster(_ dir: String, workers: Int, coordinatorArgs: [String] = [], workerArgs: [String] = [],
+                 tty: Bool = false) throws -> [CLI.Result] {
+        let bin = try #require(CLI.binary), micro = try #require(Self.micro)
+        let ep = "ipc://\(dir)/c.ipc"
+        let coordinator = [bin, "coordinator", "--bind", ep, "--model", micro, "--calib", "syn:ouromamba:16", "--gen-iterations", "30",
+                           "--out", dir + "/q/q.safetensors", "--heartbeat", "0.2", "--min-workers", String(workers),
+                           "--wait-workers", "30"] + coordinatorArgs
+        let ws = (0..<workers).map { i in
+            [bin, "worker", "--connect", ep, "--model", micro, "--threads", "1", "--id", "w\(i)", "--heartbeat", "0.2",
+             "--reconnect-max", "0.4", "--max-reconnects", "20"] + workerArgs
+        }
+        let argvs = ([coordinator] + ws).map { argv in
+            tty ? ["/usr/bin/script", "-qec", argv.map { "'\($0)'" }.joined(separator: " "), "/dev/null"] : argv
+        }
+        return try CLI.parallel(argvs, environment: ["OPENBLAS_NUM_THREADS": "1"], timeout: 60)
+    }
+
+    /// `coordinator` draws a bar with shard rate and ETA on a terminal and `worker` a live status
+    /// (tasks done, rate); without a terminal both print plain lines, a worker one per finished task.
+    @Test func clusterProgressOnTTYAndPlainLogs() throws {
+        guard Self.ready, CLI.binary != nil else { return }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("SKIPPING TTY test: no `script`"); return }
+        let dir = tmp("cluster-tty")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tty = try cluster(dir, workers: 1, tty: true)
+        let (c, w) = (tty[0].stdout, tty[1].stdout)
+        #expect(tty.allSatisfy { $0.status == 0 }, "coordinator: \(c.suffix(600))\nworker: \(w.suffix(600))")
+        #expect(c.contains("\r[gen] ") && c.contains("█") && c.contains("ETA") && c.contains("shards/s"), "no bar: \(c.suffix(600))")
+        #expect(c.contains("\r[calib-pass2] ") && c.contains("job done in"))
+        // The phase-complete log line starts on a line of its own, not glued to the bar.
+        // (By scalars: `script` ends lines with "\r\n", a single Character.)
+        let lines = c.unicodeScalars.split(separator: "\n").map { String(String.UnicodeScalarView($0)) }
+        let glued = lines.filter { $0.contains("shards/s") && $0.contains("complete:") }
+        #expect(glued.isEmpty && c.contains("phase gen complete:") && c.contains("per worker: w0 "), "\(glued)")
+        #expect(w.contains("\rworker w0: ") && w.contains("tasks/s") && w.contains("running gen.b000"), "no live status: \(w.suffix(600))")
+        #expect(w.contains("worker w0: 8 tasks done") && w.contains("job ended"), "\(w.suffix(600))")
+
+        let plainDir = tmp("cluster-plain")
+        defer { try? FileManager.default.removeItem(atPath: plainDir) }
+        let plain = try cluster(plainDir, workers: 1)
+        let (pc, pw) = (plain[0], plain[1])
+        #expect(pc.status == 0 && pw.status == 0, "coordinator: \(pc.stderr.suffix(600))\nworker: \(pw.stderr.suffix(600))")
+        #expect(!pc.stderr.contains("\r") && pc.stderr.contains("[gen] shards 2/2") && pc.stderr.contains("shards/s"), "\(pc.stderr.suffix(600))")
+        #expect(!pw.stderr.contains("\r"))
+        let taskLines = pw.stderr.split(separator: "\n").filter { $0.contains("worker w0: task ") && $0.contains(" done in ") }
+        #expect(taskLines.count == 8, "one line per finished task: \(pw.stderr.suffix(800))")
+        #expect(taskLines.last?.contains("8 tasks done") == true && taskLines.last?.contains("tasks/s") == true)
+        #expect(pw.stdout.contains("worker w0: 8 tasks done") && pw.stdout.contains("job ended"))
+    }
+
+    /// `coordinator --json` and `worker --json` end with one JSON object each: the job's phases
+    /// and per-worker figures, and the worker's own counts; a worker stopped by SIGTERM prints its
+    /// object too.
+    @Test func clusterJSONResultsParse() throws {
+        guard Self.ready, let bin = CLI.binary, let micro = Self.micro else { return }
+        let dir = tmp("cluster-json")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try cluster(dir, workers: 2, coordinatorArgs: ["--json"], workerArgs: ["--json"])
+        let coord = try json(r[0], "coordinator --json")
+        #expect(coord["kind"] as? String == "quantize" && coord["out"] as? String == dir + "/q/q.safetensors")
+        let phases = try #require(coord["phases"] as? [[String: Any]])
+        #expect(phases.map { $0["phase"] as? String } == ["gen", "calib-pass1", "calib-pass2", "weights"])
+        for p in phases {
+            let ws = try #require(p["workers"] as? [[String: Any]], "phase without workers: \(p)")
+            #expect(ws.reduce(0) { $0 + ($1["tasks"] as? Int ?? 0) } == p["computed"] as? Int)
+            #expect(ws.allSatisfy { ($0["busy_seconds"] as? Double ?? -1) >= 0 })
+        }
+        let totals = try #require(coord["workers"] as? [[String: Any]])
+        #expect(totals.reduce(0) { $0 + ($1["tasks"] as? Int ?? 0) } == 8)
+        var perWorker: [String: Int] = [:]
+        for t in totals { perWorker[t["worker"] as? String ?? "?"] = t["tasks"] as? Int }
+        for (i, w) in r.dropFirst().enumerated() {
+            let o = try json(w, "worker --json")
+            #expect(o["worker"] as? String == "w\(i)" && o["exit"] as? String == "job ended" && o["jobs"] as? Int == 1)
+            #expect(o["tasks"] as? Int == perWorker["w\(i)"] ?? 0, "worker w\(i) counts differ from the coordinator's: \(o)")
+            #expect(o["failed"] as? Int == 0 && o["tasks_per_second"] is Double && o["busy_seconds"] is Double)
+            #expect(w.stderr.isEmpty, "--json logs warnings only: \(w.stderr.suffix(300))")
+        }
+        // SIGTERM: the worker says goodbye and prints its summary (here without ever getting a task).
+        let script = """
+        '\(bin)' worker --connect ipc://\(dir)/nobody.ipc --model '\(micro)' --id idle --json --log-level info 2> \(dir)/w.err &
+        pid=$!
+        for i in $(seq 100); do grep -q 'connecting to' \(dir)/w.err && break; sleep 0.1; done
+        kill -TERM $pid; wait $pid
+        """
+        let stopped = try json(try CLI.shell(["/bin/bash", "-c", script], timeout: 30), "worker --json on SIGTERM")
+        #expect(stopped["exit"] as? String == "stopped" && stopped["tasks"] as? Int == 0)
+    }
 }

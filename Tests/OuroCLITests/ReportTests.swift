@@ -50,6 +50,43 @@ import OuroTestSupport
     }
 }
 
+extension ReportTests {
+    /// `quantize --workers 2` shows the time per phase and per worker (table and chart, also in
+    /// report.json); the single-process run has no per-worker section.
+    @Test func clusterReportHasPerWorkerTiming() throws {
+        guard CLITests.ready, let micro = CLITests.micro else { print("SKIPPING report test: binary, fixtures or dataset missing"); return }
+        let dir = NSTemporaryDirectory() + "ouro-report-workers-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["quantize", "--model", micro, "--calib", "noise:16", "--setting", "w4a4", "--eval-limit", "40", "--quiet"]
+        let c = try CLI.run(common + ["--out", dir + "/cluster/q.safetensors", "--workers", "2"])
+        #expect(c.status == 0, "\(c.stderr.suffix(500))")
+        let s = try CLI.run(common + ["--out", dir + "/single/q.safetensors", "--threads", "1"])
+        #expect(s.status == 0, "\(s.stderr.suffix(500))")
+
+        func load(_ run: String) throws -> (html: String, json: [String: Any]) {
+            let html = try String(contentsOfFile: "\(dir)/\(run)/report.html", encoding: .utf8)
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(run)/report.json"))
+            return (html, try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
+        }
+        let cluster = try load("cluster"), single = try load("single")
+        // report.json: one row per worker and phase; the phases also have their own timing rows.
+        let rows = try #require(cluster.json["workers"] as? [[String: Any]])
+        let timed = Set((cluster.json["timings"] as? [[String: Any]] ?? []).compactMap { $0["phase"] as? String })
+        #expect(Set(rows.compactMap { $0["worker"] as? String }) == ["local-0", "local-1"], "\(rows)")
+        #expect(Set(rows.compactMap { $0["phase"] as? String }) == ["calib-pass1", "calib-pass2", "weights"])
+        #expect(rows.allSatisfy { timed.contains($0["phase"] as? String ?? "") && ($0["busy_seconds"] as? Double ?? -1) >= 0 })
+        // noise:16 is 2 calibration shards per pass, and the micro model has 2 layers: 6 shards in all.
+        #expect(rows.reduce(0) { $0 + ($1["tasks"] as? Int ?? 0) } == 6)
+        let start = try #require(cluster.html.range(of: "<section id=\"workers\""), "no per-worker section")
+        let body = String(cluster.html[start.lowerBound...]).components(separatedBy: "</section>")[0]
+        #expect(body.contains("Job timing per worker") && body.contains("<svg") && body.contains("local-1"))
+        #expect(body.components(separatedBy: "<tr>").count - 1 == 1 + 2 * 4, "header + 3 phases and a total per worker")
+        // Single process: phase timing only.
+        #expect(single.html.contains("<section id=\"timing\"") && !single.html.contains("<section id=\"workers\""))
+        #expect((single.json["workers"] as? [Any])?.isEmpty ?? true)
+    }
+}
+
 /// A small PNG decoder for checks (8-bit greyscale, RGB or RGBA; all five filter types).
 enum PNGCheck {
     struct Bad: Error {}

@@ -46,6 +46,34 @@ import Testing
         #expect(dispatched(&s).map { $0.0 + ":" + $0.1 } == ["w1:t4"])
     }
 
+    /// Per-worker figures: a task queued behind another on the same worker (credit 2) counts
+    /// from that one's result; an attempt lost with its worker counts for no one.
+    @Test func busyTimePerWorker() {
+        var s = makeState()
+        s.handle(.ready(info("a", credit: 2)), from: w1, now: 0)
+        s.handle(.ready(info("b")), from: w2, now: 0)
+        s.beginPhase(name: "p", tasks: (0..<3).map { TaskSpec(id: "t\($0)", phase: "p") }, resumed: [:], journaling: false, now: 0)
+        let sent = Dictionary(grouping: dispatched(&s), by: \.0).mapValues { $0.map(\.1) }
+        #expect(sent["w1"]?.count == 2 && sent["w2"]?.count == 1)
+        guard let a = sent["w1"], let b = sent["w2"] else { return }
+        s.handle(.result(result(a[0], 1)), from: w1, now: 2 * second)   // busy 0 → 2
+        s.handle(.result(result(a[1], 2)), from: w1, now: 3 * second)   // queued behind it: 2 → 3
+        s.handle(.result(result(b[0], 3)), from: w2, now: 4 * second)   // 0 → 4
+        let t = s.phase?.workerTimings ?? []
+        #expect(t.map(\.workerId) == ["a", "b"] && t.map(\.tasks) == [2, 1])
+        #expect(t.map(\.busySeconds) == [3, 4])
+
+        var l = makeState()
+        l.handle(.ready(info("a")), from: w1, now: 0)
+        l.beginPhase(name: "p", tasks: [TaskSpec(id: "t", phase: "p")], resumed: [:], journaling: false, now: 0)
+        _ = dispatched(&l)
+        l.handle(.ready(info("b")), from: w2, now: 4 * second)
+        l.tick(now: 6 * second)   // a is lost; t goes to b
+        #expect(dispatched(&l).map(\.0) == ["w2"])
+        l.handle(.result(result("t", 1, attempt: 2)), from: w2, now: 7 * second)
+        #expect(l.phase?.workerTimings == [WorkerTiming(workerId: "b", tasks: 1, busySeconds: 1)])
+    }
+
     @Test func silentWorkerTasksAreRequeuedWithNextAttempt() {
         var s = makeState()
         s.handle(.ready(info("a")), from: w1, now: 0)

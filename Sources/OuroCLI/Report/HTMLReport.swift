@@ -54,10 +54,11 @@ enum HTMLReport {
             body += section("scales", "Calibrated inlier scales", s)
         }
         if !d.timings.isEmpty {
-            var s = "<table><tr><th>phase</th><th>worker</th><th>seconds</th></tr>"
-            for t in d.timings { s += "<tr><td>\(SVG.esc(t.phase))</td><td>\(SVG.esc(t.worker ?? "—"))</td><td class=\"n\">\(String(format: "%.1f", t.seconds))</td></tr>" }
+            var s = "<table><tr><th>phase</th><th>seconds</th></tr>"
+            for t in d.timings { s += "<tr><td>\(SVG.esc(t.phase))</td><td class=\"n\">\(String(format: "%.1f", t.seconds))</td></tr>" }
             body += section("timing", "Job timing", s + "</table>")
         }
+        if !d.workers.isEmpty { body += section("workers", "Job timing per worker", workerTiming(d)) }
         if !d.notes.isEmpty { body += section("notes", "Notes", "<ul>" + d.notes.map { "<li>\(SVG.esc($0))</li>" }.joined() + "</ul>") }
         return """
         <!DOCTYPE html>
@@ -123,6 +124,35 @@ enum HTMLReport {
         }
         return s + "</table><p class=\"meta\">Top-1 on the test split; agreement = share of images whose quantized and FP argmax agree; cos = mean cosine of the logits.</p>"
     }
+
+    /// Cluster runs: busy seconds per worker and phase as a bar chart, then a table with each
+    /// worker's share of the phase's wall time and its totals.
+    static func workerTiming(_ d: ReportData) -> String {
+        let workers = unique(d.workers.map(\.worker)), phases = unique(d.workers.map(\.phase))
+        func row(_ w: String, _ p: String) -> WorkerTiming? { d.workers.first { $0.worker == w && $0.phase == p } }
+        var s = "<p>Shards each worker computed and the time it was busy on them, as the coordinator measured it: from each "
+        s += "shard's dispatch (or the worker's previous result, if later) to its result, transfers included. Share = busy time / "
+        s += "the phase's wall time; shards taken from the journal count for no worker.</p>"
+        s += SVG.bars(title: "Busy seconds per worker and phase", categories: workers,
+                      series: phases.map { p in (p, workers.map { row($0, p)?.busySeconds ?? 0 }) }, percent: false)
+        s += "<table><tr><th>worker</th><th>phase</th><th>shards</th><th>busy s</th><th>share of phase</th></tr>"
+        for w in workers {
+            var tasks = 0, busy = 0.0
+            for p in phases {
+                guard let r = row(w, p) else { continue }
+                tasks += r.tasks; busy += r.busySeconds
+                let wall = d.timings.first { $0.phase == p }?.seconds
+                let share = wall.map { $0 > 0 ? pct(r.busySeconds / $0) : "—" } ?? "—"
+                s += "<tr><td>\(SVG.esc(w))</td><td>\(SVG.esc(p))</td><td class=\"n\">\(r.tasks)</td>"
+                s += "<td class=\"n\">\(String(format: "%.2f", r.busySeconds))</td><td class=\"n\">\(share)</td></tr>"
+            }
+            s += "<tr><td><b>\(SVG.esc(w))</b></td><td>all phases</td><td class=\"n\"><b>\(tasks)</b></td>"
+            s += "<td class=\"n\"><b>\(String(format: "%.2f", busy))</b></td><td>—</td></tr>"
+        }
+        return s + "</table>"
+    }
+
+    typealias WorkerTiming = ReportData.WorkerTiming
 
     static func unique(_ a: [String]) -> [String] {
         var seen = Set<String>(), out: [String] = []

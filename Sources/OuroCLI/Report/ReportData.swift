@@ -32,7 +32,13 @@ struct ReportData: Codable {
     }
     struct Timing: Codable {
         var phase: String, seconds: Double
-        var worker: String?
+    }
+    /// What one worker of a cluster run computed in one phase (`phase` names a `timings` row).
+    struct WorkerTiming: Codable {
+        var worker: String, phase: String
+        var tasks: Int
+        /// Dispatch (or the worker's previous result) to result, summed over its accepted shards.
+        var busySeconds: Double
     }
 
     var title: String
@@ -50,5 +56,7 @@ struct ReportData: Codable {
     var evalOutlierFractions: [PointSeries] = []
     var scales: [ScaleSeries] = []
     var timings: [Timing] = []
+    /// Cluster runs only; empty for a single process.
+    var workers: [WorkerTiming] = []
     var notes: [String] = []
 }

@@ -12,7 +12,7 @@ enum RunReport {
 
     static func write(model m: VisionMamba, modelPath: String, quantized q: QuantizedModel, artifact: String,
                       samplesDirectory: String?, data: String, limit: Int?, threads: Int, console: Console,
-                      timings: [ReportData.Timing]) throws -> Summary {
+                      timings: [ReportData.Timing], workers: [ReportData.WorkerTiming] = []) throws -> Summary {
         let test = try loadTestSplit(data)
         let n = min(limit ?? test.count, test.count)
         let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
@@ -41,6 +41,7 @@ enum RunReport {
         d.evalOutlierFractions = ReportCollector.evalFractions(e.report, config: m.config)
         d.scales = ReportCollector.scales(q, layers: [0, m.config.depth - 1])
         d.timings = timings + [.init(phase: "evaluation (\(n) test images)", seconds: Date().timeIntervalSince(t0))]
+        d.workers = workers
         let dir = URL(fileURLWithPath: artifact).deletingLastPathComponent().path
         try ReportCollector.write(d, to: dir)
         return Summary(fpTop1: e.fpTop1, top1: e.top1, agreement: e.agreement, cosine: e.logitCosine, samples: n)

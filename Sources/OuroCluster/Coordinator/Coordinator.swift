@@ -106,6 +106,8 @@ public final class Coordinator: @unchecked Sendable {
             }
             if !resumed.isEmpty { logger.info("phase \(name): \(resumed.count) of \(specs.count) tasks taken from the journal") }
         }
+        // From before the first dispatch, so no worker's busy time exceeds the phase's wall time.
+        let start = Date()
         try shared.mutateThrowing { s in
             if s.stopping { throw ClusterError.stopped }
             if let running = s.state.phase { throw ClusterError.phaseAlreadyRunning(running.name) }
@@ -113,7 +115,6 @@ public final class Coordinator: @unchecked Sendable {
         }
         wakeup.signal()
         logger.info("phase \(name): \(specs.count) tasks")
-        let start = Date()
         do {
             return try wait(phase: name, journal: journal, onProgress: onProgress, start: start)
         } catch {
@@ -168,7 +169,7 @@ public final class Coordinator: @unchecked Sendable {
                 guard let ph = shared.mutate({ $0.state.endPhase() }) else { throw ClusterError.stopped }
                 logger.info("phase \(name) done: \(ph.order.count) tasks, \(ph.resumed) from the journal, \(ph.retries) retries")
                 return PhaseOutcome(phase: name, results: ph.results, resumed: ph.resumed, retries: ph.retries,
-                                    elapsedSeconds: Date().timeIntervalSince(start))
+                                    elapsedSeconds: Date().timeIntervalSince(start), workers: ph.workerTimings)
             }
             if stopping { throw ClusterError.stopped }
             if let deadline, Date() > deadline {

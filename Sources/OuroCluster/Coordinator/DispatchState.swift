@@ -235,6 +235,7 @@ struct DispatchState {
         phase?.results[r.taskId] = result
         completedChecksums[key] = r.checksum
         workers[peer]?.completed += 1
+        phase?.recordResult(r.taskId, workerId: result.workerId, now: now)
         record(.completed(result))
     }
 
@@ -308,6 +309,7 @@ struct DispatchState {
                   let spec = phase?.specs[id] else { return }
             phase?.pending.removeFirst()
             phase?.states[id] = .inFlight(w.peer)
+            phase?.dispatchedAt[id] = now
             lru &+= 1
             workers[w.peer]?.lruStamp = lru
             workers[w.peer]?.inFlight.append(TaskKey(phase: ph.name, id: id))

@@ -67,6 +67,25 @@ public struct ClusterProgress: Sendable, Codable, Equatable {
     public var workers: [WorkerProgress]
 }
 
+/// What one worker did in one phase: the results accepted from it and the time it spent on them.
+public struct WorkerTiming: Sendable, Codable, Equatable {
+    /// The worker's id from READY.
+    public var workerId: String
+    /// Results accepted from it (re-dispatched attempts that it lost are not counted).
+    public var tasks: Int
+    /// Seconds it was busy on those tasks, as the coordinator sees it: from each task's dispatch,
+    /// or from the worker's previous result when that came later (a worker computes its queued
+    /// tasks one after the other), to the task's result. Transfers are included.
+    public var busySeconds: Double
+
+    /// Creates a record.
+    public init(workerId: String, tasks: Int, busySeconds: Double) {
+        self.workerId = workerId
+        self.tasks = tasks
+        self.busySeconds = busySeconds
+    }
+}
+
 /// What `Coordinator.runPhase` returns.
 public struct PhaseOutcome: Sendable {
     /// The phase.
@@ -79,4 +98,6 @@ public struct PhaseOutcome: Sendable {
     public var retries: Int
     /// Wall time in seconds.
     public var elapsedSeconds: Double
+    /// Per worker that delivered results in this run, by worker id (resumed tasks count for none).
+    public var workers: [WorkerTiming]
 }

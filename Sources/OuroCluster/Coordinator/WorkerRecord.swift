@@ -51,6 +51,13 @@ struct PhaseState {
         case done
     }
 
+    /// One worker's accepted results in this phase.
+    struct Busy {
+        var tasks = 0
+        var busyNanos: UInt64 = 0
+        var lastResult: UInt64 = 0
+    }
+
     let name: String
     let startedAt: UInt64
     let order: [String]
@@ -61,8 +68,31 @@ struct PhaseState {
     let resumed: Int
     var retries = 0
     var failure: ClusterError?
+    /// When each task was last sent to a worker.
+    var dispatchedAt: [String: UInt64] = [:]
+    /// Per worker id.
+    var timing: [String: Busy] = [:]
 
     var isComplete: Bool { results.count == order.count }
+
+    /// Counts an accepted result of `taskId` from `workerId` at `now`. A worker runs its tasks
+    /// one at a time in arrival order, so a task queued behind another starts at that one's result.
+    mutating func recordResult(_ taskId: String, workerId: String, now: UInt64) {
+        var t = timing[workerId] ?? Busy()
+        let from = max(dispatchedAt[taskId] ?? now, t.lastResult)
+        t.tasks += 1
+        t.busyNanos += now > from ? now - from : 0
+        t.lastResult = now
+        timing[workerId] = t
+    }
+
+    /// Per-worker figures, by worker id.
+    var workerTimings: [WorkerTiming] {
+        timing.keys.sorted().map { id in
+            let t = timing[id]!
+            return WorkerTiming(workerId: id, tasks: t.tasks, busySeconds: Clock.seconds(t.busyNanos))
+        }
+    }
 }
 
 /// A task state change for the journal (written by the `runPhase` thread, not the I/O thread).

@@ -81,6 +81,8 @@ public struct PhaseReport: Codable, Sendable, Equatable {
     public var redispatched: [String]
     /// Wall time in seconds.
     public var seconds: Double
+    /// What each worker computed in this phase, by worker id (empty when every shard was resumed).
+    public var workers: [WorkerTiming]
 }
 
 /// What a job produced.
@@ -99,4 +101,14 @@ public struct JobReport: Sendable {
     public var calibCount: Int
     /// Wall time of the whole job in seconds.
     public var seconds: Double
+
+    /// Per worker over all phases (tasks and busy seconds summed), by worker id.
+    public var workerTotals: [WorkerTiming] {
+        var sum: [String: WorkerTiming] = [:]
+        for w in phases.flatMap(\.workers) {
+            sum[w.workerId, default: WorkerTiming(workerId: w.workerId, tasks: 0, busySeconds: 0)].tasks += w.tasks
+            sum[w.workerId]!.busySeconds += w.busySeconds
+        }
+        return sum.keys.sorted().map { sum[$0]! }
+    }
 }

@@ -89,12 +89,17 @@ public final class JobRunner {
         }
         let again = results.filter { $0.attempt > 1 }.map { "\($0.taskId)@\($0.attempt)" }
         let report = PhaseReport(phase: name, tasks: tasks.count, resumed: o.resumed, computed: tasks.count - o.resumed,
-                                 retries: o.retries, redispatched: again, seconds: o.elapsedSeconds)
+                                 retries: o.retries, redispatched: again, seconds: o.elapsedSeconds, workers: o.workers)
         reports.append(report)
         var line = "phase \(name) complete: \(report.tasks) shards, \(report.resumed) resumed from the journal, "
             + "\(report.computed) computed, \(report.retries) retries"
         if !again.isEmpty { line += "; re-dispatched shards: \(again.joined(separator: ", "))" }
-        logger.notice("\(line) (\(String(format: "%.2f", o.elapsedSeconds)) s)")
+        line += " (\(String(format: "%.2f", o.elapsedSeconds)) s)"
+        if !o.workers.isEmpty {
+            line += "; per worker: " + o.workers.map { "\($0.workerId) \($0.tasks) in \(String(format: "%.2f", $0.busySeconds)) s" }
+                .joined(separator: ", ")
+        }
+        logger.notice("\(line)")
         writeSummary(state: "running", error: nil)
         return results
     }

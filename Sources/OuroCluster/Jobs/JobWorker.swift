@@ -49,7 +49,7 @@ public final class JobWorker: @unchecked Sendable {
         guard spec.requiredModel == modelSHA256 else {
             throw TaskError.application("task \(spec.id) needs model \(spec.requiredModel ?? "<none>"), this worker has \(modelSHA256)")
         }
-        ctx.logger.info("task \(spec.id) attempt \(spec.attempt) started")
+        ctx.logger.debug("task \(spec.id) attempt \(spec.attempt) started")
         let start = Date()
         if debug.taskDelay > 0 {
             let end = Date().addingTimeInterval(debug.taskDelay)
@@ -72,7 +72,7 @@ public final class JobWorker: @unchecked Sendable {
         } catch {
             throw TaskError.application("\(error)")
         }
-        ctx.logger.info("task \(spec.id) done in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        ctx.logger.debug("task \(spec.id) done in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         return out
     }
 }

@@ -27,5 +27,6 @@ public final class TaskContext: @unchecked Sendable {
 
     func cancel() { state.withLock { $0.cancelled = true } }
 
-    var progress: (step: Int?, steps: Int?) { state.withLock { ($0.step, $0.steps) } }
+    /// The last progress the handler reported (nil until it reports any), for status displays.
+    public var progress: (step: Int?, steps: Int?) { state.withLock { ($0.step, $0.steps) } }
 }
