@@ -68,29 +68,31 @@ OURO_AVX2 static void inlier_range_avx2(const float *x, const uint32_t *keep, in
     *lo = tl < vl ? tl : vl; *hi = th > vh ? th : vh; *amax = tm > vm ? tm : vm;
 }
 
-// Sums over channels for mu and sigma. Both paths use four double lanes (lane j takes the
-// channels c = j mod 4 below C rounded down to 4), combined as (l0 + l1) + (l2 + l3), then the
-// tail in order: the same bits on every path. Listed channels read as 0 in `sum`; `ss` counts
-// them only with `all`.
+// Sums over channels for mu and sigma. Both paths use eight double lanes (lane j takes the
+// channels c = j mod 8 below C rounded down to 8), combined as
+// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), then the tail in order: the same bits on
+// every path. Listed channels read as 0 in `sum`; `ss` counts them only with `all`.
+static inline double lanes8(const double l[8]) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
 static double sum_abs_portable(const float *x, const uint32_t *keep, int C) {
-    double l[4] = {0, 0, 0, 0};
-    const int C4 = C / 4 * 4;
-    for (int c = 0; c < C4; c++) l[c & 3] += (double)fabsf(keep_f(keep, c, x[c]));
-    double s = (l[0] + l[1]) + (l[2] + l[3]);
-    for (int c = C4; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c++) l[c & 7] += (double)fabsf(keep_f(keep, c, x[c]));
+    double s = lanes8(l);
+    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
     return s;
 }
 
 static double sum_sq_portable(const float *x, const uint32_t *keep, int C, double mu, int all) {
-    double l[4] = {0, 0, 0, 0};
-    const int C4 = C / 4 * 4;
-    for (int c = 0; c < C4; c++) {
+    double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c++) {
         if (!all && !keep[c]) continue;
         const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
-        l[c & 3] += d * d;
+        l[c & 7] += d * d;
     }
-    double s = (l[0] + l[1]) + (l[2] + l[3]);
-    for (int c = C4; c < C; c++) {
+    double s = lanes8(l);
+    for (int c = C8; c < C; c++) {
         if (!all && !keep[c]) continue;
         const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
         s += d * d;
@@ -104,38 +106,55 @@ OURO_AVX2 static inline __m256d abs4_pd(const float *x, const uint32_t *keep) {
     return _mm256_cvtps_pd(_mm_and_ps(_mm_and_ps(_mm_loadu_ps(x), k), absmask));
 }
 
-OURO_AVX2 static inline double lanes_sum(__m256d v) {
-    double l[4];
-    _mm256_storeu_pd(l, v);
-    return (l[0] + l[1]) + (l[2] + l[3]);
+OURO_AVX2 static inline double lanes_ab(__m256d a, __m256d b) {
+    double l[8];
+    _mm256_storeu_pd(l, a);
+    _mm256_storeu_pd(l + 4, b);
+    return lanes8(l);
 }
 
 OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C) {
-    __m256d acc = _mm256_setzero_pd();
-    const int C4 = C / 4 * 4;
-    for (int c = 0; c < C4; c += 4) acc = _mm256_add_pd(acc, abs4_pd(x + c, keep + c));
-    double s = lanes_sum(acc);
-    for (int c = C4; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    __m256d a = _mm256_setzero_pd(), b = a;
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c += 8) {
+        a = _mm256_add_pd(a, abs4_pd(x + c, keep + c));
+        b = _mm256_add_pd(b, abs4_pd(x + c + 4, keep + c + 4));
+    }
+    double s = lanes_ab(a, b);
+    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
     return s;
 }
 
+OURO_AVX2 static inline __m256d sq4_pd(const float *x, const uint32_t *keep, __m256d vmu, int all) {
+    const __m256d d = _mm256_sub_pd(abs4_pd(x, keep), vmu);
+    const __m256d sq = _mm256_mul_pd(d, d);
+    if (all) return sq;
+    return _mm256_and_pd(sq, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)keep))));
+}
+
 OURO_AVX2 static double sum_sq_avx2(const float *x, const uint32_t *keep, int C, double mu, int all) {
-    __m256d acc = _mm256_setzero_pd();
+    __m256d a = _mm256_setzero_pd(), b = a;
     const __m256d vmu = _mm256_set1_pd(mu);
-    const int C4 = C / 4 * 4;
-    for (int c = 0; c < C4; c += 4) {
-        const __m256d d = _mm256_sub_pd(abs4_pd(x + c, keep + c), vmu);
-        __m256d sq = _mm256_mul_pd(d, d);
-        if (!all) sq = _mm256_and_pd(sq, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(keep + c)))));
-        acc = _mm256_add_pd(acc, sq);
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c += 8) {
+        a = _mm256_add_pd(a, sq4_pd(x + c, keep + c, vmu, all));
+        b = _mm256_add_pd(b, sq4_pd(x + c + 4, keep + c + 4, vmu, all));
     }
-    double s = lanes_sum(acc);
-    for (int c = C4; c < C; c++) {
+    double s = lanes_ab(a, b);
+    for (int c = C8; c < C; c++) {
         if (!all && !keep[c]) continue;
         const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
         s += d * d;
     }
     return s;
+}
+
+// The largest float g <= thr: for every float a, (double)a > thr exactly when a > g, so the
+// flag test can run in float.
+static float float_floor(double thr) {
+    float g = (float)thr;
+    if ((double)g > thr) g = nextafterf(g, -INFINITY);
+    return g;
 }
 
 // Inlier channels with |x| > thr leave `keep` and are appended to `fresh` in ascending order;
@@ -148,13 +167,13 @@ static int flag_portable(const float *x, uint32_t *keep, int c0, int C, double t
 }
 
 OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
-    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-    const __m256d vt = _mm256_set1_pd(thr);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 vt = _mm256_set1_ps(float_floor(thr));
     int m = 0, c = 0;
-    for (; c + 4 <= C; c += 4) {
+    for (; c + 8 <= C; c += 8) {
         // Only inliers can be flagged: listed channels read as 0.
-        const __m128 v = _mm_and_ps(_mm_and_ps(_mm_loadu_ps(x + c), _mm_loadu_ps((const float *)(keep + c))), absmask);
-        int over = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_cvtps_pd(v), vt, _CMP_GT_OQ));
+        const __m256 v = _mm256_and_ps(_mm256_and_ps(_mm256_loadu_ps(x + c), _mm256_loadu_ps((const float *)(keep + c))), absmask);
+        int over = _mm256_movemask_ps(_mm256_cmp_ps(v, vt, _CMP_GT_OQ));
         while (over) {
             const int j = __builtin_ctz(over);
             over &= over - 1;
