@@ -57,6 +57,8 @@ struct BenchForward: ParsableCommand {
     var quantized: String?
     @Option(name: .long, help: "Engines to time with --quantized: int, sim or both.")
     var engine: EngineChoice = .both
+    @Flag(name: .customLong("skip-fp32"), help: "With --quantized, time only the quantized engines (to profile them alone).")
+    var skipFP32 = false
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -78,11 +80,13 @@ struct BenchForward: ParsableCommand {
         for b in batch {
             var rng = Xoshiro256StarStar(seed: 7)
             let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
-            let t = try bestTime(repeats: repeats) { _ = try m.forward(x, threads: threads) }
+            let t = skipFP32 && q != nil ? Double.nan : try bestTime(repeats: repeats) { _ = try m.forward(x, threads: threads) }
             let msPer = t / Double(b) * 1000
-            var row: [String: Any] = ["batch": b, "images_per_s": Double(b) / t, "ms_per_image": msPer,
-                                      "floor_ms_per_image": floorMs, "ratio_to_floor": msPer / floorMs]
-            if !common.json {
+            var row: [String: Any] = ["batch": b, "floor_ms_per_image": floorMs]
+            if !t.isNaN {
+                row["images_per_s"] = Double(b) / t; row["ms_per_image"] = msPer; row["ratio_to_floor"] = msPer / floorMs
+            }
+            if !common.json && !t.isNaN {
                 print(String(format: "batch %3d: FP32 %8.2f images/s  %8.2f ms/image  (%.2f× the floor)", b, Double(b) / t, msPer, msPer / floorMs))
             }
             if let q {
@@ -91,13 +95,14 @@ struct BenchForward: ParsableCommand {
                 for engine in self.engine.engines {
                     let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
                     let tq = try bestTime(repeats: repeats) { _ = try sim.forward(x, hooks: hooks, threads: threads) }
-                    if let e = hooks.error { throw CLIError("integer engine: \(e)") }
+                    if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
                     if report == nil { report = hooks.report }
                     row["\(engine.rawValue)_images_per_s"] = Double(b) / tq
-                    row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq
+                    if !t.isNaN { row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq }
                     if !common.json {
-                        print(String(format: "           %@ %@: %8.2f images/s  %8.2f ms/image  (%.2f× FP32)", q.quant.setting.description,
-                                     engine.rawValue, Double(b) / tq, tq / Double(b) * 1000, t / tq))
+                        let vsFP = t.isNaN ? "" : String(format: "  (%.2f× FP32)", t / tq)
+                        print(String(format: "batch %3d: %@ %@: %8.2f images/s  %8.2f ms/image", b, q.quant.setting.description,
+                                     engine.rawValue, Double(b) / tq, tq / Double(b) * 1000) + vsFP)
                     }
                 }
                 if let report, b == batch.last {

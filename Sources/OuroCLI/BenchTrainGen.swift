@@ -63,7 +63,7 @@ struct BenchTrain: ParsableCommand {
             rows.append(["config": name, "images_per_s": ips, "step_s": t, "gemm_floor_step_s": floor,
                          "vs_pytorch_9_img_s": ips / 9])
             if !common.json {
-                let vsTorch = model == nil ? String(format: "; %.1f× the PyTorch 9 img/s", ips / 9) : ""
+                let vsTorch = self.model == nil ? String(format: "; %.1f× the PyTorch 9 img/s", ips / 9) : ""
                 print(String(format: "%@: %.1f images/s (%.3f s/step, batch %d); GEMM floor %.3f s/step%@",
                              name, ips, t, batch, floor, vsTorch))
             }
