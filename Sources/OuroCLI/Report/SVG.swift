@@ -15,10 +15,10 @@ enum SVG {
                      width: Int = 720, height: Int = 260, percent: Bool = true) -> String {
         let left = 50.0, right = 160.0, top = 28.0, bottom = 36.0
         let w = Double(width) - left - right, h = Double(height) - top - bottom
-        let maxV = max(series.flatMap { $0.values }.max() ?? 0, 1e-12) * 1.1
+        let (maxV, step) = niceScale(max(series.flatMap { $0.values }.max() ?? 0, 1e-12) * 1.05, percent: percent)
         var s = "<svg class=\"chart\" role=\"img\" aria-label=\"\(esc(title))\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\">"
         s += "<text x=\"\(left)\" y=\"18\" class=\"t\">\(esc(title))</text>"
-        s += axes(left: left, top: top, w: w, h: h, maxV: maxV, percent: percent)
+        s += axes(left: left, top: top, w: w, h: h, maxV: maxV, step: step, percent: percent)
         let groupW = w / Double(max(1, categories.count))
         let barW = groupW * 0.8 / Double(max(1, series.count))
         for (ci, cat) in categories.enumerated() {
@@ -91,14 +91,24 @@ enum SVG {
         return s + "</svg>"
     }
 
-    static func axes(left: Double, top: Double, w: Double, h: Double, maxV: Double, percent: Bool) -> String {
+    static func axes(left: Double, top: Double, w: Double, h: Double, maxV: Double, step: Double, percent: Bool) -> String {
         var s = "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(f(w))\" height=\"\(f(h))\" class=\"frame\"/>"
-        for i in 0...4 {
-            let v = maxV * Double(i) / 4, y = top + h - h * Double(i) / 4
+        let n = Int((maxV / step).rounded())
+        for i in 0...max(1, n) {
+            let v = step * Double(i), y = top + h - h * v / maxV
             s += "<line x1=\"\(left)\" y1=\"\(f(y))\" x2=\"\(f(left + w))\" y2=\"\(f(y))\" class=\"grid\"/>"
             s += "<text x=\"\(f(left - 4))\" y=\"\(f(y + 4))\" class=\"l\" text-anchor=\"end\">\(fmt(v, percent))</text>"
         }
         return s
+    }
+
+    /// An axis top at a multiple of a round step (1, 2, 2.5 or 5 × 10^k; in percent points for
+    /// percentages) with at most five steps, so tick labels read as round numbers.
+    static func niceScale(_ top: Double, percent: Bool) -> (top: Double, step: Double) {
+        let unit = percent ? 0.01 : 1.0, raw = top / unit / 5
+        let p = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
+        let step = ([1, 2, 2.5, 5, 10].map { $0 * p }.first { $0 >= raw } ?? 10 * p) * unit
+        return ((top / step).rounded(.up) * step, step)
     }
 
     static func legend(_ names: [String], x: Double, y: Double) -> String {
@@ -112,5 +122,5 @@ enum SVG {
     }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
-    static func fmt(_ v: Double, _ percent: Bool) -> String { percent ? String(format: "%.1f%%", 100 * v) : String(format: "%.3g", v) }
+    static func fmt(_ v: Double, _ percent: Bool) -> String { percent ? String(format: "%.3g%%", 100 * v) : String(format: "%.3g", v) }
 }
