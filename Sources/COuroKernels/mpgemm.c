@@ -197,7 +197,12 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         while (R < 4 && t + R < row1) {
             const int r = t + R, nr = p->optr[r + 1] - p->optr[r], nb = p->optr[big + 1] - p->optr[big];
             if (nr == 0) break;
-            if (nr <= nb ? sorted_subset(p->ocols + p->optr[r], nr, p->ocols + p->optr[big], nb)
+            if (nr == nb) { // the common case inside a window: the list did not grow
+                if (memcmp(p->ocols + p->optr[r], p->ocols + p->optr[big], sizeof(int32_t) * (size_t)nr) != 0) break;
+                R++;
+                continue;
+            }
+            if (nr < nb ? sorted_subset(p->ocols + p->optr[r], nr, p->ocols + p->optr[big], nb)
                          : sorted_subset(p->ocols + p->optr[big], nb, p->ocols + p->optr[r], nr)) {
                 if (nr > nb) big = r;
                 R++;
