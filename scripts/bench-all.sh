@@ -14,7 +14,7 @@ mkdir -p runs
   echo "== bench gemm (target shapes)"; $B bench gemm --quick --repeats 20
   echo "== quantize vim-tiny-shape (noise:16) and bench forward --quantized"
   $B quantize --model "$TINY" --calib noise:16 --setting w4a4 --out runs/tiny-w4a4/q.safetensors --no-report --quiet
-  $B bench forward --model "$TINY" --quantized runs/tiny-w4a4/q.safetensors --batch 8 --repeats 2
+  $B bench forward --model "$TINY" --quantized runs/tiny-w4a4/q.safetensors --batch 8 --repeats 5
   echo "== bench forward --quantized (embedded model)"
   $B bench forward --quantized runs/quickstart/w4a4-ouromamba.safetensors --batch 64 --repeats 3
   echo "== cluster scaling: Gen 32 samples x 100 iterations, 1 vs 2 workers (1 thread each)"
