@@ -125,15 +125,18 @@ import OuroTestSupport
     /// A coordinator and `workers` workers on a private ipc endpoint, run together: the small
     /// quantize job of the cluster tests (16 synthetic samples, 2 shards per phase). `tty`
     /// runs each under `script` (a pseudo-terminal; its output is then on stdout).
+    /// Heartbeats every 0.5 s (a peer is lost after 2.5 s of silence): the suite runs tests in
+    /// parallel on 2 cores, and with 0.2 s a starved worker was declared lost and missed the
+    /// end of the job.
     func cluster(_ dir: String, workers: Int, coordinatorArgs: [String] = [], workerArgs: [String] = [],
                  tty: Bool = false) throws -> [CLI.Result] {
         let bin = try #require(CLI.binary), micro = try #require(Self.micro)
         let ep = "ipc://\(dir)/c.ipc"
         let coordinator = [bin, "coordinator", "--bind", ep, "--model", micro, "--calib", "syn:ouromamba:16", "--gen-iterations", "30",
-                           "--out", dir + "/q/q.safetensors", "--heartbeat", "0.2", "--min-workers", String(workers),
+                           "--out", dir + "/q/q.safetensors", "--heartbeat", "0.5", "--min-workers", String(workers),
                            "--wait-workers", "30"] + coordinatorArgs
         let ws = (0..<workers).map { i in
-            [bin, "worker", "--connect", ep, "--model", micro, "--threads", "1", "--id", "w\(i)", "--heartbeat", "0.2",
+            [bin, "worker", "--connect", ep, "--model", micro, "--threads", "1", "--id", "w\(i)", "--heartbeat", "0.5",
              "--reconnect-max", "0.4", "--max-reconnects", "20"] + workerArgs
         }
         let argvs = ([coordinator] + ws).map { argv in
