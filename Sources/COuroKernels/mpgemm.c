@@ -217,7 +217,13 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
             if (t + r == big || rn == nu) vals[r] = p->ovals + rb; // equal lists need no zeros
             else {
-                for (int j = 0, i = 0; j < nu; j++) ubuf[r][j] = (i < rn && p->ocols[rb + i] == ucols[j]) ? p->ovals[rb + i++] : 0.0f;
+                // Branch-free walk (the row's list is a subset of ucols, rn >= 1).
+                for (int j = 0, i = 0; j < nu; j++) {
+                    const int k = rb + (i < rn ? i : rn - 1);
+                    const int hit = (i < rn) & (p->ocols[k] == ucols[j]);
+                    ubuf[r][j] = hit ? p->ovals[k] : 0.0f;
+                    i += hit;
+                }
                 vals[r] = ubuf[r];
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
