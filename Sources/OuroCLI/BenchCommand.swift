@@ -60,8 +60,10 @@ struct BenchForward: ParsableCommand {
     @Flag(name: .customLong("skip-fp32"), help: "With --quantized, time only the quantized engines (to profile them alone).")
     var skipFP32 = false
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
+        _ = try device.resolve(command: "bench forward", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         let (m, path) = try model.load()
         let q = try quantized.map { file in try cliQuant { try QuantArtifact.read(path: file) } }

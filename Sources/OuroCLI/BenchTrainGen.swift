@@ -26,8 +26,10 @@ struct BenchTrain: ParsableCommand {
     @Option(name: .long, help: "Time this checkpoint instead of the two built-in configs (e.g. vim-tiny-shape at batch 1).")
     var model: String?
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
+        _ = try device.resolve(command: "bench train", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         var rows: [[String: Any]] = []
         var targets: [(String, VisionMamba)] = []
@@ -87,8 +89,10 @@ struct BenchGen: ParsableCommand {
     @Option(name: .long, help: "Generator.") var method = "ouromamba"
     @Option(name: .long, help: "Timed iterations.") var iterations = 3
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
+        _ = try device.resolve(command: "bench gen", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         var targets: [(String, VisionMamba)] = [(try model.modelPath(), try model.load().0)]
         if let tiny { targets.append((tiny, try VisionMamba.load(path: tiny))) }
@@ -131,8 +135,10 @@ struct BenchGemm: ParsableCommand {
     @Option(name: .long, help: "Timed repetitions per cell (best of).") var repeats = 30
     @Flag(name: .long, help: "Only the two target shapes in w4a4.") var quick = false
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
+        _ = try device.resolve(command: "bench gemm", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         let shapes = quick ? [(M: 1576, K: 192, N: 768), (M: 1576, K: 384, N: 192)] : IntGEMMBenchmark.defaultShapes
         let rows = try cliQuant {
@@ -161,11 +167,9 @@ struct BenchScan: ParsableCommand {
         Example:
           ouromamba bench scan --device gpu
         """)
-    @Option(name: .long, help: "cpu or gpu.") var device = "cpu"
     @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 5
     @OptionGroup var common: CommonOptions
-
-    func validate() throws { if !["cpu", "gpu"].contains(device) { throw ValidationError("--device must be cpu or gpu") } }
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         let threads = common.resolvedThreads()
@@ -189,9 +193,7 @@ struct BenchScan: ParsableCommand {
         }
         var result: [String: Any] = ["cpu_ms": tc * 1000, "threads": threads]
         if !common.json { print(String(format: "CPU scan (%d threads): %.2f ms", threads, tc * 1000)) }
-        if device == "gpu" {
-            let dev: CUDADevice
-            do { dev = try CUDADevice() } catch let e as CUDAError { throw CLIError("--device gpu: \(e.description)") }
+        if case .gpu(let dev) = try device.resolve(command: "bench scan", gpuImplemented: true, console: common.console()) {
             var yg: [Float] = []
             let tg = try bestTime(repeats: repeats) {
                 yg = try GPUScan.forward(dev, shape: s, u: u, delta: delta, a: a, bc: bc, ld: xw, bOffset: 12, cOffset: 12 + N, d: d, reverse: false)

@@ -26,6 +26,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Quantized engine: sim (float32 GEMM over the quantization levels), int (packed integer kernels), or both (compare them; they should agree bit for bit).")
     var engine: EngineChoice = .sim
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
@@ -33,6 +34,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try device.resolve(command: "eval", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()

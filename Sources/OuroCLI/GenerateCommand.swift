@@ -32,6 +32,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Output loss: ce or mae.") var outputLoss = "ce"
     @Option(name: .long, help: "Output directory.") var out: String
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         guard GeneratorKind(rawValue: method) != nil else {
@@ -51,6 +52,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var cluster: LocalClusterOptions
 
     func run() throws {
+        _ = try device.resolve(command: "generate", gpuImplemented: false, console: common.console())
         let console = common.console()
         let (m, path) = try model.load()
         let sha = try QuantPipeline.fileSHA256(path)

@@ -96,6 +96,8 @@ struct Console {
     }
 
     func info(_ s: String) { logger.info("\(s)") }
+    /// A note that matters even with --quiet/--json (on stderr; stdout stays clean).
+    func notice(_ s: String) { logger.warning("\(s)") }
     func debug(_ s: String) { logger.debug("\(s)") }
     func result(_ s: String) { print(s) }
 

@@ -34,6 +34,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(name: .long, help: "Refresh period of the outlier lists (steps).") var nRefresh = 10
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     @Option(name: .long, help: "Adam iterations of a syn:GENERATOR:N source.") var genIterations = GenConfig().iterations
     @Flag(name: .long, help: "Skip the FP-vs-quantized evaluation and report.html/report.json beside the artifact.")
@@ -46,6 +47,7 @@ struct QuantizeCommand: ParsableCommand {
     var samplesDirectory: String { URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path }
 
     func run() throws {
+        _ = try device.resolve(command: "quantize", gpuImplemented: false, console: common.console())
         let console = common.console()
         try createParentDirectory(of: out)
         let (m, path) = try model.load()

@@ -27,7 +27,6 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(name: .long, help: "Coordinator endpoint (tcp://HOST:PORT or ipc://PATH).") var connect: String
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "cpu (default) or gpu.") var device = "cpu"
     @Option(name: .long, help: "Worker id shown in progress (default HOST-PID).") var id: String?
     @Option(name: .long, help: "This worker's CURVE key pair file.") var key: String?
     @Option(name: .long, help: "The coordinator's public key file.") var serverKey: String?
@@ -38,17 +37,15 @@ struct WorkerCommand: ParsableCommand {
     var logLevel: String?
     @Flag(name: .long, help: "After a job ends, reconnect and wait for the next one.") var keepAlive = false
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
-        guard ["cpu", "gpu"].contains(device) else { throw ValidationError("--device must be cpu or gpu") }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be > 0") }
     }
 
     func run() throws {
-        if device == "gpu" {
-            throw CLIError("--device gpu: no GPU backend in this build (this build computes on the CPU with OpenBLAS only)")
-        }
+        _ = try device.resolve(command: "worker", gpuImplemented: false, console: common.console())
         let threads = common.resolvedThreads()
         let output = StatusLine()
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (common.quiet || common.json ? .warning : (common.verbose ? .debug : .info))

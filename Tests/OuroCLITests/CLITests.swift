@@ -216,4 +216,33 @@ import OuroTestSupport
         let stopped = try json(try CLI.shell(["/bin/bash", "-c", script], timeout: 30), "worker --json on SIGTERM")
         #expect(stopped["exit"] as? String == "stopped" && stopped["tasks"] as? Int == 0)
     }
+
+    /// `--device gpu` never computes silently on the CPU: without a usable CUDA device it fails
+    /// naming what is missing, and on a GPU machine the commands without a GPU path refuse it.
+    /// `--device auto` runs on the CPU and says why.
+    @Test func deviceFlag() throws {
+        guard Self.ready, let micro = Self.micro else { return }
+        let dir = tmp("device")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let strict: [[String]] = [
+            ["eval", "--model", micro, "--limit", "10", "--device", "gpu"],
+            ["generate", "--model", micro, "--count", "8", "--iterations", "1", "--out", dir + "/g", "--device", "gpu"],
+            ["quantize", "--model", micro, "--calib", "noise:8", "--out", dir + "/q.safetensors", "--no-report", "--device", "gpu"],
+            ["worker", "--connect", "ipc://\(dir)/none.ipc", "--model", micro, "--device", "gpu"],
+            ["bench", "forward", "--model", micro, "--batch", "1", "--repeats", "1", "--device", "gpu"],
+        ]
+        for args in strict {
+            let r = try CLI.run(args)
+            #expect(r.status == 1, "\(args.prefix(2)) --device gpu: exit \(r.status)")
+            #expect(r.stderr.contains("--device gpu:"), "\(args.prefix(2)): \(r.stderr.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/q.safetensors") && !FileManager.default.fileExists(atPath: dir + "/g"))
+        let auto = try CLI.run(["eval", "--model", micro, "--limit", "10", "--device", "auto", "--json"])
+        #expect(auto.status == 0)
+        #expect(auto.stderr.contains("--device auto:") && auto.stderr.contains("running on the CPU"), "\(auto.stderr)")
+        _ = try json(auto, "eval --device auto")
+        let bad = try CLI.run(["eval", "--model", micro, "--device", "tpu"])
+        #expect(bad.status == 2, "usage error: \(bad.status)")
+    }
+
 }
