@@ -71,8 +71,12 @@ public final class Coordinator: @unchecked Sendable {
         guard first else { return }
         shared.mutate { $0.stopping = true }
         wakeup.signal()
-        if ioThread?.join(timeout: 10) == false { logger.error("coordinator I/O thread did not stop in time") }
-        zap?.stop()
+        let ioStopped = ioThread?.join(timeout: 10) != false
+        if !ioStopped { logger.error("coordinator I/O thread did not stop in time") }
+        let zapStopped = zap?.stop() ?? true
+        // The I/O thread closed the socket with a linger; terminating the context waits for the
+        // farewell DISCONNECTs to leave, so a process that exits next does not drop them.
+        if ioStopped && zapStopped { context.terminate() }
         logger.info("coordinator stopped")
     }
 

@@ -27,10 +27,14 @@ final class ZAPHandler: @unchecked Sendable {
     var counts: (accepted: Int, rejected: Int) { state.withLock { ($0.accepted, $0.rejected) } }
 
     /// Stops the thread and closes the socket.
-    func stop() {
+    /// Returns whether the socket is closed (false when the thread did not stop in time).
+    @discardableResult
+    func stop() -> Bool {
         state.withLock { $0.stop = true }
-        thread?.join(timeout: 5)
+        let stopped = thread?.join(timeout: 5) != false
+        if stopped { socket.close() }
         thread = nil
+        return stopped
     }
 
     private func loop() {

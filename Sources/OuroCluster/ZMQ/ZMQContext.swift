@@ -16,9 +16,21 @@ public final class ZMQContext: @unchecked Sendable {
         _ = zmq_ctx_shutdown(handle)
     }
 
-    deinit {
+    private let terminated = Locked(false)
+
+    /// Waits until the messages queued on this context's closed sockets are sent (each socket's
+    /// linger bounds the wait), then frees the context. Every socket must be closed first, or
+    /// this blocks. Idempotent; `deinit` calls it too.
+    public func terminate() {
+        let first = terminated.withLock { (done: inout Bool) -> Bool in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
     }
+
+    deinit { terminate() }
 
     /// Whether the linked libzmq has `capability` (for example `"curve"` or `"ipc"`).
     public static func has(_ capability: String) -> Bool {
