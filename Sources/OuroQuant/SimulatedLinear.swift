@@ -33,7 +33,7 @@ struct LevelWeights: Sendable {
 enum SimulatedLinear {
     static func run(x: UnsafePointer<Float>, rows: Int, ldx: Int, weights w: LevelWeights, inlierScales: [Float],
                     inlierBits: Int, outliers: OutlierColumns, outlierBits: Int,
-                    y: UnsafeMutablePointer<Float>, ldy: Int, runner: ParallelRunner) {
+                    y: UnsafeMutablePointer<Float>, ldy: Int, runner: ParallelRunner, exactPiece: Int? = nil) {
         let K = w.cols, N = w.rows, qI = Float(Quantizer.qmax(bits: inlierBits))
         precondition(inlierScales.count == rows && outliers.rows == rows && outliers.cols == K)
         if rows == 0 { return }
@@ -57,8 +57,9 @@ enum SimulatedLinear {
                 }
             }
         }}
-        // Σ_k q_I q_W, exact: pieces of at most `piece` columns keep every partial sum < 2^24.
-        let piece = max(1, (1 << 24) / max(1, Int(qI) * w.qmax))
+        // Σ_k q_I q_W, exact: pieces of at most `piece` columns keep every partial sum < 2^24
+        // (`exactPiece` lets tests force the split on small shapes).
+        let piece = exactPiece ?? max(1, (1 << 24) / max(1, Int(qI) * w.qmax))
         w.levels.withUnsafeBufferPointer { wl in
             if K <= piece {
                 BLAS.sgemm(transB: true, m: rows, n: N, k: K, a: a.ptr, lda: K, b: wl.baseAddress!, ldb: K,
