@@ -146,17 +146,6 @@ static void outlier_values_portable(const ouro_mpgemm_args *p, int row0, int row
 // Same code; the target lets the compiler inline the rounding as one instruction.
 OURO_AVX2 static void outlier_values_avx2(const ouro_mpgemm_args *p, int row0, int row1) { outlier_values_body(p, row0, row1); }
 
-// Whether the ascending list a[0..na) is a subset of the ascending list b[0..nb).
-static int sorted_subset(const int32_t *a, int na, const int32_t *b, int nb) {
-    int j = 0;
-    for (int i = 0; i < na; i++) {
-        while (j < nb && b[j] < a[i]) j++;
-        if (j == nb || b[j] != a[i]) return 0;
-        j++;
-    }
-    return 1;
-}
-
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -181,6 +170,11 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         }
     }
     if (!p->optr) return;
+    // Column maps for the grouping below: mark[c] == stamp marks the columns of the current
+    // largest list, pos[c] is a column's place in it. Both are only read where written.
+    int32_t mark[p->K > 0 ? p->K : 1], pos[p->K > 0 ? p->K : 1];
+    for (int c = 0; c < p->K; c++) mark[c] = -1;
+    int stamp = 0;
     for (int t = row0; t < row1;) {
         const int b = p->optr[t], n = p->optr[t + 1] - b;
         if (n == 0) { t++; continue; }
@@ -194,36 +188,37 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         // inside a window). They share the largest list; a row gets 0 at the columns it does not
         // list, which leaves its fma chain, and so its result, unchanged.
         int R = 1, big = t;
+        stamp++;
+        for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
         while (R < 4 && t + R < row1) {
-            const int r = t + R, nr = p->optr[r + 1] - p->optr[r], nb = p->optr[big + 1] - p->optr[big];
+            const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[big + 1] - p->optr[big];
             if (nr == 0) break;
-            if (nr == nb) { // the common case inside a window: the list did not grow
-                if (memcmp(p->ocols + p->optr[r], p->ocols + p->optr[big], sizeof(int32_t) * (size_t)nr) != 0) break;
-                R++;
-                continue;
+            if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
+                int inside = 1;
+                for (int j = rb; j < rb + nr; j++) inside &= mark[p->ocols[j]] == stamp;
+                if (!inside) break;
+            } else { // the row's list is the new largest one: the old one must lie inside it
+                stamp++;
+                for (int j = rb; j < rb + nr; j++) mark[p->ocols[j]] = stamp;
+                int inside = 1;
+                for (int j = p->optr[big]; j < p->optr[big + 1]; j++) inside &= mark[p->ocols[j]] == stamp;
+                if (!inside) break;
+                big = r;
             }
-            if (nr < nb ? sorted_subset(p->ocols + p->optr[r], nr, p->ocols + p->optr[big], nb)
-                         : sorted_subset(p->ocols + p->optr[big], nb, p->ocols + p->optr[r], nr)) {
-                if (nr > nb) big = r;
-                R++;
-            } else break;
+            R++;
         }
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
+        for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
         float ubuf[4][nu > 0 ? nu : 1];
         const float *vals[4];
         float *ys[4];
         for (int r = 0; r < R; r++) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
-            if (t + r == big || rn == nu) vals[r] = p->ovals + rb; // equal lists need no zeros
+            if (rn == nu) vals[r] = p->ovals + rb; // the largest list itself (nested and equal size)
             else {
-                // Branch-free walk (the row's list is a subset of ucols, rn >= 1).
-                for (int j = 0, i = 0; j < nu; j++) {
-                    const int k = rb + (i < rn ? i : rn - 1);
-                    const int hit = (i < rn) & (p->ocols[k] == ucols[j]);
-                    ubuf[r][j] = hit ? p->ovals[k] : 0.0f;
-                    i += hit;
-                }
+                for (int j = 0; j < nu; j++) ubuf[r][j] = 0.0f;
+                for (int j = rb; j < rb + rn; j++) ubuf[r][pos[p->ocols[j]]] = p->ovals[j];
                 vals[r] = ubuf[r];
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
