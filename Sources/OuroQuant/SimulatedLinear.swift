@@ -46,9 +46,15 @@ enum SimulatedLinear {
                     let xt = x + t * ldx, at = a.pointer + t * K, s = inlierScales[t]
                     var k = 0
                     let vs = SIMD8<Float>(repeating: s), vq = SIMD8<Float>(repeating: qI)
+                    let magic = SIMD8<Float>(repeating: 12582912)  // 1.5·2^23
                     while k + 8 <= K {
                         let v = UnsafeRawPointer(xt + k).loadUnaligned(as: SIMD8<Float>.self)
-                        let l = pointwiseMin(pointwiseMax((v / vs).rounded(.toNearestOrEven), -vq), vq)
+                        // Round half to even by the magic constant: exact below 2^22, and larger
+                        // values saturate at ±qmax either way. (Generic SIMD rounding and
+                        // pointwiseMin/Max are not lowered to single instructions.)
+                        var l = (v / vs + magic) - magic
+                        l = l.replacing(with: -vq, where: l .< -vq)
+                        l = l.replacing(with: vq, where: l .> vq)
                         UnsafeMutableRawPointer(at + k).storeBytes(of: l, as: SIMD8<Float>.self)
                         k += 8
                     }
