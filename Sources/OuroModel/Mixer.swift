@@ -113,6 +113,26 @@ struct Mixer {
         }
     }
 
+    /// Offers the input of a quantized linear (`channels` columns of rows `ld` apart) to the
+    /// hooks and returns what the linear reads: `source` itself when the hooks leave linear inputs
+    /// alone, else a compact copy the hooks may quantize, so the FP activation stays intact.
+    private func offerLinearInput(_ point: ActivationPoint, hooks: ForwardHooks?, source: FloatBuffer, ld: Int,
+                                  channels: Int, batch: Int) -> (buffer: FloatBuffer, ld: Int) {
+        guard let hooks else { return (source, ld) }
+        let L = config.seqLen, rows = batch * L
+        func view(_ p: UnsafeMutablePointer<Float>, _ ld: Int) -> ActivationView {
+            ActivationView(values: p, ld: ld, channels: channels, batch: batch, length: L)
+        }
+        if !hooks.modifiesLinearInputs {
+            hooks.activation(point, layer: layer, view(source.pointer, ld))
+            return (source, ld)
+        }
+        let copy = FloatBuffer(uninitialized: rows * channels)
+        for r in 0..<rows { (copy.pointer + r * channels).update(from: source.pointer + r * ld, count: channels) }
+        hooks.activation(point, layer: layer, view(copy.pointer, channels))
+        return (copy, channels)
+    }
+
     /// Runs the mixer on `normed` (B·L, D). `keepStates` stores every scan state (for
     /// backward passes and the generator). With hooks, each activation point is offered to
     /// them before it is consumed.
@@ -122,17 +142,10 @@ struct Mixer {
         func view(_ p: UnsafeMutablePointer<Float>, _ ld: Int, _ ch: Int) -> ActivationView {
             ActivationView(values: p, ld: ld, channels: ch, batch: Bt, length: L)
         }
-        // Point `in`: the hook may quantize, so it gets a copy and the FP input stays intact.
-        var inProjInput = normed
-        if let hooks, !hooks.modifiesLinearInputs {
-            hooks.activation(ActivationPoint(.input), layer: layer, view(normed.pointer, D, D))
-        } else if let hooks {
-            inProjInput = FloatBuffer(zeros: rows * D)
-            inProjInput.pointer.update(from: normed.pointer, count: rows * D)
-            hooks.activation(ActivationPoint(.input), layer: layer, view(inProjInput.pointer, D, D))
-        }
+        // Point `in` (the FP input stays intact for the backward pass).
+        let inProj = offerLinearInput(ActivationPoint(.input), hooks: hooks, source: normed, ld: D, channels: D, batch: Bt)
         let xz = FloatBuffer(uninitialized: rows * 2 * E)
-        gemm(.inProj, hooks: hooks, input: inProjInput, ldIn: D, inCols: D, rows: rows, batch: Bt,
+        gemm(.inProj, hooks: hooks, input: inProj.buffer, ldIn: inProj.ld, inCols: D, rows: rows, batch: Bt,
              weight: weights.inProj, outCols: 2 * E, output: xz, ldOut: 2 * E)
 
         var dirs: [DirectionInternals] = []
@@ -145,30 +158,16 @@ struct Mixer {
                                      wT: p.convWT.ptr, bias: bias.baseAddress!, reverse: rev, out: pre.pointer,
                                      silu: xc.pointer, runner: runner)
             }
-            // Point `xproj`: x_proj reads a (possibly quantized) copy; the scan reads xc unquantized.
-            var xprojInput = xc
-            if let hooks, !hooks.modifiesLinearInputs {
-                hooks.activation(ActivationPoint(.xproj, dir), layer: layer, view(xc.pointer, E, E))
-            } else if let hooks {
-                xprojInput = FloatBuffer(zeros: rows * E)
-                xprojInput.pointer.update(from: xc.pointer, count: rows * E)
-                hooks.activation(ActivationPoint(.xproj, dir), layer: layer, view(xprojInput.pointer, E, E))
-            }
+            // Point `xproj`: the scan reads xc unquantized.
+            let xproj = offerLinearInput(ActivationPoint(.xproj, dir), hooks: hooks, source: xc, ld: E, channels: E, batch: Bt)
             let xdbl = FloatBuffer(uninitialized: rows * xw)
-            gemm(.xProj(dir), hooks: hooks, input: xprojInput, ldIn: E, inCols: E, rows: rows, batch: Bt,
+            gemm(.xProj(dir), hooks: hooks, input: xproj.buffer, ldIn: xproj.ld, inCols: E, rows: rows, batch: Bt,
                  weight: w.xProj, outCols: xw, output: xdbl, ldOut: xw)
-            // Point `dtproj` on a copy of dt_low; B and C are quantized in place (the scan uses B̂, Ĉ).
-            var dtInput = xdbl, dtLd = xw
-            if let hooks, !hooks.modifiesLinearInputs {
-                hooks.activation(ActivationPoint(.dtproj, dir), layer: layer, view(xdbl.pointer, xw, R))
-            } else if let hooks {
-                let cp = FloatBuffer(zeros: rows * R)
-                for r in 0..<rows { for j in 0..<R { cp.pointer[r * R + j] = xdbl.pointer[r * xw + j] } }
-                hooks.activation(ActivationPoint(.dtproj, dir), layer: layer, view(cp.pointer, R, R))
-                dtInput = cp; dtLd = R
-            }
+            // Point `dtproj` (dt_low, the first R columns of xdbl); B and C are quantized in place
+            // (the scan uses B̂, Ĉ).
+            let dtIn = offerLinearInput(ActivationPoint(.dtproj, dir), hooks: hooks, source: xdbl, ld: xw, channels: R, batch: Bt)
             let v = FloatBuffer(uninitialized: rows * E)
-            gemm(.dtProj(dir), hooks: hooks, input: dtInput, ldIn: dtLd, inCols: R, rows: rows, batch: Bt,
+            gemm(.dtProj(dir), hooks: hooks, input: dtIn.buffer, ldIn: dtIn.ld, inCols: R, rows: rows, batch: Bt,
                  weight: w.dtProj, outCols: E, output: v, ldOut: E)
             w.dtBias.withUnsafeBufferPointer { bias in
                 let bp = bias.baseAddress!
@@ -208,17 +207,10 @@ struct Mixer {
             }
             dirs.append(DirectionInternals(pre: pre, xc: xc, xdbl: xdbl, v: v, delta: delta, y: y, states: states))
         }
-        // Point `out`: out_proj reads a (possibly quantized) copy of m.
-        var outInput = m
-        if let hooks, !hooks.modifiesLinearInputs {
-            hooks.activation(ActivationPoint(.out), layer: layer, view(m.pointer, E, E))
-        } else if let hooks {
-            outInput = FloatBuffer(zeros: rows * E)
-            outInput.pointer.update(from: m.pointer, count: rows * E)
-            hooks.activation(ActivationPoint(.out), layer: layer, view(outInput.pointer, E, E))
-        }
+        // Point `out` (m stays intact for the backward pass).
+        let outIn = offerLinearInput(ActivationPoint(.out), hooks: hooks, source: m, ld: E, channels: E, batch: Bt)
         let out = FloatBuffer(uninitialized: rows * D)
-        gemm(.outProj, hooks: hooks, input: outInput, ldIn: E, inCols: E, rows: rows, batch: Bt,
+        gemm(.outProj, hooks: hooks, input: outIn.buffer, ldIn: outIn.ld, inCols: E, rows: rows, batch: Bt,
              weight: weights.outProj, outCols: D, output: out, ldOut: D)
         return MixerInternals(batch: Bt, length: L, normed: normed, xz: xz, directions: dirs, m: m, out: out)
     }
