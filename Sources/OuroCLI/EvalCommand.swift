@@ -179,7 +179,7 @@ enum QuantEvaluation {
             let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(i * K)..<((i + n) * K)])) }
                 ?? m.logits(x, batchSize: 16, threads: threads)
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
-            if let e = hooks.error { throw CLIError("integer engine: \(e)") }
+            if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
             for b in 0..<n {
                 let f = zf.data[(b * K)..<((b + 1) * K)], qv = zq.data[(b * K)..<((b + 1) * K)]
                 let pf = argmax(f), pq = argmax(qv)

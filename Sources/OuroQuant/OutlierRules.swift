@@ -20,9 +20,6 @@ public struct OutlierList: Sendable {
         self.init(channels: n)
         for c in listed { add(Int(c)) }
     }
-
-    /// Listed channels in ascending order.
-    public var channels: [Int] { mask.indices.filter { mask[$0] } }
 }
 
 /// Calibration outlier marking (`method.md` §4.4). Rows are C contiguous floats. The run-time

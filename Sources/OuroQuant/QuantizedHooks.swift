@@ -44,7 +44,7 @@ public final class QuantizedHooks: ForwardHooks {
     private var slots: [Int32] = []
     /// Outlier statistics of everything run through these hooks.
     public private(set) var report: OutlierReport
-    /// The first integer-kernel failure (the forward then used float for that linear).
+    /// The first failure of a quantized linear (the forward then used float for that linear).
     public private(set) var error: Error?
     /// When set, `observe(index, sample, step, channels)` sees every list in force (ascending
     /// channels; tests, reports).
@@ -117,21 +117,22 @@ public final class QuantizedHooks: ForwardHooks {
         let idx = layout.index(layer: layer, key.inputPoint)
         let spec = layout.points[idx], q = quantizers[idx], L = input.length
         guard let cols = pending.removeValue(forKey: idx) else {
-            if error == nil { error = QuantError("\(engine.rawValue) engine: no outlier lists for \(spec.name)") }
-            return false
+            return fail("\(engine.rawValue) engine: no outlier lists for \(spec.name)")
         }
         var scales = [Float](repeating: 0, count: input.batch * L)
         for b in 0..<input.batch {
             for pos in 0..<L { scales[b * L + pos] = q.scale(spec.reversed ? L - 1 - pos : pos) }
         }
+        // Both maps hold every layer and linear (built in init); a miss is a bug, reported
+        // through `error` like every other failure here.
         switch engine {
         case .sim:
-            guard let w = levels[layer][key] else { return false }
+            guard let w = levels[layer][key] else { return fail("sim engine: no weights for layer \(layer) \(kind)") }
             SimulatedLinear.run(x: input.values, rows: input.batch * L, ldx: input.ld, weights: w, inlierScales: scales,
                                 inlierBits: q.inlierBits, outliers: cols, outlierBits: q.outlierBits,
                                 y: output, ldy: ldOut, runner: runner)
         case .int:
-            guard let w = packed[layer][key] else { return false }
+            guard let w = packed[layer][key] else { return fail("int engine: no weights for layer \(layer) \(kind)") }
             do {
                 try MixedPrecisionGEMM.run(x: input.values, rows: input.batch * L, ldx: input.ld, weights: w, inlierScales: scales,
                                            inlierBits: q.inlierBits, outliers: cols, outlierBits: q.outlierBits,
@@ -142,6 +143,13 @@ public final class QuantizedHooks: ForwardHooks {
             }
         }
         return true
+    }
+
+    /// Records the first failure (the forward then uses float for that linear, and
+    /// `QuantizedModel.logits` throws it) and declines the linear.
+    private func fail(_ message: String) -> Bool {
+        if error == nil { error = QuantError(message) }
+        return false
     }
 }
 
