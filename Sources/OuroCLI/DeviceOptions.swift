@@ -29,7 +29,7 @@ struct DeviceOptions: ParsableArguments {
             return .cpu
         case .gpu:
             let dev: CUDADevice
-            do { dev = try CUDADevice() } catch let e as CUDAError { throw CLIError("--device gpu: \(e.description)") }
+            do { dev = try GPUDevices.cuda() } catch let e as CUDAError { throw CLIError("--device gpu: \(e.description)") }
             guard gpuImplemented else {
                 throw CLIError("--device gpu: `\(command)` has no GPU implementation in this build (found \(dev.name)); use --device cpu or auto")
             }
@@ -39,7 +39,7 @@ struct DeviceOptions: ParsableArguments {
                 console.notice("--device auto: `\(command)` has no GPU implementation in this build; running on the CPU")
                 return .cpu
             }
-            do { return .gpu(try CUDADevice()) } catch let e as CUDAError {
+            do { return .gpu(try GPUDevices.cuda()) } catch let e as CUDAError {
                 console.notice("--device auto: no usable GPU (\(e.description)); running on the CPU")
                 return .cpu
             }

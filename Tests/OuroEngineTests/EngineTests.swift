@@ -117,8 +117,8 @@ import OuroEngine
     /// Without an NVIDIA driver the backend fails with a clear message (and this test says it
     /// skipped the GPU parity); with one, the GPU scan matches the CPU scan.
     @Test func gpuScanMatchesCPUOrSkipsWithReason() throws {
-        let dev: CUDADevice
-        do { dev = try CUDADevice() } catch let e as CUDAError {
+        let dev: GPUDevice
+        do { dev = try GPUDevices.cuda() } catch let e as CUDAError {
             #expect(e.description.contains("CUDA") && e.description.count > 20)
             print("SKIPPING GPU parity: \(e.description)")
             return

@@ -40,8 +40,10 @@ enum CUDALibraries {
     }
 
     /// A C function pointer from an open library.
-    static func symbol<T>(_ lib: UnsafeMutableRawPointer, _ name: String, as: T.Type) throws -> T {
-        guard let s = dlsym(lib, name) else { throw CUDAError("symbol \(name) missing from the CUDA library") }
+    static func symbol<T>(_ lib: UnsafeMutableRawPointer, _ name: String, as: T.Type, fallback: String? = nil) throws -> T {
+        guard let s = dlsym(lib, name) ?? fallback.flatMap({ dlsym(lib, $0) }) else {
+            throw CUDAError("symbol \(name) missing from the CUDA library")
+        }
         return unsafeBitCast(s, to: T.self)
     }
 }

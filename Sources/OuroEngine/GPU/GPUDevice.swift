@@ -1,0 +1,115 @@
+/// The backend seam for accelerators: device memory, compiled kernels and row-major sgemm.
+///
+/// Two implementations exist: `CUDADevice` (a real NVIDIA GPU through the driver API, NVRTC
+/// and cuBLAS, all loaded with dlopen) and `EmulatedGPUDevice` (the same CUDA C kernel sources
+/// compiled for the host CPU, so kernel logic is tested on machines without a GPU). Code
+/// above the engine (model, gen, quant) talks to this protocol only.
+public protocol GPUDevice: AnyObject {
+    /// Human-readable device name.
+    var name: String { get }
+    /// Allocates `bytes` bytes of device memory (contents undefined).
+    func allocate(bytes: Int) throws -> GPUBuffer
+    /// Copies `bytes` bytes from host memory to `dst` + `offset` bytes.
+    func upload(_ src: UnsafeRawPointer, bytes: Int, to dst: GPUBuffer, offset: Int) throws
+    /// Copies `bytes` bytes from `src` + `offset` bytes to host memory (waits for pending work).
+    func download(_ src: GPUBuffer, offset: Int, bytes: Int, to dst: UnsafeMutableRawPointer) throws
+    /// Sets `bytes` bytes at `dst` + `offset` to zero.
+    func zero(_ dst: GPUBuffer, offset: Int, bytes: Int) throws
+    /// Compiles a kernel module (once per device) and returns its kernel `name`.
+    func function(_ name: String, in module: GPUModuleSource) throws -> GPUFunction
+    /// Launches a kernel; work is ordered on one stream.
+    func launch(_ f: GPUFunction, grid: GPUDim, block: GPUDim, args: [GPUArg]) throws
+    /// Row-major C = α·op(A)·op(B) + β·C in float32 (pointers are device addresses).
+    func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UInt64, lda: Int,
+               b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws
+    /// Waits for all queued work.
+    func synchronize() throws
+}
+
+/// A source of CUDA C kernels compiled together (NVRTC on a GPU, the host compiler when emulated).
+public struct GPUModuleSource: Sendable {
+    /// Unique module name (the cache key).
+    public let name: String
+    /// CUDA C source; kernels are `extern "C" __global__` functions.
+    public let code: String
+    public init(name: String, code: String) { self.name = name; self.code = code }
+}
+
+/// A compiled kernel of some device.
+public final class GPUFunction: @unchecked Sendable {
+    public let name: String
+    let handle: UnsafeMutableRawPointer
+    init(name: String, handle: UnsafeMutableRawPointer) { self.name = name; self.handle = handle }
+}
+
+/// Launch dimensions.
+public struct GPUDim: Sendable {
+    public var x: Int, y: Int, z: Int
+    public init(_ x: Int, _ y: Int = 1, _ z: Int = 1) { self.x = x; self.y = y; self.z = z }
+    /// Enough blocks of `block` threads to cover `count` threads.
+    public static func cover(_ count: Int, block: Int) -> GPUDim { GPUDim(max(1, (count + block - 1) / block)) }
+}
+
+/// A kernel argument, passed by value.
+public enum GPUArg: Sendable {
+    case pointer(UInt64)
+    case int(Int32)
+    case float(Float)
+
+    /// A device pointer `floatOffset` floats into `buffer`.
+    public static func floats(_ buffer: GPUBuffer, _ floatOffset: Int = 0) -> GPUArg { .pointer(buffer.address + UInt64(4 * floatOffset)) }
+    public static func i(_ v: Int) -> GPUArg { .int(Int32(v)) }
+}
+
+/// Device memory owned by one device; freed on deinit.
+public final class GPUBuffer: @unchecked Sendable {
+    public let device: GPUDevice
+    /// Device address of the first byte.
+    public let address: UInt64
+    public let bytes: Int
+    private let release: (UInt64) -> Void
+
+    init(device: GPUDevice, address: UInt64, bytes: Int, release: @escaping (UInt64) -> Void) {
+        self.device = device; self.address = address; self.bytes = bytes; self.release = release
+    }
+    deinit { release(address) }
+
+    /// Number of floats it holds.
+    public var floatCount: Int { bytes / 4 }
+    /// The device address `floatOffset` floats in.
+    public func at(_ floatOffset: Int) -> UInt64 { address + UInt64(4 * floatOffset) }
+}
+
+extension GPUDevice {
+    /// A float buffer holding `values`.
+    public func upload(_ values: [Float]) throws -> GPUBuffer {
+        let b = try allocate(bytes: max(1, values.count) * 4)
+        if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: values.count * 4, to: b, offset: 0) } }
+        return b
+    }
+    /// A float buffer of `count` floats (zero-filled).
+    public func zeros(_ count: Int) throws -> GPUBuffer {
+        let b = try allocate(bytes: max(1, count) * 4)
+        try zero(b, offset: 0, bytes: max(1, count) * 4)
+        return b
+    }
+    /// An uninitialised float buffer of `count` floats.
+    public func floats(_ count: Int) throws -> GPUBuffer { try allocate(bytes: max(1, count) * 4) }
+    /// `count` floats from `floatOffset` into `buffer`.
+    public func download(_ buffer: GPUBuffer, floatOffset: Int = 0, count: Int? = nil) throws -> [Float] {
+        let n = count ?? (buffer.floatCount - floatOffset)
+        var out = [Float](repeating: 0, count: n)
+        if n > 0 { try out.withUnsafeMutableBytes { try download(buffer, offset: 4 * floatOffset, bytes: 4 * n, to: $0.baseAddress!) } }
+        return out
+    }
+    /// Copies host floats into `buffer` at `floatOffset`.
+    public func upload(_ src: UnsafePointer<Float>, count: Int, to buffer: GPUBuffer, floatOffset: Int = 0) throws {
+        try upload(UnsafeRawPointer(src), bytes: 4 * count, to: buffer, offset: 4 * floatOffset)
+    }
+}
+
+/// Opens the GPU a command asked for.
+public enum GPUDevices {
+    /// Device 0 through CUDA; throws a `CUDAError` naming what is missing.
+    public static func cuda() throws -> CUDADevice { try CUDADevice() }
+}

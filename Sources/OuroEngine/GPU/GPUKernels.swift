@@ -1,0 +1,326 @@
+/// CUDA C sources of the engine's GPU ops. Every kernel is sync-free (one thread owns its
+/// outputs and sums in the same order as the CPU kernel), so `EmulatedGPUDevice` runs the
+/// same source on the host and tests it against the CPU engine.
+enum GPUKernels {
+    static let ops = GPUModuleSource(name: "ouro_ops", code: """
+    __device__ __forceinline__ float ouro_sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+    __device__ __forceinline__ float ouro_softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+    // RMSNorm forward, one thread per row; rstd may be null.
+    extern "C" __global__ void ouro_rmsnorm_fwd(const float* __restrict__ x, const float* __restrict__ w,
+                                                float* __restrict__ out, float* __restrict__ rstd, int rows, int d, float eps) {
+        int r = blockIdx.x * blockDim.x + threadIdx.x;
+        if (r >= rows) return;
+        const float* xr = x + (size_t)r * d;
+        float ss = 0.f;
+        for (int j = 0; j < d; j++) ss += xr[j] * xr[j];
+        float inv = 1.f / sqrtf(ss / (float)d + eps);
+        if (rstd) rstd[r] = inv;
+        for (int j = 0; j < d; j++) out[(size_t)r * d + j] = xr[j] * inv * w[j];
+    }
+
+    // RMSNorm backward of the input, one thread per row; gx is overwritten or accumulated.
+    extern "C" __global__ void ouro_rmsnorm_bwd(const float* __restrict__ x, const float* __restrict__ w,
+                                                const float* __restrict__ rstd, const float* __restrict__ gy,
+                                                float* __restrict__ gx, int rows, int d, int accumulate) {
+        int r = blockIdx.x * blockDim.x + threadIdx.x;
+        if (r >= rows) return;
+        const float* xr = x + (size_t)r * d; const float* g = gy + (size_t)r * d; float* o = gx + (size_t)r * d;
+        float inv = rstd[r], dot = 0.f;
+        for (int j = 0; j < d; j++) dot += g[j] * w[j] * xr[j] * inv;
+        float meanDot = dot / (float)d;
+        for (int j = 0; j < d; j++) {
+            float v = inv * (g[j] * w[j] - xr[j] * inv * meanDot);
+            o[j] = accumulate ? o[j] + v : v;
+        }
+    }
+
+    // Depthwise causal conv1d + SiLU, one thread per (b, t, e); taps summed in ascending k.
+    extern "C" __global__ void ouro_conv_fwd(const float* __restrict__ x, int ldx, const float* __restrict__ wT,
+                                             const float* __restrict__ bias, float* __restrict__ pre, float* __restrict__ xc,
+                                             int B, int L, int E, int K, int reverse) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * L * E) return;
+        int e = (int)(idx % E); size_t bt = idx / E; int t = (int)(bt % L); int b = (int)(bt / L);
+        float acc = bias[e];
+        for (int k = 0; k < K; k++) {
+            int s = reverse ? t + (K - 1 - k) : t + k - (K - 1);
+            if (s < 0 || s >= L) continue;
+            acc = acc + wT[k * E + e] * x[((size_t)b * L + s) * ldx + e];
+        }
+        pre[idx] = acc;
+        xc[idx] = acc * ouro_sigmoid(acc);
+    }
+
+    // Conv backward of the input, added into gx (rows ldgx apart), one thread per (b, s, e).
+    extern "C" __global__ void ouro_conv_bwd_x(const float* __restrict__ gpre, const float* __restrict__ wT,
+                                               float* __restrict__ gx, int ldgx, int B, int L, int E, int K, int reverse) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * L * E) return;
+        int e = (int)(idx % E); size_t bs = idx / E; int s = (int)(bs % L); int b = (int)(bs / L);
+        float acc = 0.f;
+        for (int k = 0; k < K; k++) {
+            int off = reverse ? (K - 1 - k) : (k - (K - 1));
+            int t = s - off;
+            if (t < 0 || t >= L) continue;
+            acc = acc + wT[k * E + e] * gpre[((size_t)b * L + t) * E + e];
+        }
+        float* dst = gx + ((size_t)b * L + s) * ldgx + e;
+        *dst = *dst + acc;
+    }
+
+    // v += bias (in place) and Δ = softplus(v).
+    extern "C" __global__ void ouro_bias_softplus(float* __restrict__ v, const float* __restrict__ bias,
+                                                  float* __restrict__ delta, int rows, int E) {
+        size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= (size_t)rows * E) return;
+        float x = v[i] + bias[i % E];
+        v[i] = x;
+        delta[i] = ouro_softplus(x);
+    }
+
+    // gΔ (+ extra) → gv = gΔ·softplus'(v), in place.
+    extern "C" __global__ void ouro_softplus_bwd(float* __restrict__ g, const float* __restrict__ extra,
+                                                 const float* __restrict__ v, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= n) return;
+        float gg = g[i];
+        if (extra) gg = gg + extra[i];
+        g[i] = v[i] > 20.f ? gg : gg * ouro_sigmoid(v[i]);
+    }
+
+    // g *= SiLU'(pre), in place.
+    extern "C" __global__ void ouro_silu_bwd(float* __restrict__ g, const float* __restrict__ pre, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= n) return;
+        float z = pre[i], s = ouro_sigmoid(z);
+        g[i] = g[i] * (s * (1.f + z * (1.f - s)));
+    }
+
+    // m (+)= ½·y ⊙ SiLU(z); z rows are ldz apart.
+    extern "C" __global__ void ouro_gate_fwd(const float* __restrict__ y, const float* __restrict__ z, int ldz,
+                                             float* __restrict__ m, int rows, int E, int first) {
+        size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= (size_t)rows * E) return;
+        size_t r = i / E; int e = (int)(i % E);
+        float zz = z[r * ldz + e];
+        float v = 0.5f * y[i] * (zz * ouro_sigmoid(zz));
+        m[i] = first ? v : m[i] + v;
+    }
+
+    // Gate backward: gy = ½g·z·σ(z) (overwritten), gz += ½g·y·SiLU'(z).
+    extern "C" __global__ void ouro_gate_bwd(const float* __restrict__ gm, const float* __restrict__ y,
+                                             const float* __restrict__ z, int ldz, float* __restrict__ gy,
+                                             float* __restrict__ gz, int rows, int E) {
+        size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= (size_t)rows * E) return;
+        size_t r = i / E; int e = (int)(i % E);
+        float gg = 0.5f * gm[i], zz = z[r * ldz + e], s = ouro_sigmoid(zz);
+        gy[i] = gg * zz * s;
+        float* gzp = gz + r * ldz + e;
+        *gzp = *gzp + gg * y[i] * s * (1.f + zz * (1.f - s));
+    }
+
+    // dst += src.
+    extern "C" __global__ void ouro_add(float* __restrict__ dst, const float* __restrict__ src, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dst[i] = dst[i] + src[i];
+    }
+
+    // Selective-scan forward, one thread per (image, channel), state in registers; tokens in
+    // original order (reverse runs the backward direction). A is (E, N). States, when not
+    // null, are stored as [b][t][n][e].
+    extern "C" __global__ void ouro_scan_fwd(const float* __restrict__ u, const float* __restrict__ delta,
+                                             const float* __restrict__ A, const float* __restrict__ bc,
+                                             int ld, int bOff, int cOff, const float* __restrict__ D,
+                                             float* __restrict__ y, float* __restrict__ states,
+                                             int B, int L, int E, int N, int reverse) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * E) return;
+        int b = idx / E, e = idx % E;
+        float h[32], a[32];
+        #pragma unroll
+        for (int n = 0; n < 32; n++) { h[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f; }
+        float d = D[e];
+        for (int i = 0; i < L; i++) {
+            int t = reverse ? L - 1 - i : i;
+            size_t row = (size_t)b * L + t;
+            float dt = delta[row * E + e], uu = u[row * E + e];
+            const float* r = bc + row * ld;
+            float acc = d * uu;
+            #pragma unroll
+            for (int n = 0; n < 32; n++) {
+                if (n < N) {
+                    h[n] = expf(dt * a[n]) * h[n] + dt * r[bOff + n] * uu;
+                    acc += r[cOff + n] * h[n];
+                    if (states) states[(row * N + n) * E + e] = h[n];
+                }
+            }
+            y[row * E + e] = acc;
+        }
+    }
+
+    // Selective-scan backward of the inputs (no parameter gradients), one thread per (image,
+    // channel). Writes gu and gΔ, and per-channel partials of gB and gC as [b][t][n][e]
+    // (summed over e afterwards in a fixed order, so results are deterministic). ghExt is an
+    // optional gradient on every state ([b][t][n][e]).
+    extern "C" __global__ void ouro_scan_bwd(const float* __restrict__ u, const float* __restrict__ delta,
+                                             const float* __restrict__ A, const float* __restrict__ bc,
+                                             int ld, int bOff, int cOff, const float* __restrict__ D,
+                                             const float* __restrict__ states, const float* __restrict__ gy,
+                                             const float* __restrict__ ghExt, float* __restrict__ gu,
+                                             float* __restrict__ gDelta, float* __restrict__ pB, float* __restrict__ pC,
+                                             int B, int L, int E, int N, int reverse) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * E) return;
+        int b = idx / E, e = idx % E;
+        float lam[32], aNext[32], a[32];
+        #pragma unroll
+        for (int n = 0; n < 32; n++) { lam[n] = 0.f; aNext[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f; }
+        float dv = D[e];
+        for (int i = L - 1; i >= 0; i--) {
+            int t = reverse ? L - 1 - i : i;
+            int tp = reverse ? t + 1 : t - 1;
+            size_t row = (size_t)b * L + t;
+            float dt = delta[row * E + e], uu = u[row * E + e], g = gy[row * E + e];
+            const float* r = bc + row * ld;
+            float sumLB = 0.f, gdt = 0.f, du = dt * uu;
+            #pragma unroll
+            for (int n = 0; n < 32; n++) {
+                if (n < N) {
+                    size_t s = (row * N + n) * E + e;
+                    float l = g * r[cOff + n] + aNext[n] * lam[n];
+                    if (ghExt) l = l + ghExt[s];
+                    lam[n] = l;
+                    float h = states[s];
+                    float hp = i > 0 ? states[(((size_t)b * L + tp) * N + n) * E + e] : 0.f;
+                    float an = expf(dt * a[n]);
+                    aNext[n] = an;
+                    pC[s] = g * h;
+                    pB[s] = l * du;
+                    sumLB = sumLB + l * r[bOff + n];
+                    gdt = gdt + l * an * hp * a[n];
+                }
+            }
+            gu[row * E + e] = dv * g + dt * sumLB;
+            gDelta[row * E + e] = uu * sumLB + gdt;
+        }
+    }
+
+    // Sums partials [i][e] over e into dst[(i / N)·ld + off + i % N] (+ extra[i]).
+    extern "C" __global__ void ouro_sum_channels(const float* __restrict__ part, const float* __restrict__ extra,
+                                                 float* __restrict__ dst, int ld, int off, int count, int N, int E) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= count) return;
+        const float* p = part + (size_t)i * E;
+        float s = 0.f;
+        for (int e = 0; e < E; e++) s += p[e];
+        if (extra) s = s + extra[i];
+        dst[(size_t)(i / N) * ld + off + i % N] = s;
+    }
+    """)
+}
+
+/// Typed launches of the engine's GPU ops on any `GPUDevice` (row-major layouts as on the CPU).
+public struct GPUOps {
+    public let device: GPUDevice
+    public init(device: GPUDevice) { self.device = device }
+
+    private static let block = 128
+
+    private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
+        let f = try device.function(name, in: GPUKernels.ops)
+        try device.launch(f, grid: .cover(threads, block: Self.block), block: GPUDim(Self.block), args: args)
+    }
+
+    private func opt(_ b: GPUBuffer?) -> GPUArg { .pointer(b?.address ?? 0) }
+
+    public func rmsNormForward(rows: Int, d: Int, x: UInt64, weight: GPUBuffer, eps: Float, out: UInt64, rstd: GPUBuffer?) throws {
+        try run("ouro_rmsnorm_fwd", threads: rows, [.pointer(x), .floats(weight), .pointer(out), opt(rstd), .i(rows), .i(d), .float(eps)])
+    }
+
+    public func rmsNormBackward(rows: Int, d: Int, x: UInt64, weight: GPUBuffer, rstd: GPUBuffer, gy: UInt64, gx: UInt64,
+                                accumulate: Bool) throws {
+        try run("ouro_rmsnorm_bwd", threads: rows, [.pointer(x), .floats(weight), .floats(rstd), .pointer(gy), .pointer(gx),
+                                                    .i(rows), .i(d), .i(accumulate ? 1 : 0)])
+    }
+
+    /// Conv + SiLU: writes pre and xc ([B,L,E]).
+    public func convForward(batch: Int, length: Int, channels: Int, taps: Int, x: UInt64, ldx: Int, wT: GPUBuffer,
+                            bias: GPUBuffer, reverse: Bool, pre: GPUBuffer, xc: GPUBuffer) throws {
+        try run("ouro_conv_fwd", threads: batch * length * channels,
+                [.pointer(x), .i(ldx), .floats(wT), .floats(bias), .floats(pre), .floats(xc), .i(batch), .i(length),
+                 .i(channels), .i(taps), .i(reverse ? 1 : 0)])
+    }
+
+    /// Adds the conv's input gradient into gx (rows `ldgx` apart).
+    public func convBackwardInput(batch: Int, length: Int, channels: Int, taps: Int, gpre: GPUBuffer, wT: GPUBuffer,
+                                  gx: UInt64, ldgx: Int, reverse: Bool) throws {
+        try run("ouro_conv_bwd_x", threads: batch * length * channels,
+                [.floats(gpre), .floats(wT), .pointer(gx), .i(ldgx), .i(batch), .i(length), .i(channels), .i(taps), .i(reverse ? 1 : 0)])
+    }
+
+    public func biasSoftplus(rows: Int, channels: Int, v: GPUBuffer, bias: GPUBuffer, delta: GPUBuffer) throws {
+        try run("ouro_bias_softplus", threads: rows * channels, [.floats(v), .floats(bias), .floats(delta), .i(rows), .i(channels)])
+    }
+
+    public func softplusBackward(count: Int, g: GPUBuffer, extra: GPUBuffer?, v: GPUBuffer) throws {
+        try run("ouro_softplus_bwd", threads: count, [.floats(g), opt(extra), .floats(v), .i(count)])
+    }
+
+    public func siluBackward(count: Int, g: GPUBuffer, pre: GPUBuffer) throws {
+        try run("ouro_silu_bwd", threads: count, [.floats(g), .floats(pre), .i(count)])
+    }
+
+    public func gateForward(rows: Int, channels: Int, y: GPUBuffer, z: UInt64, ldz: Int, m: GPUBuffer, first: Bool) throws {
+        try run("ouro_gate_fwd", threads: rows * channels, [.floats(y), .pointer(z), .i(ldz), .floats(m), .i(rows), .i(channels), .i(first ? 1 : 0)])
+    }
+
+    public func gateBackward(rows: Int, channels: Int, gm: GPUBuffer, y: GPUBuffer, z: UInt64, ldz: Int, gy: GPUBuffer, gz: UInt64) throws {
+        try run("ouro_gate_bwd", threads: rows * channels,
+                [.floats(gm), .floats(y), .pointer(z), .i(ldz), .floats(gy), .pointer(gz), .i(rows), .i(channels)])
+    }
+
+    public func add(count: Int, dst: UInt64, src: UInt64) throws {
+        try run("ouro_add", threads: count, [.pointer(dst), .pointer(src), .i(count)])
+    }
+
+    /// Scan forward; A is (E, N); B and C are columns of the token matrix `bc` (rows `ld` apart).
+    public func scanForward(shape s: SelectiveScan.Shape, u: GPUBuffer, delta: GPUBuffer, a: GPUBuffer, bc: GPUBuffer,
+                            ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, y: GPUBuffer,
+                            states: GPUBuffer?) throws {
+        guard s.state <= 32 else { throw CUDAError("GPU scan supports d_state ≤ 32, got \(s.state)") }
+        try run("ouro_scan_fwd", threads: s.batch * s.channels,
+                [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset), .floats(d),
+                 .floats(y), opt(states), .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
+    }
+
+    /// Scan backward of the inputs: gu, gΔ ([B,L,E]) and gB, gC written into the columns
+    /// `gOffsetB`, `gOffsetC` of `gbc` (rows `ld` apart), plus `extraC` ([B·L, N]) on gC.
+    /// `partial` is scratch of 2·B·L·N·E floats.
+    public func scanBackward(shape s: SelectiveScan.Shape, u: GPUBuffer, delta: GPUBuffer, a: GPUBuffer, bc: GPUBuffer,
+                             ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, states: GPUBuffer,
+                             gy: GPUBuffer, ghExt: GPUBuffer?, gu: GPUBuffer, gDelta: GPUBuffer, gbc: GPUBuffer,
+                             extraC: GPUBuffer?, partial: GPUBuffer) throws {
+        guard s.state <= 32 else { throw CUDAError("GPU scan supports d_state ≤ 32, got \(s.state)") }
+        let count = s.batch * s.length * s.state, big = count * s.channels
+        try run("ouro_scan_bwd", threads: s.batch * s.channels,
+                [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset), .floats(d),
+                 .floats(states), .floats(gy), opt(ghExt), .floats(gu), .floats(gDelta), .floats(partial), .floats(partial, big),
+                 .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
+        try run("ouro_sum_channels", threads: count, [.floats(partial), .pointer(0), .floats(gbc), .i(ld), .i(bOffset), .i(count), .i(s.state), .i(s.channels)])
+        try run("ouro_sum_channels", threads: count, [.floats(partial, big), opt(extraC), .floats(gbc), .i(ld), .i(cOffset), .i(count), .i(s.state), .i(s.channels)])
+    }
+}
+
+/// The GPU scan as a one-shot call on host arrays (the scan benchmark uses it).
+public enum GPUScan {
+    public static func forward(_ dev: GPUDevice, shape s: SelectiveScan.Shape, u: [Float], delta: [Float], a: [Float],
+                               bc: [Float], ld: Int, bOffset: Int, cOffset: Int, d: [Float], reverse: Bool) throws -> [Float] {
+        let bu = try dev.upload(u), bd = try dev.upload(delta), ba = try dev.upload(a), bbc = try dev.upload(bc), bD = try dev.upload(d)
+        let by = try dev.floats(s.batch * s.length * s.channels)
+        try GPUOps(device: dev).scanForward(shape: s, u: bu, delta: bd, a: ba, bc: bbc, ld: ld, bOffset: bOffset, cOffset: cOffset,
+                                            d: bD, reverse: reverse, y: by, states: nil)
+        return try dev.download(by)
+    }
+}
