@@ -94,9 +94,12 @@ public struct GenObjective {
     public let model: VisionMamba
     public let config: GenConfig
     public var threads: Int
+    /// When set, the model's forward and backward run on this GPU copy of `model`; the losses
+    /// still run on the host, on the layer internals the GPU model downloads for them.
+    public var gpu: GPUVisionMamba?
 
-    public init(model: VisionMamba, config: GenConfig, threads: Int) {
-        self.model = model; self.config = config; self.threads = threads
+    public init(model: VisionMamba, config: GenConfig, threads: Int, gpu: GPUVisionMamba? = nil) {
+        self.model = model; self.config = config; self.threads = threads; self.gpu = gpu
     }
 
     /// Loss parts per image and ∂J/∂images. `noise` has no loss (zero gradient).
@@ -118,8 +121,8 @@ public struct GenObjective {
         hook.inspect = inspect
         var lo = [Double](repeating: 0, count: B)
         let usesOutput = config.generator != .noise && config.lambdaO != 0
-        let r = try model.backward(images, parameters: false, layerHook: config.generator == .noise ? nil : hook,
-                                   threads: threads) { logits in
+        let layerHook: BackwardLayerHook? = config.generator == .noise ? nil : hook
+        let lossGradient = { (logits: Tensor) -> Tensor in
             var g = [Float](repeating: 0, count: B * K)
             for b in 0..<B {
                 let (l, gz) = OutputLoss.evaluate(logits.data[(b * K)..<((b + 1) * K)], label: labels[b], kind: config.outputLoss)
@@ -127,6 +130,13 @@ public struct GenObjective {
                 if usesOutput { for k in 0..<K { g[b * K + k] = Float(Double(config.lambdaO) * gz[k]) } }
             }
             return Tensor(shape: logits.shape, data: g)
+        }
+        let inputGradient: Tensor
+        if let gpu {
+            inputGradient = try gpu.inputGradient(images, layerHook: layerHook, lossGradient: lossGradient).inputGradient
+        } else {
+            inputGradient = try model.backward(images, parameters: false, layerHook: layerHook, threads: threads,
+                                               lossGradient: lossGradient).inputGradient
         }
         var total = [Double](repeating: 0, count: B)
         for b in 0..<B {
@@ -139,6 +149,6 @@ public struct GenObjective {
             total[b] = t
         }
         let parts = GenLossParts(total: total, output: lo, contrastivePerLayer: hook.contrastive, entropyPerLayer: hook.entropy)
-        return ((parts, r.inputGradient), hook.details)
+        return ((parts, inputGradient), hook.details)
     }
 }

@@ -148,25 +148,7 @@ extension VisionMamba {
         weights.patchWeight.withUnsafeBufferPointer { w in
             BLAS.sgemm(m: B * M, n: cDim, k: D, a: gT.ptr, lda: D, b: w.baseAddress!, ldb: cDim, c: gCols.pointer, ldc: cDim, runner: runner)
         }
-        // col2im (overlapping patches accumulate when stride < patch).
-        var gx = Tensor(zeros: x.shape)
-        let G = c.gridSize, P = c.patchSize, s = c.stride, H = c.imageSize
-        gx.data.withUnsafeMutableBufferPointer { gxp in
-            for b in 0..<B {
-                for i in 0..<G {
-                    for j in 0..<G {
-                        let row = gCols.ptr + (b * M + i * G + j) * cDim
-                        var k = 0
-                        for ch in 0..<c.channels {
-                            for ky in 0..<P {
-                                let dst = ((b * c.channels + ch) * H + i * s + ky) * H + j * s
-                                for kx in 0..<P { gxp[dst + kx] += row[k]; k += 1 }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let gx = fold(gCols, shape: x.shape)
         return BackwardResult(logits: logits, inputGradient: gx, parameterGradients: grads)
     }
 }

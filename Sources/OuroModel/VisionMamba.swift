@@ -67,6 +67,31 @@ public struct VisionMamba: Sendable {
         return cols
     }
 
+    /// col2im, the adjoint of `unfold`: pixel gradients from patch-row gradients (overlapping
+    /// patches accumulate, in patch order).
+    func fold(_ gCols: FloatBuffer, shape: [Int]) -> Tensor {
+        let c = config, B = shape[0], M = c.numPatches, cDim = c.patchDim
+        var gx = Tensor(zeros: shape)
+        let G = c.gridSize, P = c.patchSize, s = c.stride, H = c.imageSize
+        gx.data.withUnsafeMutableBufferPointer { gxp in
+            for b in 0..<B {
+                for i in 0..<G {
+                    for j in 0..<G {
+                        let row = gCols.ptr + (b * M + i * G + j) * cDim
+                        var k = 0
+                        for ch in 0..<c.channels {
+                            for ky in 0..<P {
+                                let dst = ((b * c.channels + ch) * H + i * s + ky) * H + j * s
+                                for kx in 0..<P { gxp[dst + kx] += row[k]; k += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return gx
+    }
+
     /// Patch embedding, cls insertion at c = M // 2, then + pos_embed: (B·L, D).
     func embed(_ x: Tensor, runner: ParallelRunner) -> FloatBuffer {
         let c = config, B = x.shape[0], M = c.numPatches, D = c.embedDim, L = c.seqLen, ci = c.clsIndex

@@ -142,3 +142,31 @@ import OuroEngine
         #expect(relativeMaxError(g, y) < 1e-5)
     }
 }
+
+/// The GPU kernel sources compile with NVRTC (when the library is present) for Ampere and
+/// Hopper, and the emulator's kernel-signature parser reads them.
+@Suite struct GPUKernelSourceTests {
+    @Test func engineKernelsCompileWithNVRTC() throws {
+        let nv: NVRTCCompiler
+        do { nv = try NVRTCCompiler() } catch {
+            print("SKIPPING NVRTC compile check: \(error)")
+            return
+        }
+        for arch in [80, 90] { #expect(try nv.ptx(GPUOps.module, arch: arch).count > 1000) }
+    }
+
+    @Test func emulatedOpsMatchCPURMSNorm() throws {
+        let dev: GPUDevice
+        do { dev = try EmulatedGPUDevice() } catch { print("SKIPPING emulated GPU ops: \(error)"); return }
+        var rng = Xoshiro256StarStar(seed: 3)
+        let rows = 7, d = 13, x = rng.normals(rows * d), w = rng.normals(d)
+        var cpu = [Float](repeating: 0, count: rows * d)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in cpu.withUnsafeMutableBufferPointer { cp in
+            RMSNorm.forward(rows: rows, d: d, x: xp.baseAddress!, weight: wp.baseAddress!, eps: 1e-5, out: cp.baseAddress!,
+                            rstd: nil, runner: ParallelRunner(threads: 1))
+        }}}
+        let bx = try dev.upload(x), bw = try dev.upload(w), out = try dev.floats(rows * d)
+        try GPUOps(device: dev).rmsNormForward(rows: rows, d: d, x: bx.address, weight: bw, eps: 1e-5, out: out.address, rstd: nil)
+        #expect(relativeMaxError(try dev.download(out), cpu) < 1e-6)
+    }
+}

@@ -196,9 +196,5 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     #define __syncthreads() barriers_are_not_emulated
     #define atomicAdd atomics_are_not_emulated
     #define __shfl_xor_sync warp_shuffles_are_not_emulated
-    static inline float __expf(float x) { return expf(x); }
-    static inline float __logf(float x) { return logf(x); }
-    static inline float __fdividef(float a, float b) { return a / b; }
-    static inline float fminf_(float a, float b) { return fminf(a, b); }
     """
 }

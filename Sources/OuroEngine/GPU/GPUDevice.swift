@@ -113,3 +113,41 @@ public enum GPUDevices {
     /// Device 0 through CUDA; throws a `CUDAError` naming what is missing.
     public static func cuda() throws -> CUDADevice { try CUDADevice() }
 }
+
+/// Bump allocation of short-lived device buffers from a few large chunks, so a pass makes
+/// no allocator calls after its first use; `reset()` recycles everything handed out.
+public final class GPUArena {
+    public let device: GPUDevice
+    private var chunks: [GPUBuffer] = []
+    private var chunk = 0, offset = 0
+    private let chunkBytes: Int
+
+    public init(device: GPUDevice, chunkBytes: Int = 64 << 20) { self.device = device; self.chunkBytes = chunkBytes }
+
+    /// Forgets every buffer handed out since the last reset (they must no longer be used).
+    public func reset() { chunk = 0; offset = 0 }
+
+    /// `count` floats of uninitialised device memory, valid until the next `reset()`.
+    public func floats(_ count: Int) throws -> GPUBuffer {
+        let exact = max(1, count) * 4, bytes = (exact + 255) / 256 * 256
+        while true {
+            if chunk == chunks.count { chunks.append(try device.allocate(bytes: max(bytes, chunkBytes))) }
+            let c = chunks[chunk]
+            if offset + bytes <= c.bytes {
+                let view = GPUBuffer(device: device, address: c.address + UInt64(offset), bytes: exact) { [c] _ in _ = c }
+                offset += bytes
+                return view
+            }
+            // A request larger than the remaining chunks: place it in a fresh chunk of its own size.
+            if bytes > c.bytes && chunk == chunks.count - 1 { chunks.append(try device.allocate(bytes: bytes)) }
+            chunk += 1; offset = 0
+        }
+    }
+
+    /// `count` zero-filled floats.
+    public func zeros(_ count: Int) throws -> GPUBuffer {
+        let b = try floats(count)
+        try device.zero(b, offset: 0, bytes: b.bytes)
+        return b
+    }
+}

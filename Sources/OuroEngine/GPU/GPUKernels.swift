@@ -223,6 +223,8 @@ enum GPUKernels {
 
 /// Typed launches of the engine's GPU ops on any `GPUDevice` (row-major layouts as on the CPU).
 public struct GPUOps {
+    /// The CUDA C module of these ops (for compile checks).
+    public static var module: GPUModuleSource { GPUKernels.ops }
     public let device: GPUDevice
     public init(device: GPUDevice) { self.device = device }
 

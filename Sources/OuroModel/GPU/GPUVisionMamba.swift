@@ -1,0 +1,291 @@
+import Foundation
+import OuroEngine
+
+/// A Vision Mamba model resident on a `GPUDevice`: the same graph as `VisionMamba` (forward
+/// and the input-gradient backward), with GEMMs through the device's sgemm and every other op
+/// a GPU kernel. Loss hooks (`BackwardLayerHook`) and observing forward hooks run on the host
+/// on downloaded copies of a layer's internals, so the generator and calibration code is
+/// shared with the CPU path, not duplicated.
+public final class GPUVisionMamba {
+    public let model: VisionMamba
+    public let device: GPUDevice
+    let ops: GPUOps
+
+    struct Direction { let convWT, convBias, xProj, dtProj, dtBias, a, d: GPUBuffer }
+    struct Layer { let norm, inProj, outProj: GPUBuffer; let dirs: [Direction] }
+    let patchWeight, patchBias, clsToken, posEmbed, normF, headWeight, headBias: GPUBuffer
+    let layers: [Layer]
+    /// Scratch of one layer (reset per layer).
+    let arena: GPUArena
+
+    /// Uploads the weights (A = −exp(A_log) and the transposed conv taps are derived once).
+    public init(model: VisionMamba, device: GPUDevice) throws {
+        self.model = model; self.device = device; ops = GPUOps(device: device)
+        let c = model.config, w = model.weights, E = c.dInner, N = c.dState, K = c.dConv
+        patchWeight = try device.upload(w.patchWeight); patchBias = try device.upload(w.patchBias)
+        clsToken = try device.upload(w.clsToken); posEmbed = try device.upload(w.posEmbed)
+        normF = try device.upload(w.normF); headWeight = try device.upload(w.headWeight); headBias = try device.upload(w.headBias)
+        layers = try w.layers.map { lw in
+            let dirs = try ScanDirection.allCases.map { dir -> Direction in
+                let dw = lw[dir], p = PreparedDirection(dw, E: E, N: N, K: K)
+                var a = [Float](repeating: 0, count: E * N)
+                for e in 0..<E { for n in 0..<N { a[e * N + n] = p.aT.pointer[n * E + e] } }
+                return Direction(convWT: try device.upload(p.convWT.array), convBias: try device.upload(dw.convBias),
+                                 xProj: try device.upload(dw.xProj), dtProj: try device.upload(dw.dtProj),
+                                 dtBias: try device.upload(dw.dtBias), a: try device.upload(a), d: try device.upload(dw.d))
+            }
+            return Layer(norm: try device.upload(lw.normWeight), inProj: try device.upload(lw.inProj),
+                         outProj: try device.upload(lw.outProj), dirs: dirs)
+        }
+        arena = GPUArena(device: device)
+    }
+
+    var config: VisionMambaConfig { model.config }
+
+    /// The CUDA C module of the model's layout kernels (for compile checks).
+    public static var kernelModule: GPUModuleSource { GPUModelKernels.module }
+
+    private func module(_ name: String, threads: Int, _ args: [GPUArg]) throws {
+        let f = try device.function(name, in: GPUModelKernels.module)
+        try device.launch(f, grid: .cover(threads, block: 128), block: GPUDim(128), args: args)
+    }
+
+    // MARK: - Forward pieces
+
+    /// Patch embedding, cls and pos_embed: the residual stream (B·L, D) in `out`.
+    func embed(_ x: Tensor, into out: GPUBuffer) throws {
+        let c = config, B = x.shape[0], M = c.numPatches, D = c.embedDim, L = c.seqLen
+        let cols = model.unfold(x)
+        let dc = try arena.floats(B * M * c.patchDim)
+        try device.upload(cols.ptr, count: B * M * c.patchDim, to: dc)
+        let tokens = try arena.floats(B * M * D)
+        try device.sgemm(transA: false, transB: true, m: B * M, n: D, k: c.patchDim, alpha: 1, a: dc.address, lda: c.patchDim,
+                         b: patchWeight.address, ldb: c.patchDim, beta: 0, c: tokens.address, ldc: D)
+        try module("ouro_embed_assemble", threads: B * L * D,
+                   [.floats(tokens), .floats(patchBias), .floats(clsToken), .floats(posEmbed), .floats(out),
+                    .i(B), .i(L), .i(M), .i(D), .i(c.clsIndex)])
+    }
+
+    /// One layer's mixer internals on the device (all in the arena).
+    struct Internals {
+        let normed, xz, m, out: GPUBuffer
+        let dirs: [(pre: GPUBuffer, xc: GPUBuffer, xdbl: GPUBuffer, v: GPUBuffer, delta: GPUBuffer, y: GPUBuffer, states: GPUBuffer?)]
+    }
+
+    /// The mixer of layer `l` on `normed`; `observe` sees each activation point on the host.
+    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: ForwardHooks?) throws -> Internals {
+        let c = config, L = c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
+        let rows = Bt * L, xw = R + 2 * N, lw = layers[l]
+        try observe.map { try offer($0, ActivationPoint(.input), layer: l, normed, ld: D, channels: D, batch: Bt) }
+        let xz = try arena.floats(rows * 2 * E)
+        try device.sgemm(transA: false, transB: true, m: rows, n: 2 * E, k: D, alpha: 1, a: normed.address, lda: D,
+                         b: lw.inProj.address, ldb: D, beta: 0, c: xz.address, ldc: 2 * E)
+        let m = try arena.floats(rows * E)
+        var dirs: [(pre: GPUBuffer, xc: GPUBuffer, xdbl: GPUBuffer, v: GPUBuffer, delta: GPUBuffer, y: GPUBuffer, states: GPUBuffer?)] = []
+        for dir in ScanDirection.allCases {
+            let w = lw.dirs[dir.rawValue], rev = dir == .backward
+            let pre = try arena.floats(rows * E), xc = try arena.floats(rows * E)
+            try ops.convForward(batch: Bt, length: L, channels: E, taps: K, x: xz.address, ldx: 2 * E, wT: w.convWT,
+                                bias: w.convBias, reverse: rev, pre: pre, xc: xc)
+            try observe.map { try offer($0, ActivationPoint(.xproj, dir), layer: l, xc, ld: E, channels: E, batch: Bt) }
+            let xdbl = try arena.floats(rows * xw)
+            try device.sgemm(transA: false, transB: true, m: rows, n: xw, k: E, alpha: 1, a: xc.address, lda: E,
+                             b: w.xProj.address, ldb: E, beta: 0, c: xdbl.address, ldc: xw)
+            try observe.map { try offer($0, ActivationPoint(.dtproj, dir), layer: l, xdbl, ld: xw, channels: R, batch: Bt) }
+            let v = try arena.floats(rows * E), delta = try arena.floats(rows * E)
+            try device.sgemm(transA: false, transB: true, m: rows, n: E, k: R, alpha: 1, a: xdbl.address, lda: xw,
+                             b: w.dtProj.address, ldb: R, beta: 0, c: v.address, ldc: E)
+            try ops.biasSoftplus(rows: rows, channels: E, v: v, bias: w.dtBias, delta: delta)
+            if let observe {
+                try offer(observe, ActivationPoint(.delta, dir), layer: l, v, ld: E, channels: E, batch: Bt)
+                try offer(observe, ActivationPoint(.B, dir), layer: l, xdbl, offset: R, ld: xw, channels: N, batch: Bt)
+                try offer(observe, ActivationPoint(.C, dir), layer: l, xdbl, offset: R + N, ld: xw, channels: N, batch: Bt)
+            }
+            let y = try arena.floats(rows * E)
+            let states = keepStates ? try arena.floats(rows * N * E) : nil
+            try ops.scanForward(shape: .init(batch: Bt, length: L, channels: E, state: N), u: xc, delta: delta, a: w.a,
+                                bc: xdbl, ld: xw, bOffset: R, cOffset: R + N, d: w.d, reverse: rev, y: y, states: states)
+            try ops.gateForward(rows: rows, channels: E, y: y, z: xz.at(E), ldz: 2 * E, m: m, first: dir == .forward)
+            dirs.append((pre, xc, xdbl, v, delta, y, states))
+        }
+        try observe.map { try offer($0, ActivationPoint(.out), layer: l, m, ld: E, channels: E, batch: Bt) }
+        let out = try arena.floats(rows * D)
+        try device.sgemm(transA: false, transB: true, m: rows, n: D, k: E, alpha: 1, a: m.address, lda: E,
+                         b: lw.outProj.address, ldb: E, beta: 0, c: out.address, ldc: D)
+        return Internals(normed: normed, xz: xz, m: m, out: out, dirs: dirs)
+    }
+
+    /// Hands a host copy of an activation point to observing hooks.
+    private func offer(_ hooks: ForwardHooks, _ point: ActivationPoint, layer: Int, _ src: GPUBuffer, offset: Int = 0,
+                       ld: Int, channels: Int, batch: Int) throws {
+        let rows = batch * config.seqLen
+        let host = FloatBuffer(uninitialized: rows * ld)
+        try device.download(src, offset: 0, bytes: 4 * rows * ld, to: host.pointer)
+        hooks.activation(point, layer: layer, ActivationView(values: host.pointer + offset, ld: ld, channels: channels,
+                                                             batch: batch, length: config.seqLen))
+    }
+
+    // MARK: - Forward
+
+    /// Logits (B, classes) of `x`. `observe` hooks (calibration) see host copies of every
+    /// activation point; hooks that rewrite activations or linears are CPU-only and refused.
+    public func logits(_ x: Tensor, observe: ForwardHooks? = nil) throws -> Tensor {
+        try model.checkInput(x)
+        if let observe, observe.modifiesLinearInputs {
+            throw ModelError("the GPU forward only supports observing hooks; quantized (fake or integer) inference runs on the CPU")
+        }
+        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L
+        let res = try device.floats(rows * D)
+        arena.reset()
+        try embed(x, into: res)
+        for l in 0..<c.depth {
+            arena.reset()
+            let normed = try arena.floats(rows * D)
+            try ops.rmsNormForward(rows: rows, d: D, x: res.address, weight: layers[l].norm, eps: c.normEps, out: normed.address, rstd: nil)
+            let a = try mixer(l, normed: normed, batch: B, keepStates: false, observe: observe)
+            try ops.add(count: rows * D, dst: res.address, src: a.out.address)
+        }
+        arena.reset()
+        return try head(res, batch: B, rstd: nil).logits
+    }
+
+    /// norm_f on the cls rows and the classifier: (cls rows, features, logits on the host).
+    private func head(_ res: GPUBuffer, batch B: Int, rstd: GPUBuffer?) throws -> (cls: GPUBuffer, feat: GPUBuffer, logits: Tensor) {
+        let c = config, D = c.embedDim, K = c.numClasses
+        let cls = try arena.floats(B * D), feat = try arena.floats(B * D), logits = try arena.floats(B * K)
+        try module("ouro_cls_rows", threads: B * D, [.floats(cls), .floats(res), .i(B), .i(c.seqLen), .i(D), .i(c.clsIndex), .i(0)])
+        try ops.rmsNormForward(rows: B, d: D, x: cls.address, weight: normF, eps: c.normEps, out: feat.address, rstd: rstd)
+        try device.sgemm(transA: false, transB: true, m: B, n: K, k: D, alpha: 1, a: feat.address, lda: D,
+                         b: headWeight.address, ldb: D, beta: 0, c: logits.address, ldc: K)
+        try module("ouro_add_row_bias", threads: B * K, [.floats(logits), .floats(headBias), .i(B), .i(K)])
+        return (cls, feat, Tensor(shape: [B, K], data: try device.download(logits)))
+    }
+
+    // MARK: - Backward (input gradient)
+
+    /// Forward plus the backward to the input, like `VisionMamba.backward(parameters: false)`:
+    /// every layer is recomputed with its states during the backward; `layerHook` runs on
+    /// host copies of the layer's internals and its extra gradients are uploaded.
+    public func inputGradient(_ x: Tensor, layerHook: BackwardLayerHook? = nil,
+                              lossGradient: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
+        try model.checkInput(x)
+        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
+        let E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, xw = R + 2 * N, ci = c.clsIndex
+        // Forward, keeping the residual entering each layer.
+        let residuals = try (0...c.depth).map { _ in try device.floats(rows * D) }
+        arena.reset()
+        try embed(x, into: residuals[0])
+        for l in 0..<c.depth {
+            arena.reset()
+            let normed = try arena.floats(rows * D)
+            try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: layers[l].norm, eps: c.normEps,
+                                   out: normed.address, rstd: nil)
+            let a = try mixer(l, normed: normed, batch: B, keepStates: false, observe: nil)
+            try device.zero(residuals[l + 1], offset: 0, bytes: 4 * rows * D)
+            try ops.add(count: rows * D, dst: residuals[l + 1].address, src: residuals[l].address)
+            try ops.add(count: rows * D, dst: residuals[l + 1].address, src: a.out.address)
+        }
+        // Head and norm_f.
+        arena.reset()
+        let rstdF = try arena.floats(B)
+        let h = try head(residuals[c.depth], batch: B, rstd: rstdF)
+        let gLogitsHost = try lossGradient(h.logits)
+        guard gLogitsHost.shape == h.logits.shape else {
+            throw ModelError("backward: loss gradient has shape \(gLogitsHost.shape), expected \(h.logits.shape)")
+        }
+        let gLogits = try device.upload(gLogitsHost.data)
+        let gFeat = try arena.floats(B * D), gCls = try arena.floats(B * D)
+        try device.sgemm(transA: false, transB: false, m: B, n: D, k: c.numClasses, alpha: 1, a: gLogits.address, lda: c.numClasses,
+                         b: headWeight.address, ldb: D, beta: 0, c: gFeat.address, ldc: D)
+        try ops.rmsNormBackward(rows: B, d: D, x: h.cls.address, weight: normF, rstd: rstdF, gy: gFeat.address, gx: gCls.address,
+                                accumulate: false)
+        let gRes = try device.zeros(rows * D)
+        try module("ouro_cls_rows", threads: B * D, [.floats(gCls), .floats(gRes), .i(B), .i(L), .i(D), .i(ci), .i(1)])
+
+        for l in stride(from: c.depth - 1, through: 0, by: -1) {
+            arena.reset()
+            let lw = layers[l]
+            let normed = try arena.floats(rows * D), rstd = try arena.floats(rows)
+            try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, eps: c.normEps,
+                                   out: normed.address, rstd: rstd)
+            let a = try mixer(l, normed: normed, batch: B, keepStates: true, observe: nil)
+            let gH = try arena.zeros(rows * D)
+            try ops.add(count: rows * D, dst: gH.address, src: gRes.address)
+            var extras: [(states: GPUBuffer?, c: GPUBuffer?, delta: GPUBuffer?)] = [(nil, nil, nil), (nil, nil, nil)]
+            if let layerHook {
+                let host = try hostInternals(a, batch: B)
+                let gHost = FloatBuffer(uninitialized: rows * D)
+                try device.download(gH, offset: 0, bytes: 4 * rows * D, to: gHost.pointer)
+                let ex = layerHook.layerBackward(layer: l, internals: host, gHidden: gHost)
+                try device.upload(gHost.ptr, count: rows * D, to: gH)
+                if let ex {
+                    for (i, e) in ex.enumerated() {
+                        guard let e else { continue }
+                        extras[i] = (try e.states.map { try uploadArena($0) }, try e.c.map { try uploadArena($0) },
+                                     try e.delta.map { try uploadArena($0) })
+                    }
+                }
+            }
+            // Mixer backward.
+            let gm = try arena.floats(rows * E), gxz = try arena.zeros(rows * 2 * E)
+            try device.sgemm(transA: false, transB: false, m: rows, n: E, k: D, alpha: 1, a: gH.address, lda: D,
+                             b: lw.outProj.address, ldb: E, beta: 0, c: gm.address, ldc: E)
+            let partial = try arena.floats(2 * rows * N * E)
+            for dir in ScanDirection.allCases {
+                let di = a.dirs[dir.rawValue], w = lw.dirs[dir.rawValue], rev = dir == .backward, ex = extras[dir.rawValue]
+                guard let states = di.states else { preconditionFailure("GPU mixer backward needs the forward states") }
+                let gy = try arena.floats(rows * E), gu = try arena.floats(rows * E), gDelta = try arena.floats(rows * E)
+                let gxdbl = try arena.floats(rows * xw)
+                try ops.gateBackward(rows: rows, channels: E, gm: gm, y: di.y, z: a.xz.at(E), ldz: 2 * E, gy: gy, gz: gxz.at(E))
+                try ops.scanBackward(shape: .init(batch: B, length: L, channels: E, state: N), u: di.xc, delta: di.delta, a: w.a,
+                                     bc: di.xdbl, ld: xw, bOffset: R, cOffset: R + N, d: w.d, reverse: rev, states: states,
+                                     gy: gy, ghExt: ex.states, gu: gu, gDelta: gDelta, gbc: gxdbl, extraC: ex.c, partial: partial)
+                try ops.softplusBackward(count: rows * E, g: gDelta, extra: ex.delta, v: di.v)
+                try device.sgemm(transA: false, transB: false, m: rows, n: R, k: E, alpha: 1, a: gDelta.address, lda: E,
+                                 b: w.dtProj.address, ldb: R, beta: 0, c: gxdbl.address, ldc: xw)
+                try device.sgemm(transA: false, transB: false, m: rows, n: E, k: xw, alpha: 1, a: gxdbl.address, lda: xw,
+                                 b: w.xProj.address, ldb: E, beta: 1, c: gu.address, ldc: E)
+                try ops.siluBackward(count: rows * E, g: gu, pre: di.pre)
+                try ops.convBackwardInput(batch: B, length: L, channels: E, taps: K, gpre: gu, wT: w.convWT,
+                                          gx: gxz.address, ldgx: 2 * E, reverse: rev)
+            }
+            let gNormed = try arena.floats(rows * D)
+            try device.sgemm(transA: false, transB: false, m: rows, n: D, k: 2 * E, alpha: 1, a: gxz.address, lda: 2 * E,
+                             b: lw.inProj.address, ldb: D, beta: 0, c: gNormed.address, ldc: D)
+            try ops.rmsNormBackward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, rstd: rstd, gy: gNormed.address,
+                                    gx: gRes.address, accumulate: true)
+        }
+        // Patch embedding: gCols = gT · W_patch, folded back to pixels on the host.
+        arena.reset()
+        let gT = try arena.floats(B * M * D), gCols = try arena.floats(B * M * c.patchDim)
+        try module("ouro_embed_gather_grad", threads: B * M * D, [.floats(gRes), .floats(gT), .i(B), .i(L), .i(M), .i(D), .i(ci)])
+        try device.sgemm(transA: false, transB: false, m: B * M, n: c.patchDim, k: D, alpha: 1, a: gT.address, lda: D,
+                         b: patchWeight.address, ldb: c.patchDim, beta: 0, c: gCols.address, ldc: c.patchDim)
+        let colsHost = FloatBuffer(uninitialized: B * M * c.patchDim)
+        try device.download(gCols, offset: 0, bytes: 4 * B * M * c.patchDim, to: colsHost.pointer)
+        return (h.logits, model.fold(colsHost, shape: x.shape))
+    }
+
+    private func uploadArena(_ b: FloatBuffer) throws -> GPUBuffer {
+        let d = try arena.floats(b.count)
+        try device.upload(b.ptr, count: b.count, to: d)
+        return d
+    }
+
+    /// Host copies of a layer's internals, in the CPU model's types (for loss hooks).
+    private func hostInternals(_ a: Internals, batch: Int) throws -> MixerInternals {
+        func host(_ b: GPUBuffer, _ count: Int) throws -> FloatBuffer {
+            let h = FloatBuffer(uninitialized: count)
+            try device.download(b, offset: 0, bytes: 4 * count, to: h.pointer)
+            return h
+        }
+        let c = config, rows = batch * c.seqLen, E = c.dInner, D = c.embedDim, xw = c.dtRank + 2 * c.dState
+        let dirs = try a.dirs.map { d in
+            DirectionInternals(pre: try host(d.pre, rows * E), xc: try host(d.xc, rows * E), xdbl: try host(d.xdbl, rows * xw),
+                               v: try host(d.v, rows * E), delta: try host(d.delta, rows * E), y: try host(d.y, rows * E),
+                               states: try d.states.map { try host($0, rows * c.dState * E) })
+        }
+        return MixerInternals(batch: batch, length: c.seqLen, normed: try host(a.normed, rows * D), xz: try host(a.xz, rows * 2 * E),
+                              directions: dirs, m: try host(a.m, rows * E), out: try host(a.out, rows * D))
+    }
+}

@@ -1,0 +1,45 @@
+import Testing
+import OuroEngine
+import OuroModel
+import OuroTestSupport
+
+/// The GPU model (emulated on the host here, on CUDA where a GPU exists) against the
+/// official logits and against the CPU model's input gradients.
+@Suite struct GPUModelTests {
+    @Test(arguments: [("vim-micro.safetensors", "vim-micro.golden.safetensors", 1e-5),
+                      ("vim-tiny-shape.pth", "vim-tiny-shape.golden.safetensors", 2e-5)])
+    func gpuLogitsMatchOfficial(file: String, goldenName: String, tolerance: Double) throws {
+        guard let golden = try Golden.open(goldenName), let path = Fixtures.path(file) else { return }
+        let model = try VisionMamba.load(path: path)
+        let input = try golden.tensor("input"), expected = try golden.tensor("logits").data
+        for (label, dev) in GPUTestDevices.all("GPU forward parity") {
+            let g = try GPUVisionMamba(model: model, device: dev)
+            let e = relativeMaxError(try g.logits(input).data, expected)
+            #expect(e <= tolerance, "\(label) \(file): logits error \(e)")
+        }
+    }
+
+    /// A random config with E not a multiple of 8: input gradient and logits equal the CPU's.
+    @Test func gpuInputGradientMatchesCPU() throws {
+        let c = VisionMambaConfig(imageSize: 12, channels: 2, patchSize: 3, stride: 3, embedDim: 10, depth: 2, dState: 5,
+                                  dConv: 4, dtRank: 3, numClasses: 4)
+        let model = RandomModel.make(c, seed: 11)
+        var rng = Xoshiro256StarStar(seed: 5)
+        let x = Tensor(shape: [2, 2, 12, 12], data: rng.normals(2 * 2 * 144))
+        let probe = Tensor(shape: [2, 4], data: rng.normals(8))
+        let cpu = try model.backward(x, parameters: false) { _ in probe }
+        for (label, dev) in GPUTestDevices.all("GPU backward parity") {
+            let g = try GPUVisionMamba(model: model, device: dev)
+            let r = try g.inputGradient(x) { _ in probe }
+            let el = relativeMaxError(r.logits.data, cpu.logits.data), eg = relativeMaxError(r.inputGradient.data, cpu.inputGradient.data)
+            #expect(el <= 1e-5, "\(label): logits error \(el)")
+            #expect(eg <= 1e-4, "\(label): input gradient error \(eg)")
+        }
+    }
+
+    @Test func modelKernelsCompileWithNVRTC() throws {
+        let nv: NVRTCCompiler
+        do { nv = try NVRTCCompiler() } catch { print("SKIPPING NVRTC compile check: \(error)"); return }
+        for arch in [80, 90] { #expect(try nv.ptx(GPUVisionMamba.kernelModule, arch: arch).count > 500) }
+    }
+}
