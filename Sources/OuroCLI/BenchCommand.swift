@@ -63,13 +63,14 @@ struct BenchForward: ParsableCommand {
     @OptionGroup var device: DeviceOptions
 
     func run() throws {
-        _ = try device.resolve(command: "bench forward", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "bench forward", gpuImplemented: true, console: common.console())
         let threads = common.resolvedThreads()
         let (m, path) = try model.load()
         let q = try quantized.map { file in try cliQuant { try QuantArtifact.read(path: file) } }
         if let q, let quantized { try QuantEvaluation.checkSource(q, model: m, modelPath: path, artifact: quantized) }
         let c = m.config
         let flops = ModelCost.gemmFlops(c)
+        let gpu = try resolved.model(m)
         // sgemm at the model's dominant shape: in_proj over 8 images.
         let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner, threads: threads)
         let floorMs = flops / (gf * 1e9) * 1000
@@ -90,6 +91,16 @@ struct BenchForward: ParsableCommand {
             }
             if !common.json && !t.isNaN {
                 print(String(format: "batch %3d: FP32 %8.2f images/s  %8.2f ms/image  (%.2f× the floor)", b, Double(b) / t, msPer, msPer / floorMs))
+            }
+            if let gpu {
+                _ = try gpu.logits(x)   // compile the kernels and fill the arena first
+                let tg = try bestTime(repeats: repeats) { _ = try gpu.logits(x) }
+                row["gpu_images_per_s"] = Double(b) / tg
+                if !t.isNaN { row["gpu_speedup_vs_cpu_fp32"] = t / tg }
+                if !common.json {
+                    print(String(format: "batch %3d: GPU FP32 (%@) %8.2f images/s  %8.3f ms/image", b, resolved.backendName,
+                                 Double(b) / tg, tg / Double(b) * 1000) + (t.isNaN ? "" : String(format: "  (%.1f× CPU FP32)", t / tg)))
+                }
             }
             if let q {
                 let sim = q.simulatedModel()

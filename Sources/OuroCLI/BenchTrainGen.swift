@@ -88,11 +88,12 @@ struct BenchGen: ParsableCommand {
     @Option(name: .long, help: "Also time this vim-tiny-shape checkpoint (224×224).") var tiny: String?
     @Option(name: .long, help: "Generator.") var method = "ouromamba"
     @Option(name: .long, help: "Timed iterations.") var iterations = 3
+    @Option(name: .long, help: "Samples per block (one objective evaluation).") var block = 8
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
     func run() throws {
-        _ = try device.resolve(command: "bench gen", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "bench gen", gpuImplemented: true, console: common.console())
         let threads = common.resolvedThreads()
         var targets: [(String, VisionMamba)] = [(try model.modelPath(), try model.load().0)]
         if let tiny { targets.append((tiny, try VisionMamba.load(path: tiny))) }
@@ -100,20 +101,22 @@ struct BenchGen: ParsableCommand {
         for (path, m) in targets {
             let c = m.config
             var cfg = GenConfig(); cfg.generator = GeneratorKind(rawValue: method) ?? .ouromamba
-            let B = 8
+            let B = block
             var rng = Xoshiro256StarStar(seed: 1)
             let x = Tensor(shape: [B, c.channels, c.imageSize, c.imageSize], data: rng.normals(B * c.channels * c.imageSize * c.imageSize))
             let labels = (0..<B).map { $0 % c.numClasses }
-            let obj = GenObjective(model: m, config: cfg, threads: threads)
+            let obj = GenObjective(model: m, config: cfg, threads: threads, gpu: try resolved.model(m))
+            if obj.gpu != nil { _ = try obj.evaluate(images: x, labels: labels) }   // compile kernels, fill the arena
             let t = try bestTime(repeats: iterations) { _ = try obj.evaluate(images: x, labels: labels) }
             let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner, threads: threads)
             // Forward + recompute + input-only backward ≈ 3× the forward GEMM work.
             let floor = 3 * ModelCost.gemmFlops(c) * Double(B) / (gf * 1e9)
             let sips = Double(B) / t
-            rows.append(["model": path, "sample_iterations_per_s": sips, "gemm_floor_sample_iterations_per_s": Double(B) / floor])
+            rows.append(["model": path, "sample_iterations_per_s": sips, "gemm_floor_sample_iterations_per_s": Double(B) / floor,
+                         "block": B, "device": resolved.backendName])
             if !common.json {
-                print(String(format: "%@ (L=%d, D=%d, depth %d): %.2f sample-it/s (block of 8: %.3f s); GEMM floor %.1f sample-it/s",
-                             path, c.seqLen, c.embedDim, c.depth, sips, t, Double(B) / floor))
+                print(String(format: "%@ (L=%d, D=%d, depth %d) on %@: %.2f sample-it/s (block of %d: %.3f s); CPU GEMM floor %.1f sample-it/s",
+                             path, c.seqLen, c.embedDim, c.depth, resolved.backendName, sips, B, t, Double(B) / floor))
             }
         }
         if common.json { Console.printJSON(["threads": threads, "generator": method, "results": rows]) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import OuroEngine
+import OuroModel
 
 /// `--device` values.
 enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
@@ -10,6 +11,20 @@ enum DeviceChoice: String, ExpressibleByArgument, CaseIterable {
 enum ResolvedDevice {
     case cpu
     case gpu(CUDADevice)
+}
+
+extension ResolvedDevice {
+    /// The model uploaded to the GPU, or nil on the CPU.
+    func model(_ m: VisionMamba) throws -> GPUVisionMamba? {
+        guard case .gpu(let dev) = self else { return nil }
+        do { return try GPUVisionMamba(model: m, device: dev) } catch let e as CUDAError { throw CLIError("--device gpu: \(e.description)") }
+    }
+
+    /// "cuda/<name>" or "cpu/openblas" (worker info and reports).
+    var backendName: String {
+        if case .gpu(let d) = self { return "cuda/\(d.name)" }
+        return "cpu/openblas"
+    }
 }
 
 /// `--device cpu|gpu|auto`, shared by worker, generate, quantize, eval and bench.

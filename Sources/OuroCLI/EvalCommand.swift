@@ -34,7 +34,9 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = try device.resolve(command: "eval", gpuImplemented: false, console: common.console())
+        // The quantized engines are CPU kernels; the FP model runs on either device.
+        let resolved = try device.resolve(command: quantized == nil ? "eval" : "eval --quantized", gpuImplemented: quantized == nil,
+                                          console: common.console())
         let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
@@ -47,12 +49,27 @@ struct EvalCommand: ParsableCommand {
         }
         let started = Date()
         let bar = ProgressBar("eval", total: n, console: console)
-        let result = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                           batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
+        let result: (top1: Double, correct: Int)
+        if let gpu = try resolved.model(m) {
+            var correct = 0, i = 0
+            while i < n {
+                let c = min(batch, n - i)
+                let (x, y) = try test.batch(indices: Array(i..<(i + c)), mean: norm.mean, std: norm.std)
+                let z = try gpu.logits(x), K = m.config.numClasses
+                for b in 0..<c where argmax(z.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { correct += 1 }
+                i += c
+                bar.update(i, unit: "img")
+            }
+            result = (Double(correct) / Double(max(n, 1)), correct)
+        } else {
+            let r = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
+                                          batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
+            result = (r.top1, r.correct)
+        }
         let secs = Date().timeIntervalSince(started)
         if common.json {
             Console.printJSON(["top1": result.top1, "samples": n, "correct": result.correct, "model": path,
-                               "seconds": secs])
+                               "seconds": secs, "device": resolved.backendName])
         } else {
             console.result(String(format: "top-1 %.2f%% (%d/%d) on %@ test, %.1f s", 100 * result.top1, result.correct, n,
                                   data, secs))

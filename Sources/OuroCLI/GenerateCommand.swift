@@ -52,7 +52,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var cluster: LocalClusterOptions
 
     func run() throws {
-        _ = try device.resolve(command: "generate", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "generate", gpuImplemented: cluster.workers == nil, console: common.console())
         let console = common.console()
         let (m, path) = try model.load()
         let sha = try QuantPipeline.fileSHA256(path)
@@ -79,7 +79,8 @@ struct GenerateCommand: ParsableCommand {
             return
         }
         let threads = common.resolvedThreads()
-        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method)")
+        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method)",
+                                                  gpu: try resolved.model(m))
         try set.write(to: out, config: cfg, model: m, modelSHA256: sha, predictions: preds, wallSeconds: wall,
                       extraMeta: ["model": path, "threads": threads])
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(set.labels.count)
@@ -97,9 +98,9 @@ struct GenerateCommand: ParsableCommand {
 /// Gen in this process, block after block, with a progress bar.
 enum InProcessGen {
     static func run(model m: VisionMamba, config cfg: GenConfig, threads: Int, console: Console,
-                    label: String) throws -> (SampleSet, [Int], Double) {
+                    label: String, gpu: GPUVisionMamba? = nil) throws -> (SampleSet, [Int], Double) {
         let gen: Generator
-        do { gen = try Generator(model: m, config: cfg, threads: threads) } catch { throw CLIError("\(error)") }
+        do { gen = try Generator(model: m, config: cfg, threads: threads, gpu: gpu) } catch { throw CLIError("\(error)") }
         let started = Date()
         let total = gen.blockCount * max(1, cfg.iterations)
         let bar = ProgressBar(label, total: total, console: console)

@@ -47,7 +47,7 @@ struct QuantizeCommand: ParsableCommand {
     var samplesDirectory: String { URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path }
 
     func run() throws {
-        _ = try device.resolve(command: "quantize", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "quantize", gpuImplemented: cluster.workers == nil, console: common.console())
         let console = common.console()
         try createParentDirectory(of: out)
         let (m, path) = try model.load()
@@ -84,10 +84,11 @@ struct QuantizeCommand: ParsableCommand {
             return
         }
         let threads = common.resolvedThreads()
+        let gpu = try resolved.model(m)
         let images: Tensor
         if let gen = source.genConfig(iterations: genIterations) {
             let (set, preds, wall) = try InProcessGen.run(model: m, config: gen, threads: threads, console: console,
-                                                          label: "generate \(gen.generator.rawValue)")
+                                                          label: "generate \(gen.generator.rawValue)", gpu: gpu)
             try set.write(to: samplesDirectory, config: gen, model: m, modelSHA256: try QuantPipeline.fileSHA256(path),
                           predictions: preds, wallSeconds: wall, extraMeta: ["model": path, "threads": threads])
             images = set.images
@@ -96,7 +97,7 @@ struct QuantizeCommand: ParsableCommand {
         }
         let genSeconds = Date().timeIntervalSince(started)
         let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: calib,
-                                           threads: threads, console: console)
+                                           threads: threads, console: console, gpu: gpu)
         try cliQuant { try QuantArtifact.write(q, to: out) }
         let ev = try runFolder(m, path: path, q: q, syn: source.genConfig(iterations: genIterations) != nil, threads: threads, console: console,
                       timings: [.init(phase: "calibration source", seconds: genSeconds),
@@ -166,9 +167,11 @@ enum QuantPipeline {
 
     /// Calibrates on `images` and assembles the quantized model, reporting progress per phase.
     static func quantize(model m: VisionMamba, modelPath: String, config cfg: QuantConfig, images: Tensor, sourceName: String,
-                         threads: Int, console: Console, calibration: Calibrator.Result? = nil) throws -> QuantizedModel {
+                         threads: Int, console: Console, calibration: Calibrator.Result? = nil, gpu: GPUVisionMamba? = nil) throws -> QuantizedModel {
         let r: Calibrator.Result
-        if let calibration { r = calibration } else { r = try calibrate(model: m, config: cfg, images: images, threads: threads, console: console) }
+        if let calibration { r = calibration } else {
+            r = try calibrate(model: m, config: cfg, images: images, threads: threads, console: console, gpu: gpu)
+        }
         let t0 = Date()
         let prov = QuantProvenance(calibSource: sourceName, calibCount: images.shape[0], calibSHA256: tensorSHA256(images),
                                    modelSHA256: try fileSHA256(modelPath))
@@ -179,8 +182,8 @@ enum QuantPipeline {
 
     /// Both calibration passes with a progress bar per pass.
     static func calibrate(model m: VisionMamba, config cfg: QuantConfig, images: Tensor, threads: Int,
-                          console: Console) throws -> Calibrator.Result {
-        let cal = try cliQuant { try Calibrator(model: m, config: cfg, threads: threads) }
+                          console: Console, gpu: GPUVisionMamba? = nil) throws -> Calibrator.Result {
+        let cal = try cliQuant { try Calibrator(model: m, config: cfg, threads: threads, gpu: gpu) }
         let nb = cal.blockCount(samples: images.shape[0])
         var bars: [String: ProgressBar] = [:]
         return try cliQuant {

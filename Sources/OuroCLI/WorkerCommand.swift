@@ -45,7 +45,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = try device.resolve(command: "worker", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "worker", gpuImplemented: true, console: common.console())
         let threads = common.resolvedThreads()
         let output = StatusLine()
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (common.quiet || common.json ? .warning : (common.verbose ? .debug : .info))
@@ -57,12 +57,13 @@ struct WorkerCommand: ParsableCommand {
         let started = Date()
         let status = WorkerStatus(name: name, mode: common.quiet || common.json ? .silent : (output.isTTY ? .terminal : .lines),
                                   output: output)
-        let handler = status.wrap(JobWorker(model: m, modelSHA256: sha, threads: threads, debug: .fromEnvironment()).handle)
-        let info = WorkerInfo(workerId: String(name.prefix(128)), backend: "cpu/openblas", engineVersion: OuroQuantVersion.string,
+        let handler = status.wrap(JobWorker(model: m, modelSHA256: sha, threads: threads, gpu: try resolved.model(m),
+                                            debug: .fromEnvironment()).handle)
+        let info = WorkerInfo(workerId: String(name.prefix(128)), backend: resolved.backendName, engineVersion: OuroQuantVersion.string,
                               threads: threads, memoryBytes: Int(ProcessInfo.processInfo.physicalMemory), credit: 1, models: [sha])
         let config = WorkerConfig(endpoint: connect, info: info, heartbeatInterval: heartbeat, reconnectInitial: min(1, heartbeat),
                                   reconnectMax: reconnectMax, maxReconnects: maxReconnects, security: security)
-        logger.info("worker \(name): model \(path) (sha256 \(sha)), \(threads) thread(s), connecting to \(connect)")
+        logger.info("worker \(name): model \(path) (sha256 \(sha)), \(threads) thread(s), \(resolved.backendName), connecting to \(connect)")
         func finish(_ exit: String) {
             let s = status.close()
             let seconds = Date().timeIntervalSince(started)

@@ -35,10 +35,12 @@ public struct Generator {
     public let model: VisionMamba
     public let config: GenConfig
     public var threads: Int
+    /// When set, the model's passes run on this GPU copy of `model` (see `GenObjective.gpu`).
+    public var gpu: GPUVisionMamba?
 
-    public init(model: VisionMamba, config: GenConfig, threads: Int) throws {
+    public init(model: VisionMamba, config: GenConfig, threads: Int, gpu: GPUVisionMamba? = nil) throws {
         try config.validate()
-        self.model = model; self.config = config; self.threads = threads
+        self.model = model; self.config = config; self.threads = threads; self.gpu = gpu
     }
 
     /// Number of blocks for the configured sample count.
@@ -69,7 +71,7 @@ public struct Generator {
         x.reserveCapacity(count * per)
         for i in first..<(first + count) { x += Self.initialImage(sample: i, elements: per, seed: config.seed) }
         let shape = [count, c.channels, c.imageSize, c.imageSize]
-        let objective = GenObjective(model: model, config: config, threads: threads)
+        let objective = GenObjective(model: model, config: config, threads: threads, gpu: gpu)
         var curve: [Double] = []
         if config.generator != .noise {
             var adam = AdamPixels(count: x.count, config: config)
@@ -89,7 +91,7 @@ public struct Generator {
         // Final losses at the final images (the noise generator reports its output loss too).
         var finalConfig = config
         if finalConfig.generator == .noise { finalConfig.generator = .outputOnly }
-        let (parts, _) = try GenObjective(model: model, config: finalConfig, threads: threads)
+        let (parts, _) = try GenObjective(model: model, config: finalConfig, threads: threads, gpu: gpu)
             .evaluate(images: Tensor(shape: shape, data: x), labels: labels)
         let lc = parts.contrastivePerLayer.map { $0.isEmpty ? 0 : $0.reduce(0, +) / Double($0.count) }
         return GeneratedBlock(index: b, firstSample: first, images: Tensor(shape: shape, data: x), labels: labels,

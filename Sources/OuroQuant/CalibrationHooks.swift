@@ -20,6 +20,10 @@ final class CalibrationHooks: ForwardHooks {
         pass2 = Array(repeating: nil, count: layout.points.count)
     }
 
+    /// Calibration only reads activations, so the model may hand over its own buffers (and the
+    /// GPU model may run it on host copies).
+    var modifiesLinearInputs: Bool { false }
+
     func activation(_ point: ActivationPoint, layer: Int, _ view: ActivationView) {
         let idx = layout.index(layer: layer, point)
         let spec = layout.points[idx]

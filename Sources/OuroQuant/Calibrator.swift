@@ -12,10 +12,18 @@ public struct Calibrator: Sendable {
     public let config: QuantConfig
     public let layout: QuantLayout
     public let threads: Int
+    /// When set, the FP forwards run on this GPU copy of `model`; the statistics are reduced on
+    /// the host by the same code as on the CPU, from host copies of each activation point.
+    public var gpu: GPUVisionMamba?
 
-    public init(model: VisionMamba, config: QuantConfig, threads: Int = Hardware.cores) throws {
+    public init(model: VisionMamba, config: QuantConfig, threads: Int = Hardware.cores, gpu: GPUVisionMamba? = nil) throws {
         try config.validate()
-        self.model = model; self.config = config; layout = QuantLayout(model.config); self.threads = threads
+        self.model = model; self.config = config; layout = QuantLayout(model.config); self.threads = threads; self.gpu = gpu
+    }
+
+    /// One FP forward of `images` with observing `hooks`, on the GPU when one is set.
+    private func observe(_ images: Tensor, _ hooks: CalibrationHooks) throws {
+        if let gpu { _ = try gpu.logits(images, observe: hooks) } else { _ = try model.forward(images, hooks: hooks, threads: threads) }
     }
 
     /// Number of blocks for `samples` calibration images.
@@ -36,7 +44,7 @@ public struct Calibrator: Sendable {
     public func pass1(block: Int, images: Tensor) throws -> CalibrationPass1 {
         try checkBlock(block, images)
         let hooks = CalibrationHooks(layout: layout, config: config, mode: .pass1, threads: threads)
-        _ = try model.forward(images, hooks: hooks, threads: threads)
+        try observe(images, hooks)
         var points: [Pass1Point] = []
         for (i, p) in hooks.pass1.enumerated() {
             guard var p else { throw QuantError("pass 1: point \(layout.points[i].name) was never reached") }
@@ -99,7 +107,7 @@ public struct Calibrator: Sendable {
                                     points: layout.points.map { _ in BlockOrderedSum(block: block, values: []) })
         }
         let hooks = CalibrationHooks(layout: layout, config: config, mode: .pass2(summary), threads: threads)
-        _ = try model.forward(images, hooks: hooks, threads: threads)
+        try observe(images, hooks)
         var points: [BlockOrderedSum] = []
         for (i, p) in hooks.pass2.enumerated() {
             guard let p else { throw QuantError("pass 2: point \(layout.points[i].name) was never reached") }

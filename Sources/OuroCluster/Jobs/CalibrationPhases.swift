@@ -31,7 +31,7 @@ public enum CalibrationPhases {
     }
 
     /// Worker side: runs pass 1 or pass 2 over the shard's blocks and returns the shard's merged statistics.
-    static func run(_ spec: TaskSpec, _ ctx: TaskContext, model: VisionMamba, threads: Int) throws -> TaskOutput {
+    static func run(_ spec: TaskSpec, _ ctx: TaskContext, model: VisionMamba, threads: Int, gpu: GPUVisionMamba?) throws -> TaskOutput {
         let source = "task \(spec.id)"
         let shard = try BlockShard.parse(spec.metadata, source: source)
         let quant = try JobCoding.quant(spec.metadata["quant_config"], source: source)
@@ -44,7 +44,7 @@ public enum CalibrationPhases {
             throw JobError("\(source): images of shape \(t.shape) do not fit \(shard.count) blocks of \(quant.calibBlock) for this model")
         }
         let images = Tensor(shape: t.shape, data: try t.finiteFloats(source))
-        let cal = try Calibrator(model: model, config: quant, threads: threads)
+        let cal = try Calibrator(model: model, config: quant, threads: threads, gpu: gpu)
         func block(_ j: Int) -> Tensor {
             let start = j * quant.calibBlock
             return images.slice(outer: start, count: min(quant.calibBlock, images.shape[0] - start))

@@ -19,11 +19,11 @@ public enum GenPhase {
     }
 
     /// Worker side: generates the shard's blocks.
-    static func run(_ spec: TaskSpec, _ ctx: TaskContext, model: VisionMamba, threads: Int) throws -> TaskOutput {
+    static func run(_ spec: TaskSpec, _ ctx: TaskContext, model: VisionMamba, threads: Int, gpu: GPUVisionMamba?) throws -> TaskOutput {
         let source = "task \(spec.id)"
         let shard = try BlockShard.parse(spec.metadata, source: source)
         let config = try JobCoding.gen(spec.metadata["gen_config"]?.stringValue, source: source)
-        let gen = try Generator(model: model, config: config, threads: threads)
+        let gen = try Generator(model: model, config: config, threads: threads, gpu: gpu)
         guard shard.first + shard.count <= gen.blockCount else {
             throw JobError("\(source): blocks \(shard.blocks) outside 0..<\(gen.blockCount)")
         }
@@ -32,7 +32,7 @@ public enum GenPhase {
         for (j, b) in shard.blocks.enumerated() {
             if ctx.isCancelled { throw TaskError.system("cancelled") }
             let block = try gen.generateBlock(b) { k in ctx.reportProgress(step: j * max(1, config.iterations) + k, of: steps) }
-            let preds = try predictions(model, block.images, threads: threads)
+            let preds = try predictions(model, block.images, threads: threads, gpu: gpu)
             let p = "b\(b)."
             tensors += [WireTensor(name: p + "images", tensor: block.images),
                         WireTensor(name: p + "labels", ints: block.labels.map { Int32($0) }),
@@ -47,8 +47,8 @@ public enum GenPhase {
     }
 
     /// FP arg-max of each image (the Gen health metric of method.md §3.11).
-    static func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int) throws -> [Int] {
-        let logits = try m.logits(x, batchSize: x.shape[0], threads: threads)
+    static func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int, gpu: GPUVisionMamba? = nil) throws -> [Int] {
+        let logits = try gpu.map { try $0.logits(x) } ?? m.logits(x, batchSize: x.shape[0], threads: threads)
         let K = m.config.numClasses
         return (0..<x.shape[0]).map { b in
             let row = logits.data[(b * K)..<((b + 1) * K)]

@@ -13,6 +13,8 @@ public final class JobWorker: @unchecked Sendable {
     public let modelSHA256: String
     /// Compute threads per task.
     public let threads: Int
+    /// The GPU copy of the model when the worker runs on a GPU (Gen and calibration use it).
+    public let gpu: GPUVisionMamba?
     /// Test hooks (`OUROMAMBA_DEBUG_TASK_DELAY`, `OUROMAMBA_DEBUG_FAIL_TASK`).
     public let debug: DebugHooks
 
@@ -37,8 +39,9 @@ public final class JobWorker: @unchecked Sendable {
     }
 
     /// Creates the handler.
-    public init(model: VisionMamba, modelSHA256: String, threads: Int, debug: DebugHooks = DebugHooks()) {
+    public init(model: VisionMamba, modelSHA256: String, threads: Int, gpu: GPUVisionMamba? = nil, debug: DebugHooks = DebugHooks()) {
         self.model = model
+        self.gpu = gpu
         self.modelSHA256 = modelSHA256
         self.threads = threads
         self.debug = debug
@@ -62,8 +65,8 @@ public final class JobWorker: @unchecked Sendable {
         let out: TaskOutput
         do {
             switch spec.phase {
-            case GenPhase.name: out = try GenPhase.run(spec, ctx, model: model, threads: threads)
-            case CalibrationPhases.pass1, CalibrationPhases.pass2: out = try CalibrationPhases.run(spec, ctx, model: model, threads: threads)
+            case GenPhase.name: out = try GenPhase.run(spec, ctx, model: model, threads: threads, gpu: gpu)
+            case CalibrationPhases.pass1, CalibrationPhases.pass2: out = try CalibrationPhases.run(spec, ctx, model: model, threads: threads, gpu: gpu)
             case WeightPhase.name: out = try WeightPhase.run(spec, model: model)
             default: throw TaskError.application("unknown phase \(spec.phase)")
             }

@@ -5,8 +5,9 @@ import OuroEngine
 /// and the input-gradient backward), with GEMMs through the device's sgemm and every other op
 /// a GPU kernel. Loss hooks (`BackwardLayerHook`) and observing forward hooks run on the host
 /// on downloaded copies of a layer's internals, so the generator and calibration code is
-/// shared with the CPU path, not duplicated.
-public final class GPUVisionMamba {
+/// shared with the CPU path, not duplicated. One instance serves one caller at a time
+/// (its scratch arena is reused by every pass).
+public final class GPUVisionMamba: @unchecked Sendable {
     public let model: VisionMamba
     public let device: GPUDevice
     let ops: GPUOps
