@@ -132,16 +132,26 @@ struct BenchGemm: ParsableCommand {
         Shapes: Vim-tiny layers over 8 images (M = 197×8; (K,N) = (192,768), (384,44), (12,384), (384,192))
         and the embedded model over 64 images (M = 50×64). Ratios > 1 mean faster than sgemm.
 
+        With --device gpu: the GPU kernel (int8 tensor-core MMA, FP16 out; W4A8 and W4A4, 8-bit outliers at 2% and 5% of K per group of 128 rows) vs cuBLAS FP16 on Vim-base shapes (M = 197×64 = 12608; (K,N) = (768,3072), (1536,768)), each cell checked against the CPU reference; medians of --repeats samples (default 20 there). Ratios > 1 mean faster than cuBLAS.
+
         Example:
           ouromamba bench gemm --repeats 10
+          ouromamba bench gemm --device gpu --json
         """)
-    @Option(name: .long, help: "Timed repetitions per cell (best of).") var repeats = 30
+    @Option(name: .long, help: "Timed repetitions per cell (CPU: best of, default 30; GPU: median of, default 20).") var repeats: Int?
     @Flag(name: .long, help: "Only the two target shapes in w4a4.") var quick = false
+    @Option(name: .long, help: "GPU only: a shape MxKxN to run instead of the defaults (repeatable).") var shape: [String] = []
+    @Option(name: .long, help: "GPU only: block tile(s) to time (128x128, 128x128w4, 128x256; repeatable; default all, the fastest is reported).")
+    var tile: [String] = []
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
     func run() throws {
-        _ = try device.resolve(command: "bench gemm", gpuImplemented: false, console: common.console())
+        if case .gpu(let dev) = try device.resolve(command: "bench gemm", gpuImplemented: true, console: common.console()) {
+            try runGPU(dev)
+            return
+        }
+        let repeats = self.repeats ?? 30
         let threads = common.resolvedThreads()
         let shapes = quick ? [(M: 1576, K: 192, N: 768), (M: 1576, K: 384, N: 192)] : IntGEMMBenchmark.defaultShapes
         let rows = try cliQuant {
@@ -155,6 +165,41 @@ struct BenchGemm: ParsableCommand {
         } else {
             print(IntGEMMBenchmark.format(rows, threads: threads))
         }
+    }
+
+    /// The GPU benchmark (`GPUGEMMBenchmark`): one JSON object or a table.
+    func runGPU(_ dev: CUDADevice) throws {
+        let shapes = try shape.map { s -> (M: Int, K: Int, N: Int) in
+            let v = s.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard v.count == 3, v.allSatisfy({ $0 > 0 }) else { throw CLIError("--shape \(s): expected MxKxN, e.g. 12608x768x3072") }
+            return (v[0], v[1], v[2])
+        }
+        let tiles = try tile.map { t -> GPUMixedPrecisionGEMM.Tile in
+            guard let v = GPUMixedPrecisionGEMM.Tile(rawValue: t) else {
+                throw CLIError("--tile \(t): one of \(GPUMixedPrecisionGEMM.Tile.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return v
+        }
+        if !common.json { print("device \(dev.name) (compute \(dev.computeCapability.major).\(dev.computeCapability.minor))") }
+        let json = common.json
+        let rows: [GPUGEMMBenchRow]
+        do {
+            rows = try GPUGEMMBenchmark.run(device: dev, shapes: shapes.isEmpty ? GPUGEMMBenchmark.defaultShapes : shapes,
+                                            tiles: tiles.isEmpty ? GPUMixedPrecisionGEMM.Tile.allCases : tiles, repeats: repeats ?? 20,
+                                            progress: { line in if !json { print(line, terminator: "") } })
+        } catch let e as CUDAError { throw CLIError("bench gemm --device gpu: \(e.description)") }
+        catch let e as IntGEMMError { throw CLIError("bench gemm --device gpu: \(e)") }
+        if json {
+            Console.printJSON(["device": dev.name, "compute_capability": "\(dev.computeCapability.major).\(dev.computeCapability.minor)",
+                               "baseline": "cublasGemmEx FP16 in/out, FP32 accumulate (hgemmNT)",
+                               "ours": "int8 mma.sync m16n8k32 GEMM, fused dequantization + 8-bit outlier term, FP16 out",
+                               "all_passed": rows.allSatisfy(\.passed), "results": rows.map(\.json)])
+        } else {
+            print("")
+            print(GPUGEMMBenchmark.format(rows))
+            print("ms = median GPU time per call; ratio = cuBLAS FP16 ms / ours ms (ratio+q: ours including activation quantization from FP16)")
+        }
+        guard rows.allSatisfy(\.passed) else { throw CLIError("GPU GEMM result differs from the CPU reference (see the check columns)") }
     }
 }
 
