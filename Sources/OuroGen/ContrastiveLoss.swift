@@ -43,14 +43,73 @@ struct ContrastiveLoss {
     let raw: Bool
 
     typealias Result = ContrastiveDetails
+    typealias DeltaWeights = (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)
+
+    /// The InfoNCE step of one image: per-patch losses, positive sets and, for every
+    /// (patch p, candidate i), the coefficient G(p, i) of ∂loss/∂s(p, q_i) (times `scale`).
+    struct InfoNCE {
+        var ell: [Double]
+        var positives: [[Int]]
+        var coefficients: [[Double]]
+        var loss: Double
+    }
+
+    /// Candidates of every patch (ascending, the K×K window without padding).
+    func candidateLists() -> [[Int]] { (0..<M).map { grid.candidates($0, size: config.contrastNbhd) } }
+
+    /// InfoNCE from the similarities s(p, q_i) of each patch to its candidates.
+    func infoNCE(candidates: [[Int]], sims: (Int, Int) -> Double, scale: Double) -> InfoNCE {
+        let tau = Double(config.tau)
+        var out = InfoNCE(ell: [Double](repeating: 0, count: M), positives: [], coefficients: [], loss: 0)
+        for p in 0..<M {
+            let cand = candidates[p]
+            let k = PatchGrid.positives(candidates: cand.count, k: config.contrastTopk, windowSize: config.contrastNbhd,
+                                        rule: config.borderTopk)
+            let s = cand.indices.map { sims(p, $0) }
+            let order = cand.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : cand[$0] < cand[$1] }
+            let posIdx = Set(order.prefix(k))
+            out.positives.append(posIdx.map { cand[$0] }.sorted())
+            let mx = s.max()!
+            var zAll = 0.0, zPos = 0.0
+            var ex = [Double](repeating: 0, count: cand.count)
+            for i in cand.indices {
+                ex[i] = Foundation.exp((s[i] - mx) / tau)
+                zAll += ex[i]
+                if posIdx.contains(i) { zPos += ex[i] }
+            }
+            out.ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
+            out.coefficients.append(cand.indices.map { i in
+                let pi = ex[i] / zAll, rho = posIdx.contains(i) ? ex[i] / zPos : 0
+                return scale / Double(M) * (pi - rho) / tau
+            })
+        }
+        out.loss = out.ell.reduce(0, +) / Double(M)
+        return out
+    }
+
+    /// Whether the loss reaches Δ through the Δ-weights.
+    var deltaWeightsHaveGradient: Bool { !raw && config.deltaWeighting == "delta" && !config.detachDeltaWeights }
+
+    /// ∂loss/∂δ̄(q) / E (the value added to every channel of Δ at σ(q)) from ∂loss/∂w(q).
+    func deltaMeanGradient(_ gw: [Double], weights wi: DeltaWeights) -> [Float] {
+        var gMean = gw.map { $0 / wi.z }
+        var sMin = 0.0, sMax = 0.0
+        for q in 0..<M { sMin += gw[q] * (Double(wi.w[q]) - 1); sMax += gw[q] * Double(wi.w[q]) }
+        gMean[wi.qMin] += sMin / wi.z
+        gMean[wi.qMax] -= sMax / wi.z
+        return gMean.map { Float($0 / Double(E)) }
+    }
 
     var M: Int { grid.count }
 
     /// Δ-weights w(p) and the extremal patches (first index on ties).
-    func deltaWeights(_ v: DirectionView) -> (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double) {
+    func deltaWeights(_ v: DirectionView) -> DeltaWeights { deltaWeights(delta: v.delta) }
+
+    /// Δ-weights from one image's post-softplus Δ ([t][e], original positions).
+    func deltaWeights(delta: UnsafePointer<Float>) -> DeltaWeights {
         var mean = [Double](repeating: 0, count: M)
         for p in 0..<M {
-            let row = v.delta + grid.position(p) * E
+            let row = delta + grid.position(p) * E
             var s = 0.0
             for e in 0..<E { s += Double(row[e]) }
             mean[p] = s / Double(E)
@@ -72,7 +131,7 @@ struct ContrastiveLoss {
         let win = windows()
         let NE = N * E
         // Patched states Hp(p) = Σ_q w(q) h(σ(q)) and features y_p(p) = C(σ(p))·Hp(p), per direction.
-        var weightsInfo: [(w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)] = []
+        var weightsInfo: [DeltaWeights] = []
         var hp = [FloatBuffer](), feats = [Float](repeating: 0, count: M * 2 * E)
         for (d, v) in dirs.enumerated() {
             let wi = deltaWeights(v)
@@ -100,42 +159,25 @@ struct ContrastiveLoss {
             for i in 0..<F { s += fhat[p * F + i] * fhat[q * F + i] }
             return s
         }
-        let tau = Double(config.tau)
-        var ell = [Double](repeating: 0, count: M), positives: [[Int]] = []
+        let cands = candidateLists()
+        let nce = infoNCE(candidates: cands, sims: { sim($0, cands[$0][$1]) }, scale: scale)
         var gFeat = [Double](repeating: 0, count: sinks == nil ? 0 : M * F)
-        for p in 0..<M {
-            let cand = grid.candidates(p, size: config.contrastNbhd)
-            let k = PatchGrid.positives(candidates: cand.count, k: config.contrastTopk, windowSize: config.contrastNbhd,
-                                        rule: config.borderTopk)
-            let s = cand.map { sim(p, $0) }
-            let order = cand.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : cand[$0] < cand[$1] }
-            let posIdx = Set(order.prefix(k))
-            positives.append(posIdx.map { cand[$0] }.sorted())
-            let mx = s.max()!
-            var zAll = 0.0, zPos = 0.0
-            var ex = [Double](repeating: 0, count: cand.count)
-            for i in cand.indices {
-                ex[i] = Foundation.exp((s[i] - mx) / tau)
-                zAll += ex[i]
-                if posIdx.contains(i) { zPos += ex[i] }
-            }
-            ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
-            guard sinks != nil else { continue }
-            for i in cand.indices {
-                let pi = ex[i] / zAll, rho = posIdx.contains(i) ? ex[i] / zPos : 0
-                let G = scale / Double(M) * (pi - rho) / tau
-                let q = cand[i], spq = s[i]
-                if norms[p] >= 1e-8 {
-                    let inv = 1 / norms[p]
-                    for j in 0..<F { gFeat[p * F + j] += G * (fhat[q * F + j] - spq * fhat[p * F + j]) * inv }
-                }
-                if norms[q] >= 1e-8 {
-                    let inv = 1 / norms[q]
-                    for j in 0..<F { gFeat[q * F + j] += G * (fhat[p * F + j] - spq * fhat[q * F + j]) * inv }
+        if sinks != nil {
+            for p in 0..<M {
+                for (i, q) in cands[p].enumerated() {
+                    let G = nce.coefficients[p][i], spq = sim(p, q)
+                    if norms[p] >= 1e-8 {
+                        let inv = 1 / norms[p]
+                        for j in 0..<F { gFeat[p * F + j] += G * (fhat[q * F + j] - spq * fhat[p * F + j]) * inv }
+                    }
+                    if norms[q] >= 1e-8 {
+                        let inv = 1 / norms[q]
+                        for j in 0..<F { gFeat[q * F + j] += G * (fhat[p * F + j] - spq * fhat[q * F + j]) * inv }
+                    }
                 }
             }
         }
-        let loss = ell.reduce(0, +) / Double(M)
+        let loss = nce.loss, ell = nce.ell, positives = nce.positives
         if let sinks {
             for (d, v) in dirs.enumerated() {
                 backprop(direction: d, view: v, sink: sinks[d], H: hp[d], windows: win, weights: weightsInfo[d], gFeat: gFeat)
@@ -146,7 +188,7 @@ struct ContrastiveLoss {
 
     /// Features → C, states and Δ-weights → Δ, for one direction.
     private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: FloatBuffer, windows win: [[Int]],
-                          weights wi: (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double), gFeat: [Double]) {
+                          weights wi: DeltaWeights, gFeat: [Double]) {
         let NE = N * E, F = 2 * E
         let gamma = FloatBuffer(zeros: M * NE)   // Γ(q)
         let gy = FloatBuffer(zeros: E)
@@ -167,15 +209,11 @@ struct ContrastiveLoss {
             Vec.axpy(NE, wi.w[q], gamma.ptr + q * NE, sink.states + off)
             gw[q] = Vec.dot(NE, gamma.ptr + q * NE, v.states + off)
         }
-        guard !raw, config.deltaWeighting == "delta", !config.detachDeltaWeights else { return }
+        guard deltaWeightsHaveGradient else { return }
         // Min–max normalisation → δ̄ → Δ.
-        var gMean = gw.map { $0 / wi.z }
-        var sMin = 0.0, sMax = 0.0
-        for q in 0..<M { sMin += gw[q] * (Double(wi.w[q]) - 1); sMax += gw[q] * Double(wi.w[q]) }
-        gMean[wi.qMin] += sMin / wi.z
-        gMean[wi.qMax] -= sMax / wi.z
+        let gMean = deltaMeanGradient(gw, weights: wi)
         for q in 0..<M {
-            let g = Float(gMean[q] / Double(E))
+            let g = gMean[q]
             let row = sink.delta + grid.position(q) * E
             for e in 0..<E { row[e] += g }
         }

@@ -133,7 +133,11 @@ public struct GenObjective {
         }
         let inputGradient: Tensor
         if let gpu {
-            inputGradient = try gpu.inputGradient(images, layerHook: layerHook, lossGradient: lossGradient).inputGradient
+            // The contrastive losses run on the device; PSE runs on host copies of the layer.
+            let onDevice = (config.generator == .ouromamba || config.generator == .contrastiveRaw) && !inspect
+            let gpuHook = onDevice ? try GPUContrastiveHook(host: hook, device: gpu.device) : nil
+            inputGradient = try gpu.inputGradient(images, layerHook: onDevice ? nil : layerHook, gpuHook: gpuHook,
+                                                  lossGradient: lossGradient).inputGradient
         } else {
             inputGradient = try model.backward(images, parameters: false, layerHook: layerHook, threads: threads,
                                                lossGradient: lossGradient).inputGradient

@@ -87,6 +87,10 @@ extension GPUDevice {
         if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: values.count * 4, to: b, offset: 0) } }
         return b
     }
+    /// Copies `values` into the start of `buffer`.
+    public func upload(_ values: [Float], to buffer: GPUBuffer) throws {
+        if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: 4 * values.count, to: buffer, offset: 0) } }
+    }
     /// A float buffer of `count` floats (zero-filled).
     public func zeros(_ count: Int) throws -> GPUBuffer {
         let b = try allocate(bytes: max(1, count) * 4)

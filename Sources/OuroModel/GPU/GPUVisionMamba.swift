@@ -167,7 +167,8 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// Forward plus the backward to the input, like `VisionMamba.backward(parameters: false)`:
     /// every layer is recomputed with its states during the backward; `layerHook` runs on
     /// host copies of the layer's internals and its extra gradients are uploaded.
-    public func inputGradient(_ x: Tensor, layerHook: BackwardLayerHook? = nil,
+    /// `gpuHook`, when given, runs on the device buffers instead (no transfers).
+    public func inputGradient(_ x: Tensor, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
                               lossGradient: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
         try model.checkInput(x)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
@@ -213,7 +214,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
             let gH = try arena.zeros(rows * D)
             try ops.add(count: rows * D, dst: gH.address, src: gRes.address)
             var extras: [(states: GPUBuffer?, c: GPUBuffer?, delta: GPUBuffer?)] = [(nil, nil, nil), (nil, nil, nil)]
-            if let layerHook {
+            if let gpuHook {
+                let view = GPULayerInternals(batch: B, out: a.out, xdbl: a.dirs.map { $0.xdbl }, delta: a.dirs.map { $0.delta },
+                                             states: a.dirs.map { $0.states! })
+                if let ex = try gpuHook.layerBackward(layer: l, internals: view, gHidden: gH, arena: arena) {
+                    for (i, e) in ex.enumerated() { if let e { extras[i] = (e.states, e.c, e.delta) } }
+                }
+            } else if let layerHook {
                 let host = try hostInternals(a, batch: B)
                 let gHost = FloatBuffer(uninitialized: rows * D)
                 try device.download(gH, offset: 0, bytes: 4 * rows * D, to: gHost.pointer)

@@ -1,0 +1,131 @@
+import OuroEngine
+import OuroModel
+
+/// The contrastive generators' loss (`ouromamba`, `contrastive-raw`) on GPU layer internals.
+///
+/// Patched features, similarities and every gradient into states, C and Δ are GPU kernels;
+/// only the per-patch InfoNCE decisions (top-k positives, softmax coefficients) and the
+/// Δ-weight normalisation run on the host, through the same functions as the CPU loss, on a
+/// few small arrays. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
+final class GPUContrastiveHook: GPUBackwardLayerHook {
+    let host: GenLossHook
+    let device: GPUDevice
+    let loss: ContrastiveLoss
+    let M: Int, T: Int
+    let candidates: [[Int]]
+    let candStart: [Int32]
+    // Index tables (device copies, int32).
+    let pos, winStart, winList, invWinStart, invWinList, candStartBuf, candList, candOwner, invCandStart, invCandList: GPUBuffer
+
+    init(host: GenLossHook, device: GPUDevice) throws {
+        self.host = host; self.device = device
+        let c = host.model
+        let grid = PatchGrid(side: c.gridSize, clsIndex: c.clsIndex)
+        loss = ContrastiveLoss(grid: grid, E: c.dInner, N: c.dState, config: host.config, raw: host.config.generator == .contrastiveRaw)
+        M = grid.count
+        let win = loss.windows()
+        candidates = loss.candidateLists()
+        func starts(_ lists: [[Int]]) -> [Int32] { lists.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) } }
+        // Inverse windows: for each q, the p whose window holds q, in (p ascending, window order).
+        var inv = [[Int]](repeating: [], count: M)
+        for p in 0..<M { for q in win[p] { inv[q].append(p) } }
+        // Inverse candidates: for each p, the slots k = (p', i) whose candidate is p, p' ascending.
+        let cs = starts(candidates)
+        var invCand = [[Int]](repeating: [], count: M), owner: [Int32] = []
+        for p in 0..<M {
+            for (i, q) in candidates[p].enumerated() { invCand[q].append(Int(cs[p]) + i); owner.append(Int32(p)) }
+        }
+        candStart = cs
+        T = Int(cs.last!)
+        func ints(_ v: [Int32]) throws -> GPUBuffer {
+            let b = try device.allocate(bytes: max(4, 4 * v.count))
+            if !v.isEmpty { try v.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 4 * v.count, to: b, offset: 0) } }
+            return b
+        }
+        pos = try ints((0..<M).map { Int32(grid.position($0)) })
+        winStart = try ints(starts(win)); winList = try ints(win.flatMap { $0 }.map(Int32.init))
+        invWinStart = try ints(starts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
+        candStartBuf = try ints(cs); candList = try ints(candidates.flatMap { $0 }.map(Int32.init)); candOwner = try ints(owner)
+        invCandStart = try ints(starts(invCand)); invCandList = try ints(invCand.flatMap { $0 }.map(Int32.init))
+    }
+
+    private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
+        let f = try device.function(name, in: GPUContrastiveKernels.module)
+        try device.launch(f, grid: .cover(threads, block: 128), block: GPUDim(128), args: args)
+    }
+
+    private func doubles(_ b: GPUBuffer, _ count: Int) throws -> [Double] {
+        var out = [Double](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try device.download(b, offset: 0, bytes: 8 * count, to: $0.baseAddress!) }
+        return out
+    }
+
+    func layerBackward(layer l: Int, internals a: GPULayerInternals, gHidden: GPUBuffer, arena: GPUArena) throws -> [GPUDirectionExtras?]? {
+        guard let li = host.layers.firstIndex(of: l) else { return nil }
+        let c = host.model, B = a.batch, L = c.seqLen, E = c.dInner, N = c.dState, R = c.dtRank, xw = R + 2 * N, F = 2 * E
+        let dirs = ScanDirection.allCases.map(\.rawValue)
+        // Δ-weights on the host (M means per image and direction).
+        var weights: [[ContrastiveLoss.DeltaWeights]] = []
+        var wBufs: [GPUBuffer] = []
+        let deltaHost = FloatBuffer(uninitialized: B * L * E)
+        for d in dirs {
+            try device.download(a.delta[d], offset: 0, bytes: 4 * B * L * E, to: deltaHost.pointer)
+            let wi = (0..<B).map { b in loss.deltaWeights(delta: deltaHost.ptr + b * L * E) }
+            weights.append(wi)
+            let wb = try arena.floats(B * M)
+            try device.upload(wi.flatMap { $0.w }, to: wb)
+            wBufs.append(wb)
+        }
+        // Features, unit rows and candidate similarities.
+        let feats = try arena.floats(B * M * F)
+        for d in dirs {
+            try run("gen_features", threads: B * M * E,
+                    [.floats(a.states[d]), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(wBufs[d]), .floats(pos), .floats(winStart),
+                     .floats(winList), .floats(feats), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+        }
+        let unit = try arena.floats(2 * B * M * F), norms = try arena.floats(2 * B * M), sims = try arena.floats(2 * B * T)
+        try run("gen_unit_rows", threads: B * M, [.floats(feats), .floats(unit), .floats(norms), .i(B * M), .i(F)])
+        try run("gen_sims", threads: B * T, [.floats(unit), .floats(candOwner), .floats(candList), .floats(sims), .i(B), .i(M), .i(F), .i(T)])
+        let s = try doubles(sims, B * T)
+        // InfoNCE on the host.
+        var coef = [Double](repeating: 0, count: B * T)
+        let scale = 1 / Double(host.layers.count)
+        for b in 0..<B {
+            let nce = loss.infoNCE(candidates: candidates, sims: { p, i in s[b * self.T + Int(self.candStart[p]) + i] }, scale: scale)
+            host.contrastive[b][li] = nce.loss
+            for p in 0..<M { for (i, g) in nce.coefficients[p].enumerated() { coef[b * T + Int(candStart[p]) + i] = g } }
+        }
+        let coefBuf = try arena.floats(2 * B * T)
+        try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
+        let gfeat = try arena.floats(B * M * F)
+        try run("gen_feature_grad", threads: B * M * F,
+                [.floats(unit), .floats(norms), .floats(sims), .floats(coefBuf), .floats(candStartBuf), .floats(candList),
+                 .floats(invCandStart), .floats(invCandList), .floats(candOwner), .floats(gfeat), .i(B), .i(M), .i(F), .i(T)])
+        // Backward into C, the states and (through the Δ-weights) Δ, per direction.
+        var extras: [GPUDirectionExtras?] = []
+        for d in dirs {
+            let gc = try arena.zeros(B * L * N), gstates = try arena.zeros(B * L * N * E), partial = try arena.floats(B * M * N * E)
+            try run("gen_grad_c", threads: B * M * N,
+                    [.floats(a.states[d]), .floats(wBufs[d]), .floats(pos), .floats(winStart), .floats(winList), .floats(gfeat),
+                     .floats(gc), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+            try run("gen_grad_states", threads: B * M * N * E,
+                    [.floats(a.states[d]), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(wBufs[d]), .floats(pos),
+                     .floats(invWinStart), .floats(invWinList), .floats(gfeat), .floats(gstates), .floats(partial),
+                     .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+            var gdelta: GPUBuffer?
+            if loss.deltaWeightsHaveGradient {
+                let gw = try arena.floats(2 * B * M)
+                try run("gen_row_sums", threads: B * M, [.floats(partial), .floats(gw), .i(B * M), .i(N * E)])
+                let gwHost = try doubles(gw, B * M)
+                let g = (0..<B).flatMap { b in loss.deltaMeanGradient(Array(gwHost[(b * M)..<((b + 1) * M)]), weights: weights[d][b]) }
+                let gBuf = try arena.floats(B * M)
+                try device.upload(g, to: gBuf)
+                let gd = try arena.zeros(B * L * E)
+                try run("gen_delta_rows", threads: B * M * E, [.floats(gBuf), .floats(pos), .floats(gd), .i(B), .i(L), .i(M), .i(E)])
+                gdelta = gd
+            }
+            extras.append(GPUDirectionExtras(states: gstates, c: gc, delta: gdelta))
+        }
+        return extras
+    }
+}

@@ -1,0 +1,146 @@
+import OuroEngine
+
+/// CUDA C kernels of the contrastive loss on patched SSM states (`method.md` §3.3–3.5): the
+/// heavy, per-channel parts (patched features, similarities, and the backward into states, C
+/// and Δ). The per-patch InfoNCE decisions (top-k, softmax) stay on the host, shared with
+/// the CPU loss. Sums run in the CPU loss's order, in float64 where it uses float64.
+enum GPUContrastiveKernels {
+    static let module = GPUModuleSource(name: "ouro_gen_contrastive", code: """
+    // f[b][p][dOff + e] = Σ_n C(σ(p))[n] · Σ_{q ∈ win(p)} w(q) h(σ(q))[n][e]; one thread per (b, p, e).
+    extern "C" __global__ void gen_features(const float* __restrict__ states, const float* __restrict__ xdbl, int ld, int cOff,
+                                            const float* __restrict__ w, const int* __restrict__ pos,
+                                            const int* __restrict__ winStart, const int* __restrict__ winList,
+                                            float* __restrict__ feats, int B, int L, int M, int N, int E, int F, int dOff) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * E) return;
+        int e = (int)(idx % E); int p = (int)((idx / E) % M); int b = (int)(idx / ((size_t)E * M));
+        const float* c = xdbl + ((size_t)b * L + pos[p]) * ld + cOff;
+        float f = 0.f;
+        for (int n = 0; n < N; n++) {
+            float hp = 0.f;
+            for (int k = winStart[p]; k < winStart[p + 1]; k++) {
+                int q = winList[k]; float wq = w[b * M + q];
+                if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
+            }
+            f = f + c[n] * hp;
+        }
+        feats[((size_t)b * M + p) * F + dOff + e] = f;
+    }
+
+    // Rows scaled to unit norm in float64 (norm floor 1e-8); norms unfloored.
+    extern "C" __global__ void gen_unit_rows(const float* __restrict__ f, double* __restrict__ unit, double* __restrict__ norms,
+                                             int rows, int F) {
+        int r = blockIdx.x * blockDim.x + threadIdx.x;
+        if (r >= rows) return;
+        const float* x = f + (size_t)r * F;
+        double s = 0.0;
+        for (int j = 0; j < F; j++) s += (double)x[j] * (double)x[j];
+        double n = sqrt(s), inv = 1.0 / (n > 1e-8 ? n : 1e-8);
+        norms[r] = n;
+        for (int j = 0; j < F; j++) unit[(size_t)r * F + j] = (double)x[j] * inv;
+    }
+
+    // s(p, q_k) for every (b, candidate slot k).
+    extern "C" __global__ void gen_sims(const double* __restrict__ unit, const int* __restrict__ candOwner,
+                                        const int* __restrict__ candList, double* __restrict__ sims, int B, int M, int F, int T) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * T) return;
+        int k = idx % T, b = idx / T;
+        const double* a = unit + ((size_t)b * M + candOwner[k]) * F;
+        const double* c = unit + ((size_t)b * M + candList[k]) * F;
+        double s = 0.0;
+        for (int j = 0; j < F; j++) s += a[j] * c[j];
+        sims[idx] = s;
+    }
+
+    // ∂loss/∂f(p) from the InfoNCE coefficients: p's own candidates first, then the slots where p is the candidate.
+    extern "C" __global__ void gen_feature_grad(const double* __restrict__ unit, const double* __restrict__ norms,
+                                                const double* __restrict__ sims, const double* __restrict__ coef,
+                                                const int* __restrict__ candStart, const int* __restrict__ candList,
+                                                const int* __restrict__ invStart, const int* __restrict__ invList,
+                                                const int* __restrict__ candOwner, float* __restrict__ gfeat,
+                                                int B, int M, int F, int T) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * F) return;
+        int j = (int)(idx % F); int p = (int)((idx / F) % M); int b = (int)(idx / ((size_t)F * M));
+        double g = 0.0, np = norms[b * M + p];
+        if (np >= 1e-8) {
+            double inv = 1.0 / np, up = unit[((size_t)b * M + p) * F + j];
+            for (int k = candStart[p]; k < candStart[p + 1]; k++) {
+                double s = sims[(size_t)b * T + k];
+                g += coef[(size_t)b * T + k] * (unit[((size_t)b * M + candList[k]) * F + j] - s * up) * inv;
+            }
+            for (int m = invStart[p]; m < invStart[p + 1]; m++) {
+                int k = invList[m];
+                double s = sims[(size_t)b * T + k];
+                g += coef[(size_t)b * T + k] * (unit[((size_t)b * M + candOwner[k]) * F + j] - s * up) * inv;
+            }
+        }
+        gfeat[idx] = (float)g;
+    }
+
+    // gC(σ(p))[n] = Σ_e gy(p)[e] · Hp(p)[n][e] (Hp recomputed); one thread per (b, p, n).
+    extern "C" __global__ void gen_grad_c(const float* __restrict__ states, const float* __restrict__ w,
+                                          const int* __restrict__ pos, const int* __restrict__ winStart,
+                                          const int* __restrict__ winList, const float* __restrict__ gfeat,
+                                          float* __restrict__ gc, int B, int L, int M, int N, int E, int F, int dOff) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * M * N) return;
+        int n = idx % N, p = (idx / N) % M, b = idx / (N * M);
+        const float* gy = gfeat + ((size_t)b * M + p) * F + dOff;
+        double acc = 0.0;
+        for (int e = 0; e < E; e++) {
+            float hp = 0.f;
+            for (int k = winStart[p]; k < winStart[p + 1]; k++) {
+                int q = winList[k]; float wq = w[b * M + q];
+                if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
+            }
+            acc += (double)gy[e] * (double)hp;
+        }
+        gc[((size_t)b * L + pos[p]) * N + n] = (float)acc;
+    }
+
+    // Γ(q) = Σ_{p: q ∈ win(p)} C(σ(p)) ⊗ gy(p); gh(σ(q)) = w(q)·Γ(q); partial = Γ ⊙ h(σ(q)) for ∂loss/∂w(q).
+    extern "C" __global__ void gen_grad_states(const float* __restrict__ states, const float* __restrict__ xdbl, int ld, int cOff,
+                                               const float* __restrict__ w, const int* __restrict__ pos,
+                                               const int* __restrict__ invWinStart, const int* __restrict__ invWinList,
+                                               const float* __restrict__ gfeat, float* __restrict__ gstates,
+                                               float* __restrict__ partial, int B, int L, int M, int N, int E, int F, int dOff) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * N * E) return;
+        int e = (int)(idx % E); int n = (int)((idx / E) % N); int q = (int)((idx / ((size_t)E * N)) % M);
+        int b = (int)(idx / ((size_t)E * N * M));
+        float g = 0.f;
+        for (int m = invWinStart[q]; m < invWinStart[q + 1]; m++) {
+            int p = invWinList[m];
+            g = g + xdbl[((size_t)b * L + pos[p]) * ld + cOff + n] * gfeat[((size_t)b * M + p) * F + dOff + e];
+        }
+        size_t s = (((size_t)b * L + pos[q]) * N + n) * E + e;
+        gstates[s] = w[b * M + q] * g;
+        partial[idx] = g * states[s];
+    }
+
+    // out[r] = Σ_j x[r][j] in float64, j ascending.
+    extern "C" __global__ void gen_row_sums(const float* __restrict__ x, double* __restrict__ out, int rows, int cols) {
+        int r = blockIdx.x * blockDim.x + threadIdx.x;
+        if (r >= rows) return;
+        double s = 0.0;
+        for (int j = 0; j < cols; j++) s += (double)x[(size_t)r * cols + j];
+        out[r] = s;
+    }
+
+    // gΔ(σ(q))[e] = g(q) for every channel.
+    extern "C" __global__ void gen_delta_rows(const float* __restrict__ g, const int* __restrict__ pos, float* __restrict__ gdelta,
+                                              int B, int L, int M, int E) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * E) return;
+        int e = (int)(idx % E); int q = (int)((idx / E) % M); int b = (int)(idx / ((size_t)E * M));
+        gdelta[((size_t)b * L + pos[q]) * E + e] = g[b * M + q];
+    }
+    """)
+}
+
+extension GenObjective {
+    /// The CUDA C module of the contrastive loss kernels (for compile checks).
+    public static var gpuKernelModule: GPUModuleSource { GPUContrastiveKernels.module }
+}
