@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: forward, train, gen, gemm.",
-        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self])
+        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self, BenchGPUParity.self])
 }
 
 /// Best-of timing of a closure.
