@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The GPU acceptance of the GPU backend, in one run on a lent GPU machine that has CUDA but no
+# Swift toolchain. Expects .device/ouromamba.xz (scripts/build-portable.sh, xz-compressed)
+# and .device/fixtures/ (the golden fixtures); writes every output under $OUT.
+# Each step has its own time limit and the script goes on after a failing step.
+set -u
+OUT=${OUT:-/tmp/ouro-out}; mkdir -p "$OUT"
+FIX=.device/fixtures
+BIN=/tmp/ouromamba
+xz -dc .device/ouromamba.xz > "$BIN" && chmod +x "$BIN"
+export OUROMAMBA_CUDA_LIBS=${OUROMAMBA_CUDA_LIBS:-/usr/local/cuda-13.0/targets/x86_64-linux/lib}
+step() {
+  local name=$1 limit=$2; shift 2
+  echo "== $name ($(date +%T))"
+  timeout "$limit" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+  echo "rc=$?" >> "$OUT/$name.out"
+  tail -c 2500 "$OUT/$name.out"; tail -n 4 "$OUT/$name.err"
+}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+step parity 150 "$BIN" bench gpu-parity --fixtures $FIX --device gpu --json
+step gen 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block 8 --iterations 3 --json
+step gen64 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block 64 --iterations 3 --json
+step forward 90 "$BIN" bench forward --device gpu --model $FIX/vim-tiny-shape.pth --batch 8,64 --repeats 3 --json
+step gemm 90 "$BIN" bench gemm --device gpu --json
+# A cluster on this machine: coordinator + 1 GPU worker + 1 CPU worker, then the same job on 2 CPU workers.
+job() {  # $1 = name, $2 $3 = worker devices
+  local port=$4
+  "$BIN" coordinator --bind tcp://127.0.0.1:$port --model models/vim-fashion.safetensors --calib syn:ouromamba:64 --gen-iterations 30 --setting w4a4 \
+    --method ouromamba --out "$OUT/$1.safetensors" --min-workers 2 --allow-mixed-backends --json > "$OUT/$1-coord.json" 2> "$OUT/$1-coord.err" &
+  local c=$!
+  "$BIN" worker --connect tcp://127.0.0.1:$port --model models/vim-fashion.safetensors --max-reconnects 3 --device "$2" --threads 4 --id "$1-$2-1" --json > "$OUT/$1-w1.json" 2> "$OUT/$1-w1.err" &
+  "$BIN" worker --connect tcp://127.0.0.1:$port --model models/vim-fashion.safetensors --max-reconnects 3 --device "$3" --threads 4 --id "$1-$3-2" --json > "$OUT/$1-w2.json" 2> "$OUT/$1-w2.err" &
+  wait $c; echo "$1 coordinator rc=$?"; wait
+  tail -c 1500 "$OUT/$1-coord.json"; tail -n 3 "$OUT/$1-coord.err" "$OUT/$1-w1.err" "$OUT/$1-w2.err"
+}
+echo "== cluster mixed ($(date +%T))"; timeout 150 bash -c "$(declare -f job); BIN=$BIN OUT=$OUT job mixed gpu cpu 5555"
+echo "== cluster cpu ($(date +%T))"; timeout 150 bash -c "$(declare -f job); BIN=$BIN OUT=$OUT job cpuonly cpu cpu 5556"
+python3 scripts/device/compare_artifacts.py "$OUT/mixed.safetensors" "$OUT/cpuonly.safetensors" > "$OUT/compare.json" 2>&1
+head -c 3000 "$OUT/compare.json"
+echo "== done ($(date +%T))"
