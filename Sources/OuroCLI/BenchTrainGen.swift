@@ -89,6 +89,8 @@ struct BenchGen: ParsableCommand {
     @Option(name: .long, help: "Generator.") var method = "ouromamba"
     @Option(name: .long, help: "Timed iterations.") var iterations = 3
     @Option(name: .long, help: "Samples per block (one objective evaluation).") var block = 8
+    @Flag(name: .long, help: "With --device gpu: time every GPU operation of one more evaluation and print the breakdown.")
+    var profile = false
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
@@ -108,12 +110,26 @@ struct BenchGen: ParsableCommand {
             let obj = GenObjective(model: m, config: cfg, threads: threads, gpu: try resolved.model(m))
             if obj.gpu != nil { _ = try obj.evaluate(images: x, labels: labels) }   // compile kernels, fill the arena
             let t = try bestTime(repeats: iterations) { _ = try obj.evaluate(images: x, labels: labels) }
+            var breakdown: [[String: Any]] = []
+            if profile, case .gpu(let dev) = resolved {
+                dev.profiling = true
+                let wall = try bestTime(repeats: 1, warmup: 0) { _ = try obj.evaluate(images: x, labels: labels) }
+                let ops = dev.profile
+                dev.profiling = false
+                let gpuTotal = ops.reduce(0) { $0 + $1.seconds }
+                breakdown = ops.prefix(20).map { ["op": $0.name, "calls": $0.calls, "ms": $0.seconds * 1000] }
+                breakdown.append(["op": "host (wall − device ops)", "calls": 1, "ms": (wall - gpuTotal) * 1000])
+                if !common.json {
+                    print(String(format: "profile of one evaluation (synchronised, %.1f ms wall):", wall * 1000))
+                    for r in breakdown { print(String(format: "  %-28@ %6d calls %9.2f ms", r["op"] as! String, r["calls"] as! Int, r["ms"] as! Double)) }
+                }
+            }
             let gf = measureSgemm(m: c.seqLen * 8, k: c.embedDim, n: 2 * c.dInner, threads: threads)
             // Forward + recompute + input-only backward ≈ 3× the forward GEMM work.
             let floor = 3 * ModelCost.gemmFlops(c) * Double(B) / (gf * 1e9)
             let sips = Double(B) / t
             rows.append(["model": path, "sample_iterations_per_s": sips, "gemm_floor_sample_iterations_per_s": Double(B) / floor,
-                         "block": B, "device": resolved.backendName])
+                         "block": B, "device": resolved.backendName, "profile": breakdown])
             if !common.json {
                 print(String(format: "%@ (L=%d, D=%d, depth %d) on %@: %.2f sample-it/s (block of %d: %.3f s); CPU GEMM floor %.1f sample-it/s",
                              path, c.seqLen, c.embedDim, c.depth, resolved.backendName, sips, B, t, Double(B) / floor))

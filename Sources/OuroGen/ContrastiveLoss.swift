@@ -67,19 +67,20 @@ struct ContrastiveLoss {
                                         rule: config.borderTopk)
             let s = cand.indices.map { sims(p, $0) }
             let order = cand.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : cand[$0] < cand[$1] }
-            let posIdx = Set(order.prefix(k))
-            out.positives.append(posIdx.map { cand[$0] }.sorted())
+            var isPositive = [Bool](repeating: false, count: cand.count)
+            for i in order.prefix(k) { isPositive[i] = true }
+            out.positives.append(cand.indices.filter { isPositive[$0] }.map { cand[$0] })
             let mx = s.max()!
             var zAll = 0.0, zPos = 0.0
             var ex = [Double](repeating: 0, count: cand.count)
             for i in cand.indices {
                 ex[i] = Foundation.exp((s[i] - mx) / tau)
                 zAll += ex[i]
-                if posIdx.contains(i) { zPos += ex[i] }
+                if isPositive[i] { zPos += ex[i] }
             }
             out.ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
             out.coefficients.append(cand.indices.map { i in
-                let pi = ex[i] / zAll, rho = posIdx.contains(i) ? ex[i] / zPos : 0
+                let pi = ex[i] / zAll, rho = isPositive[i] ? ex[i] / zPos : 0
                 return scale / Double(M) * (pi - rho) / tau
             })
         }
@@ -114,6 +115,11 @@ struct ContrastiveLoss {
             for e in 0..<E { s += Double(row[e]) }
             mean[p] = s / Double(E)
         }
+        return deltaWeights(means: mean)
+    }
+
+    /// Δ-weights from the per-patch channel means δ̄(p) of Δ.
+    func deltaWeights(means mean: [Double]) -> DeltaWeights {
         var qMin = 0, qMax = 0
         for p in 1..<M { if mean[p] < mean[qMin] { qMin = p }; if mean[p] > mean[qMax] { qMax = p } }
         let z = mean[qMax] - mean[qMin] + 1e-6

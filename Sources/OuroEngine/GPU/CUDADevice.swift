@@ -49,6 +49,33 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
     private let lock = NSLock()
     private var blas: (handle: OpaquePointer?, sgemm: BSgemm, gemmEx: BGemmEx)?
 
+    /// When true, every launch, sgemm and copy waits for the GPU and its time is added to
+    /// `profile` (for finding where a pass spends its time; slows the pass down).
+    public var profiling = false {
+        didSet { profileLock.lock(); profileTable = [:]; profileLock.unlock() }
+    }
+    private var profileTable: [String: (calls: Int, seconds: Double)] = [:]
+    private let profileLock = NSLock()
+
+    /// Time per operation since profiling was switched on, slowest first.
+    public var profile: [(name: String, calls: Int, seconds: Double)] {
+        profileLock.lock(); defer { profileLock.unlock() }
+        return profileTable.map { ($0.key, $0.value.calls, $0.value.seconds) }.sorted { $0.seconds > $1.seconds }
+    }
+
+    private func timed(_ name: String, _ body: () throws -> Void) throws {
+        guard profiling else { return try body() }
+        _ = cuSync()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        _ = cuSync()
+        let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        profileLock.lock()
+        let old = profileTable[name] ?? (0, 0)
+        profileTable[name] = (old.calls + 1, old.seconds + s)
+        profileLock.unlock()
+    }
+
     /// Device name (e.g. "NVIDIA H100 80GB HBM3").
     public let name: String
     /// Compute capability (e.g. 9.0).
@@ -121,13 +148,13 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
     public func upload(_ src: UnsafeRawPointer, bytes: Int, to dst: GPUBuffer, offset: Int) throws {
         precondition(offset + bytes <= dst.bytes, "upload past the end of a device buffer")
         current()
-        try check(cuHtoD(dst.address + UInt64(offset), src, bytes), "cuMemcpyHtoD")
+        try timed("memcpy host→device") { try check(cuHtoD(dst.address + UInt64(offset), src, bytes), "cuMemcpyHtoD") }
     }
 
     public func download(_ src: GPUBuffer, offset: Int, bytes: Int, to dst: UnsafeMutableRawPointer) throws {
         precondition(offset + bytes <= src.bytes, "download past the end of a device buffer")
         current()
-        try check(cuDtoH(dst, src.address + UInt64(offset), bytes), "cuMemcpyDtoH")
+        try timed("memcpy device→host") { try check(cuDtoH(dst, src.address + UInt64(offset), bytes), "cuMemcpyDtoH") }
     }
 
     public func zero(_ dst: GPUBuffer, offset: Int, bytes: Int) throws {
@@ -172,11 +199,11 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
             }
             params.append(p)
         }
-        try params.withUnsafeMutableBufferPointer { pp in
+        try timed(f.name) { try params.withUnsafeMutableBufferPointer { pp in
             try check(cuLaunch(OpaquePointer(f.handle), UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
                                UInt32(block.x), UInt32(block.y), UInt32(block.z), 0, nil, pp.baseAddress, nil),
                       "cuLaunchKernel(\(f.name))")
-        }
+        }}
     }
 
     public func synchronize() throws {
@@ -205,9 +232,11 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
         current()
         // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
         var al = alpha, be = beta
-        let rc = bl.sgemm(bl.handle, transB ? 1 : 0, transA ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
-                          b, Int32(ldb), a, Int32(lda), &be, c, Int32(ldc))
-        guard rc == 0 else { throw CUDAError("cublasSgemm(m \(m), n \(n), k \(k)) failed with status \(rc)") }
+        try timed("cublasSgemm") {
+            let rc = bl.sgemm(bl.handle, transB ? 1 : 0, transA ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
+                              b, Int32(ldb), a, Int32(lda), &be, c, Int32(ldc))
+            guard rc == 0 else { throw CUDAError("cublasSgemm(m \(m), n \(n), k \(k)) failed with status \(rc)") }
+        }
     }
 
     /// Row-major half-precision GEMM C = A·Bᵀ (A m×k, B n×k, C m×n, all FP16, FP32

@@ -67,10 +67,11 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         // Δ-weights on the host (M means per image and direction).
         var weights: [[ContrastiveLoss.DeltaWeights]] = []
         var wBufs: [GPUBuffer] = []
-        let deltaHost = FloatBuffer(uninitialized: B * L * E)
+        let meansBuf = try arena.floats(2 * B * M)
         for d in dirs {
-            try device.download(a.delta[d], offset: 0, bytes: 4 * B * L * E, to: deltaHost.pointer)
-            let wi = (0..<B).map { b in loss.deltaWeights(delta: deltaHost.ptr + b * L * E) }
+            try run("gen_delta_means", threads: B * M, [.floats(a.delta[d]), .floats(pos), .floats(meansBuf), .i(B), .i(L), .i(M), .i(E)])
+            let means = try doubles(meansBuf, B * M)
+            let wi = (0..<B).map { b in loss.deltaWeights(means: Array(means[(b * M)..<((b + 1) * M)])) }
             weights.append(wi)
             let wb = try arena.floats(B * M)
             try device.upload(wi.flatMap { $0.w }, to: wb)
@@ -88,13 +89,18 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         try run("gen_sims", threads: B * T, [.floats(unit), .floats(candOwner), .floats(candList), .floats(sims), .i(B), .i(M), .i(F), .i(T)])
         let s = try doubles(sims, B * T)
         // InfoNCE on the host.
-        var coef = [Double](repeating: 0, count: B * T)
-        let scale = 1 / Double(host.layers.count)
-        for b in 0..<B {
-            let nce = loss.infoNCE(candidates: candidates, sims: { p, i in s[b * self.T + Int(self.candStart[p]) + i] }, scale: scale)
-            host.contrastive[b][li] = nce.loss
-            for p in 0..<M { for (i, g) in nce.coefficients[p].enumerated() { coef[b * T + Int(candStart[p]) + i] = g } }
-        }
+        var coef = [Double](repeating: 0, count: B * T), losses = [Double](repeating: 0, count: B)
+        let scale = 1 / Double(host.layers.count), T = self.T, candStart = self.candStart, patches = self.M
+        // Images are independent and fill disjoint slices.
+        coef.withUnsafeMutableBufferPointer { cp in
+        losses.withUnsafeMutableBufferPointer { lp in
+            host.runner.forEach(B) { b in
+                let nce = loss.infoNCE(candidates: candidates, sims: { p, i in s[b * T + Int(candStart[p]) + i] }, scale: scale)
+                lp[b] = nce.loss
+                for p in 0..<patches { for (i, g) in nce.coefficients[p].enumerated() { cp[b * T + Int(candStart[p]) + i] = g } }
+            }
+        }}
+        for b in 0..<B { host.contrastive[b][li] = losses[b] }
         let coefBuf = try arena.floats(2 * B * T)
         try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
         let gfeat = try arena.floats(B * M * F)
@@ -105,9 +111,10 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         var extras: [GPUDirectionExtras?] = []
         for d in dirs {
             let gc = try arena.zeros(B * L * N), gstates = try arena.zeros(B * L * N * E), partial = try arena.floats(B * M * N * E)
-            try run("gen_grad_c", threads: B * M * N,
+            try run("gen_grad_c_terms", threads: B * M * N * E,
                     [.floats(a.states[d]), .floats(wBufs[d]), .floats(pos), .floats(winStart), .floats(winList), .floats(gfeat),
-                     .floats(gc), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+                     .floats(partial), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+            try run("gen_sum_c", threads: B * M * N, [.floats(partial), .floats(pos), .floats(gc), .i(B), .i(L), .i(M), .i(N), .i(E)])
             try run("gen_grad_states", threads: B * M * N * E,
                     [.floats(a.states[d]), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(wBufs[d]), .floats(pos),
                      .floats(invWinStart), .floats(invWinList), .floats(gfeat), .floats(gstates), .floats(partial),

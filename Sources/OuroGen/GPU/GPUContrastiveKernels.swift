@@ -79,25 +79,45 @@ enum GPUContrastiveKernels {
         gfeat[idx] = (float)g;
     }
 
-    // gC(σ(p))[n] = Σ_e gy(p)[e] · Hp(p)[n][e] (Hp recomputed); one thread per (b, p, n).
-    extern "C" __global__ void gen_grad_c(const float* __restrict__ states, const float* __restrict__ w,
-                                          const int* __restrict__ pos, const int* __restrict__ winStart,
-                                          const int* __restrict__ winList, const float* __restrict__ gfeat,
-                                          float* __restrict__ gc, int B, int L, int M, int N, int E, int F, int dOff) {
+    // gy(p)[e] · Hp(p)[n][e] (Hp recomputed) for every (b, p, n, e), coalesced over e; summed over e by gen_sum_c.
+    extern "C" __global__ void gen_grad_c_terms(const float* __restrict__ states, const float* __restrict__ w,
+                                                const int* __restrict__ pos, const int* __restrict__ winStart,
+                                                const int* __restrict__ winList, const float* __restrict__ gfeat,
+                                                float* __restrict__ terms, int B, int L, int M, int N, int E, int F, int dOff) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * N * E) return;
+        int e = (int)(idx % E); int n = (int)((idx / E) % N); int p = (int)((idx / ((size_t)E * N)) % M);
+        int b = (int)(idx / ((size_t)E * N * M));
+        float hp = 0.f;
+        for (int k = winStart[p]; k < winStart[p + 1]; k++) {
+            int q = winList[k]; float wq = w[b * M + q];
+            if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
+        }
+        terms[idx] = gfeat[((size_t)b * M + p) * F + dOff + e] * hp;
+    }
+
+    // gC(σ(p))[n] = Σ_e terms[b][p][n][e] in float64, e ascending; one thread per (b, p, n).
+    extern "C" __global__ void gen_sum_c(const float* __restrict__ terms, const int* __restrict__ pos, float* __restrict__ gc,
+                                         int B, int L, int M, int N, int E) {
         int idx = blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= B * M * N) return;
         int n = idx % N, p = (idx / N) % M, b = idx / (N * M);
-        const float* gy = gfeat + ((size_t)b * M + p) * F + dOff;
+        const float* t = terms + (size_t)idx * E;
         double acc = 0.0;
-        for (int e = 0; e < E; e++) {
-            float hp = 0.f;
-            for (int k = winStart[p]; k < winStart[p + 1]; k++) {
-                int q = winList[k]; float wq = w[b * M + q];
-                if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
-            }
-            acc += (double)gy[e] * (double)hp;
-        }
+        for (int e = 0; e < E; e++) acc += (double)t[e];
         gc[((size_t)b * L + pos[p]) * N + n] = (float)acc;
+    }
+
+    // Mean over channels of Δ at each patch, in float64 (the Δ-weights' δ̄); one thread per (b, p).
+    extern "C" __global__ void gen_delta_means(const float* __restrict__ delta, const int* __restrict__ pos,
+                                               double* __restrict__ means, int B, int L, int M, int E) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * M) return;
+        int p = idx % M, b = idx / M;
+        const float* row = delta + ((size_t)b * L + pos[p]) * E;
+        double s = 0.0;
+        for (int e = 0; e < E; e++) s += (double)row[e];
+        means[idx] = s / (double)E;
     }
 
     // Γ(q) = Σ_{p: q ∈ win(p)} C(σ(p)) ⊗ gy(p); gh(σ(q)) = w(q)·Γ(q); partial = Γ ⊙ h(σ(q)) for ∂loss/∂w(q).
