@@ -45,47 +45,53 @@ struct ContrastiveLoss {
     typealias Result = ContrastiveDetails
     typealias DeltaWeights = (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)
 
-    /// The InfoNCE step of one image: per-patch losses, positive sets and, for every
-    /// (patch p, candidate i), the coefficient G(p, i) of ∂loss/∂s(p, q_i) (times `scale`).
-    struct InfoNCE {
-        var ell: [Double]
-        var positives: [[Int]]
-        var coefficients: [[Double]]
-        var loss: Double
-    }
-
     /// Candidates of every patch (ascending, the K×K window without padding).
     func candidateLists() -> [[Int]] { (0..<M).map { grid.candidates($0, size: config.contrastNbhd) } }
 
-    /// InfoNCE from the similarities s(p, q_i) of each patch to its candidates.
-    func infoNCE(candidates: [[Int]], sims: (Int, Int) -> Double, scale: Double) -> InfoNCE {
+    /// First candidate slot of each patch (slot k = starts[p] + i holds candidate i of p), and the total.
+    static func slotStarts(_ candidates: [[Int]]) -> [Int] { candidates.reduce(into: [0]) { $0.append($0.last! + $1.count) } }
+
+    /// The InfoNCE step of one image on flat per-slot arrays: from the similarities s(p, q_i),
+    /// writes each slot's coefficient G(p, i) of ∂loss/∂s(p, q_i) (times `scale`), whether it is
+    /// a positive, and each patch's ℓ(p); returns the loss (mean ℓ). Allocation-free per patch,
+    /// since the GPU path runs it for every image and layer of an iteration.
+    func infoNCE(candidates: [[Int]], starts: [Int], sims: UnsafePointer<Double>, scale: Double,
+                 coefficients: UnsafeMutablePointer<Double>, positive: UnsafeMutablePointer<Bool>,
+                 ell: UnsafeMutablePointer<Double>) -> Double {
         let tau = Double(config.tau)
-        var out = InfoNCE(ell: [Double](repeating: 0, count: M), positives: [], coefficients: [], loss: 0)
+        let widest = candidates.map(\.count).max() ?? 0
+        var order = [Int](repeating: 0, count: widest), ex = [Double](repeating: 0, count: widest)
+        var total = 0.0
         for p in 0..<M {
-            let cand = candidates[p]
-            let k = PatchGrid.positives(candidates: cand.count, k: config.contrastTopk, windowSize: config.contrastNbhd,
+            let cand = candidates[p], n = cand.count, base = starts[p], s = sims + base
+            let k = PatchGrid.positives(candidates: n, k: config.contrastTopk, windowSize: config.contrastNbhd,
                                         rule: config.borderTopk)
-            let s = cand.indices.map { sims(p, $0) }
-            let order = cand.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : cand[$0] < cand[$1] }
-            var isPositive = [Bool](repeating: false, count: cand.count)
-            for i in order.prefix(k) { isPositive[i] = true }
-            out.positives.append(cand.indices.filter { isPositive[$0] }.map { cand[$0] })
-            let mx = s.max()!
+            // Rank by similarity, ties to the lower patch index (a strict total order).
+            for i in 0..<n {
+                var j = i
+                while j > 0, s[i] != s[order[j - 1]] ? s[i] > s[order[j - 1]] : cand[i] < cand[order[j - 1]] {
+                    order[j] = order[j - 1]; j -= 1
+                }
+                order[j] = i
+            }
+            for i in 0..<n { positive[base + i] = false }
+            for r in 0..<k { positive[base + order[r]] = true }
+            var mx = s[0]
+            for i in 1..<n where s[i] > mx { mx = s[i] }
             var zAll = 0.0, zPos = 0.0
-            var ex = [Double](repeating: 0, count: cand.count)
-            for i in cand.indices {
+            for i in 0..<n {
                 ex[i] = Foundation.exp((s[i] - mx) / tau)
                 zAll += ex[i]
-                if isPositive[i] { zPos += ex[i] }
+                if positive[base + i] { zPos += ex[i] }
             }
-            out.ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
-            out.coefficients.append(cand.indices.map { i in
-                let pi = ex[i] / zAll, rho = isPositive[i] ? ex[i] / zPos : 0
-                return scale / Double(M) * (pi - rho) / tau
-            })
+            ell[p] = Foundation.log(zAll) - Foundation.log(zPos)
+            total += ell[p]
+            for i in 0..<n {
+                let pi = ex[i] / zAll, rho = positive[base + i] ? ex[i] / zPos : 0
+                coefficients[base + i] = scale / Double(M) * (pi - rho) / tau
+            }
         }
-        out.loss = out.ell.reduce(0, +) / Double(M)
-        return out
+        return total / Double(M)
     }
 
     /// Whether the loss reaches Δ through the Δ-weights.
@@ -165,13 +171,17 @@ struct ContrastiveLoss {
             for i in 0..<F { s += fhat[p * F + i] * fhat[q * F + i] }
             return s
         }
-        let cands = candidateLists()
-        let nce = infoNCE(candidates: cands, sims: { sim($0, cands[$0][$1]) }, scale: scale)
+        let cands = candidateLists(), starts = Self.slotStarts(cands), T = starts.last!
+        var sims = [Double](repeating: 0, count: T), coef = [Double](repeating: 0, count: T)
+        var positive = [Bool](repeating: false, count: T), ell = [Double](repeating: 0, count: M)
+        for p in 0..<M { for (i, q) in cands[p].enumerated() { sims[starts[p] + i] = sim(p, q) } }
+        let loss = infoNCE(candidates: cands, starts: starts, sims: sims, scale: scale, coefficients: &coef, positive: &positive, ell: &ell)
+        let positives = (0..<M).map { p in cands[p].indices.filter { positive[starts[p] + $0] }.map { cands[p][$0] } }
         var gFeat = [Double](repeating: 0, count: sinks == nil ? 0 : M * F)
         if sinks != nil {
             for p in 0..<M {
                 for (i, q) in cands[p].enumerated() {
-                    let G = nce.coefficients[p][i], spq = sim(p, q)
+                    let G = coef[starts[p] + i], spq = sims[starts[p] + i]
                     if norms[p] >= 1e-8 {
                         let inv = 1 / norms[p]
                         for j in 0..<F { gFeat[p * F + j] += G * (fhat[q * F + j] - spq * fhat[p * F + j]) * inv }
@@ -183,7 +193,6 @@ struct ContrastiveLoss {
                 }
             }
         }
-        let loss = nce.loss, ell = nce.ell, positives = nce.positives
         if let sinks {
             for (d, v) in dirs.enumerated() {
                 backprop(direction: d, view: v, sink: sinks[d], H: hp[d], windows: win, weights: weightsInfo[d], gFeat: gFeat)

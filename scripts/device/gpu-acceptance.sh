@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU acceptance of the GPU backend, in one run on a lent GPU machine that has CUDA but no
 # Swift toolchain. Expects .device/ouromamba.xz (scripts/build-portable.sh, xz-compressed)
-# and .device/fixtures/ (the golden fixtures); writes every output under $OUT.
+# .device/fixtures/ (the golden fixtures) and .device/fmnist/ (the Fashion-MNIST t10k files);
+# writes every output under $OUT.
 # Each step has its own time limit and the script goes on after a failing step.
 set -u
 OUT=${OUT:-/tmp/ouro-out}; mkdir -p "$OUT"
@@ -18,9 +19,13 @@ step() {
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 step parity 150 "$BIN" bench gpu-parity --fixtures $FIX --device gpu --json
-step gen 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block 8 --iterations 3 --json
-step gen64 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block 64 --iterations 3 --json
-step forward 90 "$BIN" bench forward --device gpu --model $FIX/vim-tiny-shape.pth --batch 8,64 --repeats 3 --json
+for b in 8 64 128; do
+  step gen$b 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block $b --iterations 3 --json
+done
+step genprofile 60 "$BIN" bench gen --device gpu --model $FIX/vim-tiny-shape.pth --block 64 --iterations 1 --profile
+step forward 90 "$BIN" bench forward --device gpu --model $FIX/vim-tiny-shape.pth --batch 8 --batch 64 --repeats 3 --json
+step evalgpu 90 "$BIN" eval --device gpu --data fashion-mnist:.device/fmnist --json
+step evalcpu 90 "$BIN" eval --device cpu --data fashion-mnist:.device/fmnist --json
 step gemm 90 "$BIN" bench gemm --device gpu --json
 # A cluster on this machine: coordinator + 1 GPU worker + 1 CPU worker, then the same job on 2 CPU workers.
 job() {  # $1 = name, $2 $3 = worker devices
@@ -36,5 +41,15 @@ job() {  # $1 = name, $2 $3 = worker devices
 echo "== cluster mixed ($(date +%T))"; timeout 150 bash -c "$(declare -f job); BIN=$BIN OUT=$OUT job mixed gpu cpu 5555"
 echo "== cluster cpu ($(date +%T))"; timeout 150 bash -c "$(declare -f job); BIN=$BIN OUT=$OUT job cpuonly cpu cpu 5556"
 python3 scripts/device/compare_artifacts.py "$OUT/mixed.safetensors" "$OUT/cpuonly.safetensors" > "$OUT/compare.json" 2>&1
-head -c 3000 "$OUT/compare.json"
+python3 -c "
+import json; d = json.load(open('$OUT/compare.json')); r = [e for e in d['differing'] if 'max_rel' in e]
+print('tensors', d['tensors'], 'identical', d['identical'], 'differing', len(d['differing']))
+for kind in ('.S', '.istar', 'outlier_frac'):
+    sel = [e for e in r if e['tensor'].endswith(kind)]
+    if sel: print(kind, len(sel), 'tensors; max rel', max(e['max_rel'] for e in sel), 'max abs', max(e['max_abs'] for e in sel))
+"
+for a in mixed cpuonly; do
+  step eval-$a 120 "$BIN" eval --model models/vim-fashion.safetensors --quantized "$OUT/$a.safetensors" --data fashion-mnist:.device/fmnist --json
+done
+rm -rf "$OUT"/*.job
 echo "== done ($(date +%T))"

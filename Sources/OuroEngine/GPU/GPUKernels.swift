@@ -2,7 +2,11 @@
 /// outputs and sums in the same order as the CPU kernel), so `EmulatedGPUDevice` runs the
 /// same source on the host and tests it against the CPU engine.
 enum GPUKernels {
+    /// Largest d_state the scan kernels hold in registers (every Vim variant has 16).
+    static let maxState = 16
+
     static let ops = GPUModuleSource(name: "ouro_ops", code: """
+    #define OURO_MAXN \(maxState)
     __device__ __forceinline__ float ouro_sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
     __device__ __forceinline__ float ouro_softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
 
@@ -138,9 +142,9 @@ enum GPUKernels {
         int idx = blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= B * E) return;
         int b = idx / E, e = idx % E;
-        float h[32], a[32];
+        float h[OURO_MAXN], a[OURO_MAXN];
         #pragma unroll
-        for (int n = 0; n < 32; n++) { h[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f; }
+        for (int n = 0; n < OURO_MAXN; n++) { h[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f; }
         float d = D[e];
         for (int i = 0; i < L; i++) {
             int t = reverse ? L - 1 - i : i;
@@ -149,7 +153,7 @@ enum GPUKernels {
             const float* r = bc + row * ld;
             float acc = d * uu;
             #pragma unroll
-            for (int n = 0; n < 32; n++) {
+            for (int n = 0; n < OURO_MAXN; n++) {
                 if (n < N) {
                     h[n] = expf(dt * a[n]) * h[n] + dt * r[bOff + n] * uu;
                     acc += r[cOff + n] * h[n];
@@ -174,9 +178,15 @@ enum GPUKernels {
         int idx = blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= B * E) return;
         int b = idx / E, e = idx % E;
-        float lam[32], aNext[32], a[32];
+        // cur holds h at the step being processed: each state is loaded once, as the previous
+        // step's h_{t−1}, then reused.
+        float lam[OURO_MAXN], aNext[OURO_MAXN], a[OURO_MAXN], cur[OURO_MAXN];
+        int tLast = reverse ? 0 : L - 1;
         #pragma unroll
-        for (int n = 0; n < 32; n++) { lam[n] = 0.f; aNext[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f; }
+        for (int n = 0; n < OURO_MAXN; n++) {
+            lam[n] = 0.f; aNext[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f;
+            cur[n] = n < N ? states[(((size_t)b * L + tLast) * N + n) * E + e] : 0.f;
+        }
         float dv = D[e];
         for (int i = L - 1; i >= 0; i--) {
             int t = reverse ? L - 1 - i : i;
@@ -186,14 +196,15 @@ enum GPUKernels {
             const float* r = bc + row * ld;
             float sumLB = 0.f, gdt = 0.f, du = dt * uu;
             #pragma unroll
-            for (int n = 0; n < 32; n++) {
+            for (int n = 0; n < OURO_MAXN; n++) {
                 if (n < N) {
                     size_t s = (row * N + n) * E + e;
                     float l = g * r[cOff + n] + aNext[n] * lam[n];
                     if (ghExt) l = l + ghExt[s];
                     lam[n] = l;
-                    float h = states[s];
+                    float h = cur[n];
                     float hp = i > 0 ? states[(((size_t)b * L + tp) * N + n) * E + e] : 0.f;
+                    cur[n] = hp;
                     float an = expf(dt * a[n]);
                     aNext[n] = an;
                     pC[s] = g * h;
@@ -291,7 +302,7 @@ public struct GPUOps {
     public func scanForward(shape s: SelectiveScan.Shape, u: GPUBuffer, delta: GPUBuffer, a: GPUBuffer, bc: GPUBuffer,
                             ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, y: GPUBuffer,
                             states: GPUBuffer?) throws {
-        guard s.state <= 32 else { throw CUDAError("GPU scan supports d_state ≤ 32, got \(s.state)") }
+        guard s.state <= GPUKernels.maxState else { throw CUDAError("GPU scan supports d_state ≤ \(GPUKernels.maxState), got \(s.state)") }
         try run("ouro_scan_fwd", threads: s.batch * s.channels,
                 [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset), .floats(d),
                  .floats(y), opt(states), .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
@@ -304,7 +315,7 @@ public struct GPUOps {
                              ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, states: GPUBuffer,
                              gy: GPUBuffer, ghExt: GPUBuffer?, gu: GPUBuffer, gDelta: GPUBuffer, gbc: GPUBuffer,
                              extraC: GPUBuffer?, partial: GPUBuffer) throws {
-        guard s.state <= 32 else { throw CUDAError("GPU scan supports d_state ≤ 32, got \(s.state)") }
+        guard s.state <= GPUKernels.maxState else { throw CUDAError("GPU scan supports d_state ≤ \(GPUKernels.maxState), got \(s.state)") }
         let count = s.batch * s.length * s.state, big = count * s.channels
         try run("ouro_scan_bwd", threads: s.batch * s.channels,
                 [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset), .floats(d),

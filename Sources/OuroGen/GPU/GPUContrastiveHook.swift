@@ -13,7 +13,7 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
     let loss: ContrastiveLoss
     let M: Int, T: Int
     let candidates: [[Int]]
-    let candStart: [Int32]
+    let starts: [Int]
     // Index tables (device copies, int32).
     let pos, winStart, winList, invWinStart, invWinList, candStartBuf, candList, candOwner, invCandStart, invCandList: GPUBuffer
 
@@ -25,17 +25,17 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         M = grid.count
         let win = loss.windows()
         candidates = loss.candidateLists()
-        func starts(_ lists: [[Int]]) -> [Int32] { lists.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) } }
+        func prefixStarts(_ lists: [[Int]]) -> [Int32] { lists.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) } }
         // Inverse windows: for each q, the p whose window holds q, in (p ascending, window order).
         var inv = [[Int]](repeating: [], count: M)
         for p in 0..<M { for q in win[p] { inv[q].append(p) } }
         // Inverse candidates: for each p, the slots k = (p', i) whose candidate is p, p' ascending.
-        let cs = starts(candidates)
+        let cs = prefixStarts(candidates)
         var invCand = [[Int]](repeating: [], count: M), owner: [Int32] = []
         for p in 0..<M {
             for (i, q) in candidates[p].enumerated() { invCand[q].append(Int(cs[p]) + i); owner.append(Int32(p)) }
         }
-        candStart = cs
+        starts = cs.map(Int.init)
         T = Int(cs.last!)
         func ints(_ v: [Int32]) throws -> GPUBuffer {
             let b = try device.allocate(bytes: max(4, 4 * v.count))
@@ -43,10 +43,10 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
             return b
         }
         pos = try ints((0..<M).map { Int32(grid.position($0)) })
-        winStart = try ints(starts(win)); winList = try ints(win.flatMap { $0 }.map(Int32.init))
-        invWinStart = try ints(starts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
+        winStart = try ints(prefixStarts(win)); winList = try ints(win.flatMap { $0 }.map(Int32.init))
+        invWinStart = try ints(prefixStarts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
         candStartBuf = try ints(cs); candList = try ints(candidates.flatMap { $0 }.map(Int32.init)); candOwner = try ints(owner)
-        invCandStart = try ints(starts(invCand)); invCandList = try ints(invCand.flatMap { $0 }.map(Int32.init))
+        invCandStart = try ints(prefixStarts(invCand)); invCandList = try ints(invCand.flatMap { $0 }.map(Int32.init))
     }
 
     private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
@@ -79,10 +79,16 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         }
         // Features, unit rows and candidate similarities.
         let feats = try arena.floats(B * M * F)
+        var patched: [GPUBuffer] = []
         for d in dirs {
+            let hp = try arena.floats(B * M * N * E)
+            try run("gen_patched", threads: B * M * N * E,
+                    [.floats(a.states[d]), .floats(wBufs[d]), .floats(pos), .floats(winStart), .floats(winList), .floats(hp),
+                     .i(B), .i(L), .i(M), .i(N), .i(E)])
             try run("gen_features", threads: B * M * E,
-                    [.floats(a.states[d]), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(wBufs[d]), .floats(pos), .floats(winStart),
-                     .floats(winList), .floats(feats), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+                    [.floats(hp), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(pos), .floats(feats), .i(B), .i(L), .i(M), .i(N),
+                     .i(E), .i(F), .i(d * E)])
+            patched.append(hp)
         }
         let unit = try arena.floats(2 * B * M * F), norms = try arena.floats(2 * B * M), sims = try arena.floats(2 * B * T)
         try run("gen_unit_rows", threads: B * M, [.floats(feats), .floats(unit), .floats(norms), .i(B * M), .i(F)])
@@ -90,16 +96,17 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         let s = try doubles(sims, B * T)
         // InfoNCE on the host.
         var coef = [Double](repeating: 0, count: B * T), losses = [Double](repeating: 0, count: B)
-        let scale = 1 / Double(host.layers.count), T = self.T, candStart = self.candStart, patches = self.M
+        var positive = [Bool](repeating: false, count: B * T), ell = [Double](repeating: 0, count: B * M)
+        let scale = 1 / Double(host.layers.count), T = self.T, patches = self.M, starts = self.starts, candidates = self.candidates
         // Images are independent and fill disjoint slices.
-        coef.withUnsafeMutableBufferPointer { cp in
-        losses.withUnsafeMutableBufferPointer { lp in
+        s.withUnsafeBufferPointer { sp in coef.withUnsafeMutableBufferPointer { cp in losses.withUnsafeMutableBufferPointer { lp in
+        positive.withUnsafeMutableBufferPointer { pp in ell.withUnsafeMutableBufferPointer { ep in
             host.runner.forEach(B) { b in
-                let nce = loss.infoNCE(candidates: candidates, sims: { p, i in s[b * T + Int(candStart[p]) + i] }, scale: scale)
-                lp[b] = nce.loss
-                for p in 0..<patches { for (i, g) in nce.coefficients[p].enumerated() { cp[b * T + Int(candStart[p]) + i] = g } }
+                lp[b] = loss.infoNCE(candidates: candidates, starts: starts, sims: sp.baseAddress! + b * T, scale: scale,
+                                     coefficients: cp.baseAddress! + b * T, positive: pp.baseAddress! + b * T,
+                                     ell: ep.baseAddress! + b * patches)
             }
-        }}
+        }}}}}
         for b in 0..<B { host.contrastive[b][li] = losses[b] }
         let coefBuf = try arena.floats(2 * B * T)
         try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
@@ -112,17 +119,18 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         for d in dirs {
             let gc = try arena.zeros(B * L * N), gstates = try arena.zeros(B * L * N * E), partial = try arena.floats(B * M * N * E)
             try run("gen_grad_c_terms", threads: B * M * N * E,
-                    [.floats(a.states[d]), .floats(wBufs[d]), .floats(pos), .floats(winStart), .floats(winList), .floats(gfeat),
-                     .floats(partial), .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
-            try run("gen_sum_c", threads: B * M * N, [.floats(partial), .floats(pos), .floats(gc), .i(B), .i(L), .i(M), .i(N), .i(E)])
+                    [.floats(patched[d]), .floats(gfeat), .i(B), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
+            try run("gen_sum_c", threads: B * M * N, [.floats(patched[d]), .floats(pos), .floats(gc), .i(B), .i(L), .i(M), .i(N), .i(E)])
             try run("gen_grad_states", threads: B * M * N * E,
                     [.floats(a.states[d]), .floats(a.xdbl[d]), .i(xw), .i(R + N), .floats(wBufs[d]), .floats(pos),
                      .floats(invWinStart), .floats(invWinList), .floats(gfeat), .floats(gstates), .floats(partial),
                      .i(B), .i(L), .i(M), .i(N), .i(E), .i(F), .i(d * E)])
             var gdelta: GPUBuffer?
             if loss.deltaWeightsHaveGradient {
-                let gw = try arena.floats(2 * B * M)
-                try run("gen_row_sums", threads: B * M, [.floats(partial), .floats(gw), .i(B * M), .i(N * E)])
+                // Two stages (over e, then n), so each thread's serial sum stays short.
+                let gwn = try arena.floats(2 * B * M * N), gw = try arena.floats(2 * B * M)
+                try run("gen_row_sums", threads: B * M * N, [.floats(partial), .floats(gwn), .i(B * M * N), .i(E)])
+                try run("gen_row_sums_d", threads: B * M, [.floats(gwn), .floats(gw), .i(B * M), .i(N)])
                 let gwHost = try doubles(gw, B * M)
                 let g = (0..<B).flatMap { b in loss.deltaMeanGradient(Array(gwHost[(b * M)..<((b + 1) * M)]), weights: weights[d][b]) }
                 let gBuf = try arena.floats(B * M)

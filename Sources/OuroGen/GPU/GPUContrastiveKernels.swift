@@ -6,24 +6,34 @@ import OuroEngine
 /// the CPU loss. Sums run in the CPU loss's order, in float64 where it uses float64.
 enum GPUContrastiveKernels {
     static let module = GPUModuleSource(name: "ouro_gen_contrastive", code: """
-    // f[b][p][dOff + e] = Σ_n C(σ(p))[n] · Σ_{q ∈ win(p)} w(q) h(σ(q))[n][e]; one thread per (b, p, e).
-    extern "C" __global__ void gen_features(const float* __restrict__ states, const float* __restrict__ xdbl, int ld, int cOff,
-                                            const float* __restrict__ w, const int* __restrict__ pos,
-                                            const int* __restrict__ winStart, const int* __restrict__ winList,
-                                            float* __restrict__ feats, int B, int L, int M, int N, int E, int F, int dOff) {
+    // Patched states Hp(p)[n][e] = Σ_{q ∈ win(p)} w(q) h(σ(q))[n][e] as [b][p][n][e]; one thread per element.
+    extern "C" __global__ void gen_patched(const float* __restrict__ states, const float* __restrict__ w,
+                                           const int* __restrict__ pos, const int* __restrict__ winStart,
+                                           const int* __restrict__ winList, float* __restrict__ hp,
+                                           int B, int L, int M, int N, int E) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * M * N * E) return;
+        int e = (int)(idx % E); int n = (int)((idx / E) % N); int p = (int)((idx / ((size_t)E * N)) % M);
+        int b = (int)(idx / ((size_t)E * N * M));
+        float acc = 0.f;
+        for (int k = winStart[p]; k < winStart[p + 1]; k++) {
+            int q = winList[k]; float wq = w[b * M + q];
+            if (wq != 0.f) acc = acc + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
+        }
+        hp[idx] = acc;
+    }
+
+    // f[b][p][dOff + e] = Σ_n C(σ(p))[n] · Hp(p)[n][e]; one thread per (b, p, e).
+    extern "C" __global__ void gen_features(const float* __restrict__ hp, const float* __restrict__ xdbl, int ld, int cOff,
+                                            const int* __restrict__ pos, float* __restrict__ feats,
+                                            int B, int L, int M, int N, int E, int F, int dOff) {
         size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= (size_t)B * M * E) return;
         int e = (int)(idx % E); int p = (int)((idx / E) % M); int b = (int)(idx / ((size_t)E * M));
         const float* c = xdbl + ((size_t)b * L + pos[p]) * ld + cOff;
+        const float* h = hp + ((size_t)b * M + p) * N * E + e;
         float f = 0.f;
-        for (int n = 0; n < N; n++) {
-            float hp = 0.f;
-            for (int k = winStart[p]; k < winStart[p + 1]; k++) {
-                int q = winList[k]; float wq = w[b * M + q];
-                if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
-            }
-            f = f + c[n] * hp;
-        }
+        for (int n = 0; n < N; n++) f = f + c[n] * h[(size_t)n * E];
         feats[((size_t)b * M + p) * F + dOff + e] = f;
     }
 
@@ -79,21 +89,13 @@ enum GPUContrastiveKernels {
         gfeat[idx] = (float)g;
     }
 
-    // gy(p)[e] · Hp(p)[n][e] (Hp recomputed) for every (b, p, n, e), coalesced over e; summed over e by gen_sum_c.
-    extern "C" __global__ void gen_grad_c_terms(const float* __restrict__ states, const float* __restrict__ w,
-                                                const int* __restrict__ pos, const int* __restrict__ winStart,
-                                                const int* __restrict__ winList, const float* __restrict__ gfeat,
-                                                float* __restrict__ terms, int B, int L, int M, int N, int E, int F, int dOff) {
+    // gy(p)[e] · Hp(p)[n][e] for every (b, p, n, e), in place over Hp; summed over e by gen_sum_c.
+    extern "C" __global__ void gen_grad_c_terms(float* __restrict__ hp, const float* __restrict__ gfeat,
+                                                int B, int M, int N, int E, int F, int dOff) {
         size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= (size_t)B * M * N * E) return;
-        int e = (int)(idx % E); int n = (int)((idx / E) % N); int p = (int)((idx / ((size_t)E * N)) % M);
-        int b = (int)(idx / ((size_t)E * N * M));
-        float hp = 0.f;
-        for (int k = winStart[p]; k < winStart[p + 1]; k++) {
-            int q = winList[k]; float wq = w[b * M + q];
-            if (wq != 0.f) hp = hp + wq * states[(((size_t)b * L + pos[q]) * N + n) * E + e];
-        }
-        terms[idx] = gfeat[((size_t)b * M + p) * F + dOff + e] * hp;
+        int e = (int)(idx % E); size_t bp = idx / ((size_t)E * N);
+        hp[idx] = gfeat[bp * F + dOff + e] * hp[idx];
     }
 
     // gC(σ(p))[n] = Σ_e terms[b][p][n][e] in float64, e ascending; one thread per (b, p, n).
@@ -140,12 +142,19 @@ enum GPUContrastiveKernels {
         partial[idx] = g * states[s];
     }
 
-    // out[r] = Σ_j x[r][j] in float64, j ascending.
+    // out[r] = Σ_j x[r][j] in float64, j ascending (float or double rows).
     extern "C" __global__ void gen_row_sums(const float* __restrict__ x, double* __restrict__ out, int rows, int cols) {
         int r = blockIdx.x * blockDim.x + threadIdx.x;
         if (r >= rows) return;
         double s = 0.0;
         for (int j = 0; j < cols; j++) s += (double)x[(size_t)r * cols + j];
+        out[r] = s;
+    }
+    extern "C" __global__ void gen_row_sums_d(const double* __restrict__ x, double* __restrict__ out, int rows, int cols) {
+        int r = blockIdx.x * blockDim.x + threadIdx.x;
+        if (r >= rows) return;
+        double s = 0.0;
+        for (int j = 0; j < cols; j++) s += x[(size_t)r * cols + j];
         out[r] = s;
     }
 
