@@ -18,6 +18,10 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     private var functions: [String: GPUFunction] = [:]
     private let lock = NSLock()
     private let runner: ParallelRunner
+    /// Live allocations (address → size), for the guard check after every launch when
+    /// `OUROMAMBA_EMU_CHECK` is set (finds the kernel that wrote past its buffer).
+    private var live: [UInt: Int] = [:]
+    private let checkGuards = ProcessInfo.processInfo.environment["OUROMAMBA_EMU_CHECK"] != nil
 
     private typealias Launcher = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
                                                  UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Void
@@ -44,12 +48,23 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    /// Bytes of guard after every allocation, checked when it is freed.
+    static let guardBytes = 4096
+
     public func allocate(bytes: Int) throws -> GPUBuffer {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(16, bytes), alignment: 64)
-        // Poison fresh memory so a kernel that reads what it never wrote fails its test.
-        p.initializeMemory(as: UInt8.self, repeating: 0xFF, count: max(16, bytes))
-        return GPUBuffer(device: self, address: UInt64(UInt(bitPattern: p)), bytes: bytes) { a in
-            UnsafeMutableRawPointer(bitPattern: UInt(a))!.deallocate()
+        let size = max(16, bytes), g = Self.guardBytes
+        let p = UnsafeMutableRawPointer.allocate(byteCount: size + g, alignment: 64)
+        // Poison fresh memory so a kernel that reads what it never wrote fails its test, and
+        // fill a guard region so one that writes past its buffer is caught.
+        p.initializeMemory(as: UInt8.self, repeating: 0xFF, count: size)
+        (p + size).initializeMemory(as: UInt8.self, repeating: 0xA5, count: g)
+        lock.lock(); live[UInt(bitPattern: p)] = size; lock.unlock()
+        return GPUBuffer(device: self, address: UInt64(UInt(bitPattern: p)), bytes: bytes) { [weak self] a in
+            let q = UnsafeMutableRawPointer(bitPattern: UInt(a))!
+            if let self { self.lock.lock(); self.live[UInt(a)] = nil; self.lock.unlock() }
+            let guardRegion = UnsafeRawBufferPointer(start: q + size, count: g)
+            precondition(guardRegion.allSatisfy { $0 == 0xA5 }, "emulated GPU: a kernel wrote past the end of a \(bytes)-byte buffer")
+            q.deallocate()
         }
     }
 
@@ -127,7 +142,10 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     /// Names and parameter types of the `extern "C" __global__` kernels in `code`.
     static func kernelSignatures(_ code: String) throws -> [(name: String, types: [String])] {
         var result: [(String, [String])] = []
-        var rest = Substring(code)
+        // A private copy: Foundation's searches build lazy UTF-16 indexes on a string's storage,
+        // which raced when parallel tests parsed the same shared module source.
+        let text = String(decoding: Array(code.utf8), as: UTF8.self)
+        var rest = Substring(text)
         while let r = rest.range(of: "__global__ void ") {
             rest = rest[r.upperBound...]
             guard let open = rest.firstIndex(of: "("), let close = rest.firstIndex(of: ")") else {
@@ -168,6 +186,13 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
                 let b0 = blocks * j / jobs, b1 = blocks * (j + 1) / jobs
                 launcher(Int32(grid.x), Int32(grid.y), Int32(grid.z), Int32(block.x), Int32(block.y), Int32(block.z),
                          Int32(b0), Int32(b1), base)
+            }
+        }
+        if checkGuards {
+            lock.lock(); defer { lock.unlock() }
+            for (a, size) in live {
+                let g = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: a)! + size, count: Self.guardBytes)
+                precondition(g.allSatisfy { $0 == 0xA5 }, "emulated GPU: kernel \(f.name) wrote past the end of a \(size)-byte buffer")
             }
         }
     }
