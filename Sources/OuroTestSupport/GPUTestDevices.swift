@@ -22,5 +22,5 @@ public enum GPUTestDevices {
         }
     }
 
-    nonisolated(unsafe) private static let shared: Result<CUDADevice, Error> = Result { try GPUDevices.cuda() }
+    private static let shared: Result<CUDADevice, Error> = Result { try GPUDevices.cuda() }
 }

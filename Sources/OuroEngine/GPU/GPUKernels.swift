@@ -165,57 +165,61 @@ enum GPUKernels {
     }
 
     // Selective-scan backward of the inputs (no parameter gradients), one thread per (image,
-    // channel). Writes gu and gΔ, and per-channel partials of gB and gC as [b][t][n][e]
-    // (summed over e afterwards in a fixed order, so results are deterministic). ghExt is an
+    // state, channel): each state's adjoint runs its own recurrence, so 16× more threads than
+    // channels hide the latency of the 197-step walk. Writes, as [b][t][n][e], the per-state
+    // terms of gB, gC, Σ_n λ·B (for gu and gΔ) and Σ_n λ·a·h_{t−1}·A (for gΔ); ouro_scan_bwd_reduce
+    // and ouro_sum_channels sum them in a fixed order, so results are deterministic. ghExt is an
     // optional gradient on every state ([b][t][n][e]).
     extern "C" __global__ void ouro_scan_bwd(const float* __restrict__ u, const float* __restrict__ delta,
                                              const float* __restrict__ A, const float* __restrict__ bc,
-                                             int ld, int bOff, int cOff, const float* __restrict__ D,
-                                             const float* __restrict__ states, const float* __restrict__ gy,
-                                             const float* __restrict__ ghExt, float* __restrict__ gu,
-                                             float* __restrict__ gDelta, float* __restrict__ pB, float* __restrict__ pC,
-                                             int B, int L, int E, int N, int reverse) {
-        int idx = blockIdx.x * blockDim.x + threadIdx.x;
-        if (idx >= B * E) return;
-        int b = idx / E, e = idx % E;
-        // cur holds h at the step being processed: each state is loaded once, as the previous
-        // step's h_{t−1}, then reused.
-        float lam[OURO_MAXN], aNext[OURO_MAXN], a[OURO_MAXN], cur[OURO_MAXN];
+                                             int ld, int bOff, int cOff, const float* __restrict__ states,
+                                             const float* __restrict__ gy, const float* __restrict__ ghExt,
+                                             float* __restrict__ pB, float* __restrict__ pC, float* __restrict__ pLB,
+                                             float* __restrict__ pDt, int B, int L, int E, int N, int reverse) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)B * N * E) return;
+        int e = (int)(idx % E); int n = (int)((idx / E) % N); int b = (int)(idx / ((size_t)E * N));
+        float a = A[e * N + n], lam = 0.f, aNext = 0.f;
         int tLast = reverse ? 0 : L - 1;
-        #pragma unroll
-        for (int n = 0; n < OURO_MAXN; n++) {
-            lam[n] = 0.f; aNext[n] = 0.f; a[n] = n < N ? A[e * N + n] : 0.f;
-            cur[n] = n < N ? states[(((size_t)b * L + tLast) * N + n) * E + e] : 0.f;
-        }
-        float dv = D[e];
+        float cur = states[(((size_t)b * L + tLast) * N + n) * E + e];
         for (int i = L - 1; i >= 0; i--) {
             int t = reverse ? L - 1 - i : i;
             int tp = reverse ? t + 1 : t - 1;
             size_t row = (size_t)b * L + t;
             float dt = delta[row * E + e], uu = u[row * E + e], g = gy[row * E + e];
             const float* r = bc + row * ld;
-            float sumLB = 0.f, gdt = 0.f, du = dt * uu;
-            #pragma unroll
-            for (int n = 0; n < OURO_MAXN; n++) {
-                if (n < N) {
-                    size_t s = (row * N + n) * E + e;
-                    float l = g * r[cOff + n] + aNext[n] * lam[n];
-                    if (ghExt) l = l + ghExt[s];
-                    lam[n] = l;
-                    float h = cur[n];
-                    float hp = i > 0 ? states[(((size_t)b * L + tp) * N + n) * E + e] : 0.f;
-                    cur[n] = hp;
-                    float an = expf(dt * a[n]);
-                    aNext[n] = an;
-                    pC[s] = g * h;
-                    pB[s] = l * du;
-                    sumLB = sumLB + l * r[bOff + n];
-                    gdt = gdt + l * an * hp * a[n];
-                }
-            }
-            gu[row * E + e] = dv * g + dt * sumLB;
-            gDelta[row * E + e] = uu * sumLB + gdt;
+            size_t s = (row * N + n) * E + e;
+            float l = g * r[cOff + n] + aNext * lam;
+            if (ghExt) l = l + ghExt[s];
+            lam = l;
+            float h = cur;
+            float hp = i > 0 ? states[(((size_t)b * L + tp) * N + n) * E + e] : 0.f;
+            cur = hp;
+            float an = expf(dt * a);
+            aNext = an;
+            pC[s] = g * h;
+            pB[s] = l * (dt * uu);
+            pLB[s] = l * r[bOff + n];
+            pDt[s] = l * an * hp * a;
         }
+    }
+
+    // gu = D·g + Δ·Σ_n λB and gΔ = u·Σ_n λB + Σ_n λ·a·h_{t−1}·A, n ascending; one thread per (b, t, e).
+    extern "C" __global__ void ouro_scan_bwd_reduce(const float* __restrict__ u, const float* __restrict__ delta,
+                                                    const float* __restrict__ D, const float* __restrict__ gy,
+                                                    const float* __restrict__ pLB, const float* __restrict__ pDt,
+                                                    float* __restrict__ gu, float* __restrict__ gDelta, int rows, int E, int N) {
+        size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (size_t)rows * E) return;
+        int e = (int)(idx % E); size_t row = idx / E;
+        float sumLB = 0.f, gdt = 0.f;
+        for (int n = 0; n < N; n++) {
+            size_t s = (row * N + n) * E + e;
+            sumLB = sumLB + pLB[s];
+            gdt = gdt + pDt[s];
+        }
+        gu[idx] = D[e] * gy[idx] + delta[idx] * sumLB;
+        gDelta[idx] = u[idx] * sumLB + gdt;
     }
 
     // Sums partials [i][e] over e into dst[(i / N)·ld + off + i % N] (+ extra[i]).
@@ -310,17 +314,20 @@ public struct GPUOps {
 
     /// Scan backward of the inputs: gu, gΔ ([B,L,E]) and gB, gC written into the columns
     /// `gOffsetB`, `gOffsetC` of `gbc` (rows `ld` apart), plus `extraC` ([B·L, N]) on gC.
-    /// `partial` is scratch of 2·B·L·N·E floats.
+    /// `partial` is scratch of 4·B·L·N·E floats.
     public func scanBackward(shape s: SelectiveScan.Shape, u: GPUBuffer, delta: GPUBuffer, a: GPUBuffer, bc: GPUBuffer,
                              ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, states: GPUBuffer,
                              gy: GPUBuffer, ghExt: GPUBuffer?, gu: GPUBuffer, gDelta: GPUBuffer, gbc: GPUBuffer,
                              extraC: GPUBuffer?, partial: GPUBuffer) throws {
-        guard s.state <= GPUKernels.maxState else { throw CUDAError("GPU scan supports d_state ≤ \(GPUKernels.maxState), got \(s.state)") }
-        let count = s.batch * s.length * s.state, big = count * s.channels
-        try run("ouro_scan_bwd", threads: s.batch * s.channels,
-                [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset), .floats(d),
-                 .floats(states), .floats(gy), opt(ghExt), .floats(gu), .floats(gDelta), .floats(partial), .floats(partial, big),
-                 .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
+        let count = s.batch * s.length * s.state, big = count * s.channels, rows = s.batch * s.length
+        precondition(partial.floatCount >= 4 * big, "scanBackward: partial holds \(partial.floatCount) floats, needs \(4 * big)")
+        try run("ouro_scan_bwd", threads: s.batch * s.state * s.channels,
+                [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset),
+                 .floats(states), .floats(gy), opt(ghExt), .floats(partial), .floats(partial, big), .floats(partial, 2 * big),
+                 .floats(partial, 3 * big), .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
+        try run("ouro_scan_bwd_reduce", threads: rows * s.channels,
+                [.floats(u), .floats(delta), .floats(d), .floats(gy), .floats(partial, 2 * big), .floats(partial, 3 * big),
+                 .floats(gu), .floats(gDelta), .i(rows), .i(s.channels), .i(s.state)])
         try run("ouro_sum_channels", threads: count, [.floats(partial), .pointer(0), .floats(gbc), .i(ld), .i(bOffset), .i(count), .i(s.state), .i(s.channels)])
         try run("ouro_sum_channels", threads: count, [.floats(partial, big), opt(extraC), .floats(gbc), .i(ld), .i(cOffset), .i(count), .i(s.state), .i(s.channels)])
     }

@@ -238,7 +238,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
             let gm = try arena.floats(rows * E), gxz = try arena.zeros(rows * 2 * E)
             try device.sgemm(transA: false, transB: false, m: rows, n: E, k: D, alpha: 1, a: gH.address, lda: D,
                              b: lw.outProj.address, ldb: E, beta: 0, c: gm.address, ldc: E)
-            let partial = try arena.floats(2 * rows * N * E)
+            let partial = try arena.floats(4 * rows * N * E)
             for dir in ScanDirection.allCases {
                 let di = a.dirs[dir.rawValue], w = lw.dirs[dir.rawValue], rev = dir == .backward, ex = extras[dir.rawValue]
                 guard let states = di.states else { preconditionFailure("GPU mixer backward needs the forward states") }

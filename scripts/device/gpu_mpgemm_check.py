@@ -1,11 +1,11 @@
 # GPU check of the mixed-precision GEMM kernels without a Swift toolchain (CuPy + PyTorch):
 # correctness vs a NumPy reference on odd and Vim-base shapes, timings vs cuBLAS FP16.
-#   python3 scripts/gpu_mpgemm_check.py
+#   python3 scripts/device/gpu_mpgemm_check.py
 import sys, os, json, time
 import numpy as np, cupy as cp, torch
 # The CUDA source is the raw string in Sources/OuroQuant/GPU/GPUMixedPrecisionKernels.swift.
 here = os.path.dirname(os.path.abspath(__file__))
-swift = open(os.path.join(here, '..', 'Sources', 'OuroQuant', 'GPU', 'GPUMixedPrecisionKernels.swift')).read()
+swift = open(os.path.join(here, '..', '..', 'Sources', 'OuroQuant', 'GPU', 'GPUMixedPrecisionKernels.swift')).read()
 src = swift[swift.index('#"""\n') + 5:swift.index('"""#')]
 t0 = time.time()
 mod = cp.RawModule(code=src, options=('--std=c++17',))
