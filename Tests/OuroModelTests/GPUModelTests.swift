@@ -30,10 +30,14 @@ import OuroTestSupport
         let cpu = try model.backward(x, parameters: false) { _ in probe }
         for (label, dev) in GPUTestDevices.all("GPU backward parity") {
             let g = try GPUVisionMamba(model: model, device: dev)
-            let r = try g.inputGradient(x) { _ in probe }
-            let el = relativeMaxError(r.logits.data, cpu.logits.data), eg = relativeMaxError(r.inputGradient.data, cpu.inputGradient.data)
-            #expect(el <= 1e-5, "\(label): logits error \(el)")
-            #expect(eg <= 1e-4, "\(label): input gradient error \(eg)")
+            // Kept layer internals (the default here) and per-layer recomputation (no budget).
+            for budget in [g.cacheBudgetBytes, 0] {
+                g.cacheBudgetBytes = budget
+                let r = try g.inputGradient(x) { _ in probe }
+                let el = relativeMaxError(r.logits.data, cpu.logits.data), eg = relativeMaxError(r.inputGradient.data, cpu.inputGradient.data)
+                #expect(el <= 1e-5, "\(label), cache budget \(budget): logits error \(el)")
+                #expect(eg <= 1e-4, "\(label), cache budget \(budget): input gradient error \(eg)")
+            }
         }
     }
 

@@ -18,6 +18,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
     let layers: [Layer]
     /// Scratch of one layer (reset per layer).
     let arena: GPUArena
+    /// Per-layer storage of the forward internals when a backward pass keeps them (see
+    /// `cacheBudgetBytes`); kept between calls so their memory is reused.
+    private var layerCaches: [GPUArena] = []
+    /// Largest total size of kept layer internals: below it the backward reuses the forward's
+    /// internals, above it every layer is recomputed (bounded memory, like the CPU model).
+    /// 24 GiB keeps vim-tiny-shape blocks of 64 on an 80 GB card with room for the rest.
+    public var cacheBudgetBytes = 24 << 30
 
     /// Uploads the weights (A = −exp(A_log) and the transposed conv taps are derived once).
     public init(model: VisionMamba, device: GPUDevice) throws {
@@ -74,7 +81,9 @@ public final class GPUVisionMamba: @unchecked Sendable {
     }
 
     /// The mixer of layer `l` on `normed`; `observe` sees each activation point on the host.
-    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: ForwardHooks?) throws -> Internals {
+    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: ForwardHooks?,
+               in scratch: GPUArena? = nil) throws -> Internals {
+        let arena = scratch ?? self.arena
         let c = config, L = c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
         let rows = Bt * L, xw = R + 2 * N, lw = layers[l]
         try observe.map { try offer($0, ActivationPoint(.input), layer: l, normed, ld: D, channels: D, batch: Bt) }
@@ -173,16 +182,24 @@ public final class GPUVisionMamba: @unchecked Sendable {
         try model.checkInput(x)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
         let E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, xw = R + 2 * N, ci = c.clsIndex
-        // Forward, keeping the residual entering each layer.
+        // Forward, keeping the residual entering each layer, and every layer's internals when
+        // they fit the budget.
+        let perLayer = 4 * rows * (2 * D + 3 * E + 2 * (5 * E + xw + N * E) + 1)
+        let cache = perLayer * c.depth <= cacheBudgetBytes
+        if cache { while layerCaches.count < c.depth { layerCaches.append(GPUArena(device: device)) } }
+        var kept: [(internals: Internals, rstd: GPUBuffer)] = []
         let residuals = try (0...c.depth).map { _ in try device.floats(rows * D) }
         arena.reset()
         try embed(x, into: residuals[0])
         for l in 0..<c.depth {
             arena.reset()
-            let normed = try arena.floats(rows * D)
+            let scratch = cache ? layerCaches[l] : arena
+            scratch.reset()
+            let normed = try scratch.floats(rows * D), rstd = try scratch.floats(rows)
             try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: layers[l].norm, eps: c.normEps,
-                                   out: normed.address, rstd: nil)
-            let a = try mixer(l, normed: normed, batch: B, keepStates: false, observe: nil)
+                                   out: normed.address, rstd: cache ? rstd : nil)
+            let a = try mixer(l, normed: normed, batch: B, keepStates: cache, observe: nil, in: scratch)
+            if cache { kept.append((a, rstd)) }
             try device.zero(residuals[l + 1], offset: 0, bytes: 4 * rows * D)
             try ops.add(count: rows * D, dst: residuals[l + 1].address, src: residuals[l].address)
             try ops.add(count: rows * D, dst: residuals[l + 1].address, src: a.out.address)
@@ -207,10 +224,16 @@ public final class GPUVisionMamba: @unchecked Sendable {
         for l in stride(from: c.depth - 1, through: 0, by: -1) {
             arena.reset()
             let lw = layers[l]
-            let normed = try arena.floats(rows * D), rstd = try arena.floats(rows)
-            try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, eps: c.normEps,
-                                   out: normed.address, rstd: rstd)
-            let a = try mixer(l, normed: normed, batch: B, keepStates: true, observe: nil)
+            let a: Internals, rstd: GPUBuffer
+            if cache {
+                (a, rstd) = kept[l]
+            } else {
+                let normed = try arena.floats(rows * D)
+                rstd = try arena.floats(rows)
+                try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, eps: c.normEps,
+                                       out: normed.address, rstd: rstd)
+                a = try mixer(l, normed: normed, batch: B, keepStates: true, observe: nil)
+            }
             let gH = try arena.zeros(rows * D)
             try ops.add(count: rows * D, dst: gH.address, src: gRes.address)
             var extras: [(states: GPUBuffer?, c: GPUBuffer?, delta: GPUBuffer?)] = [(nil, nil, nil), (nil, nil, nil)]
