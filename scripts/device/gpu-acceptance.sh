@@ -19,7 +19,7 @@ step() {
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 step parity 150 "$BIN" bench gpu-parity --fixtures $FIX --device gpu --json
-for b in 8 64 128; do
+for b in 8 64 128 256; do
   step gen$b 120 "$BIN" bench gen --device gpu --tiny $FIX/vim-tiny-shape.pth --block $b --iterations 3 --json
 done
 step genprofile 60 "$BIN" bench gen --device gpu --model $FIX/vim-tiny-shape.pth --block 64 --iterations 1 --profile
