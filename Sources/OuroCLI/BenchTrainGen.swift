@@ -91,6 +91,8 @@ struct BenchGen: ParsableCommand {
     @Option(name: .long, help: "Samples per block (one objective evaluation).") var block = 8
     @Flag(name: .long, help: "With --device gpu: time every GPU operation of one more evaluation and print the breakdown.")
     var profile = false
+    @Option(name: .long, help: "With --device gpu: GiB of device memory for keeping layer internals between the forward and backward (default 24; above it layers are recomputed).")
+    var cacheGib: Int?
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
@@ -107,7 +109,9 @@ struct BenchGen: ParsableCommand {
             var rng = Xoshiro256StarStar(seed: 1)
             let x = Tensor(shape: [B, c.channels, c.imageSize, c.imageSize], data: rng.normals(B * c.channels * c.imageSize * c.imageSize))
             let labels = (0..<B).map { $0 % c.numClasses }
-            let obj = GenObjective(model: m, config: cfg, threads: threads, gpu: try resolved.model(m))
+            let gpuModel = try resolved.model(m)
+            if let cacheGib, let gpuModel { gpuModel.cacheBudgetBytes = cacheGib << 30 }
+            let obj = GenObjective(model: m, config: cfg, threads: threads, gpu: gpuModel)
             if obj.gpu != nil { _ = try obj.evaluate(images: x, labels: labels) }   // compile kernels, fill the arena
             let t = try bestTime(repeats: iterations) { _ = try obj.evaluate(images: x, labels: labels) }
             var breakdown: [[String: Any]] = []
