@@ -46,4 +46,29 @@ import OuroTestSupport
         do { nv = try NVRTCCompiler() } catch { print("SKIPPING NVRTC compile check: \(error)"); return }
         for arch in [80, 90] { #expect(try nv.ptx(GPUVisionMamba.kernelModule, arch: arch).count > 500) }
     }
+
+    /// Every parameter gradient (training's backward) equals the CPU's, for both scan directions,
+    /// the conv, norms, embedding and head.
+    @Test func gpuParameterGradientsMatchCPU() throws {
+        let c = VisionMambaConfig(imageSize: 12, channels: 2, patchSize: 3, stride: 3, embedDim: 10, depth: 2, dState: 5,
+                                  dConv: 4, dtRank: 3, numClasses: 4)
+        let model = RandomModel.make(c, seed: 13)
+        var rng = Xoshiro256StarStar(seed: 6)
+        let x = Tensor(shape: [3, 2, 12, 12], data: rng.normals(3 * 2 * 144))
+        let probe = Tensor(shape: [3, 4], data: rng.normals(12))
+        let cpu = try model.backward(x, parameters: true) { _ in probe }.parameterGradients!
+        var expected: [String: [Float]] = [:]
+        cpu.forEachParameterValue { expected[$0] = $1 }
+        for (label, dev) in GPUTestDevices.all("GPU parameter gradients") {
+            let r = try GPUVisionMamba(model: model, device: dev).backward(x, parameters: true) { _ in probe }
+            var checked = 0
+            try #require(r.parameterGradients != nil)
+            r.parameterGradients!.forEachParameterValue { name, g in
+                let e = relativeMaxError(g, expected[name] ?? [])
+                #expect(e <= 1e-4, "\(label) \(name): error \(e)")
+                checked += 1
+            }
+            #expect(checked == expected.count)
+        }
+    }
 }

@@ -175,11 +175,12 @@ enum GPUKernels {
                                              int ld, int bOff, int cOff, const float* __restrict__ states,
                                              const float* __restrict__ gy, const float* __restrict__ ghExt,
                                              float* __restrict__ pB, float* __restrict__ pC, float* __restrict__ pLB,
-                                             float* __restrict__ pDt, int B, int L, int E, int N, int reverse) {
+                                             float* __restrict__ pDt, float* __restrict__ pA, int B, int L, int E, int N,
+                                             int reverse) {
         size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
         if (idx >= (size_t)B * N * E) return;
         int e = (int)(idx % E); int n = (int)((idx / E) % N); int b = (int)(idx / ((size_t)E * N));
-        float a = A[e * N + n], lam = 0.f, aNext = 0.f;
+        float a = A[e * N + n], lam = 0.f, aNext = 0.f, gA = 0.f;
         int tLast = reverse ? 0 : L - 1;
         float cur = states[(((size_t)b * L + tLast) * N + n) * E + e];
         for (int i = L - 1; i >= 0; i--) {
@@ -200,8 +201,77 @@ enum GPUKernels {
             pC[s] = g * h;
             pB[s] = l * (dt * uu);
             pLB[s] = l * r[bOff + n];
-            pDt[s] = l * an * hp * a;
+            float lah = l * an * hp;
+            pDt[s] = lah * a;
+            gA = gA + lah * dt;
         }
+        // ∂/∂A for this (image, channel, state), summed over images by ouro_sum_batches.
+        if (pA) pA[((size_t)b * E + e) * N + n] = gA;
+    }
+
+    // ∂/∂D per (image, channel): Σ_t g·u in the scan's step order.
+    extern "C" __global__ void ouro_scan_grad_d(const float* __restrict__ u, const float* __restrict__ gy,
+                                                float* __restrict__ pD, int B, int L, int E, int reverse) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * E) return;
+        int e = idx % E, b = idx / E;
+        float acc = 0.f;
+        for (int i = L - 1; i >= 0; i--) {
+            int t = reverse ? L - 1 - i : i;
+            size_t row = (size_t)b * L + t;
+            acc = acc + gy[row * E + e] * u[row * E + e];
+        }
+        pD[idx] = acc;
+    }
+
+    // out[k] = Σ_b part[b·count + k], b ascending.
+    extern "C" __global__ void ouro_sum_batches(const float* __restrict__ part, float* __restrict__ out, int B, int count) {
+        int k = blockIdx.x * blockDim.x + threadIdx.x;
+        if (k >= count) return;
+        float acc = 0.f;
+        for (int b = 0; b < B; b++) acc = acc + part[(size_t)b * count + k];
+        out[k] = acc;
+    }
+
+    // out[j] = Σ_r x[r·ld + j], rows in order (bias and embedding gradients).
+    extern "C" __global__ void ouro_col_sums(const float* __restrict__ x, float* __restrict__ out, int rows, int cols, int ld) {
+        int j = blockIdx.x * blockDim.x + threadIdx.x;
+        if (j >= cols) return;
+        float acc = 0.f;
+        for (int r = 0; r < rows; r++) acc = acc + x[(size_t)r * ld + j];
+        out[j] = acc;
+    }
+
+    // RMSNorm weight gradient: gw[j] = Σ_r gy·x·rstd, rows in order.
+    extern "C" __global__ void ouro_rmsnorm_bwd_w(const float* __restrict__ x, const float* __restrict__ rstd,
+                                                  const float* __restrict__ gy, float* __restrict__ gw, int rows, int d) {
+        int j = blockIdx.x * blockDim.x + threadIdx.x;
+        if (j >= d) return;
+        float acc = 0.f;
+        for (int r = 0; r < rows; r++) acc = acc + gy[(size_t)r * d + j] * x[(size_t)r * d + j] * rstd[r];
+        gw[j] = acc;
+    }
+
+    // Conv weight (K, E) and bias (E) gradients: per image Σ_t, then Σ over images in order.
+    extern "C" __global__ void ouro_conv_bwd_w(const float* __restrict__ gpre, const float* __restrict__ x, int ldx,
+                                               float* __restrict__ gwT, float* __restrict__ gb, int B, int L, int E, int K,
+                                               int reverse) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= (K + 1) * E) return;
+        int k = idx / E, e = idx % E;
+        float total = 0.f;
+        for (int b = 0; b < B; b++) {
+            float acc = 0.f;
+            for (int t = 0; t < L; t++) {
+                float g = gpre[((size_t)b * L + t) * E + e];
+                if (k == K) { acc = acc + g; continue; }
+                int s = t + (reverse ? (K - 1 - k) : (k - (K - 1)));
+                if (s < 0 || s >= L) continue;
+                acc = acc + g * x[((size_t)b * L + s) * ldx + e];
+            }
+            total = total + acc;
+        }
+        if (k == K) gb[e] = total; else gwT[k * E + e] = total;
     }
 
     // gu = D·g + Δ·Σ_n λB and gΔ = u·Σ_n λB + Σ_n λ·a·h_{t−1}·A, n ascending; one thread per (b, t, e).
@@ -298,6 +368,24 @@ public struct GPUOps {
                 [.floats(gm), .floats(y), .pointer(z), .i(ldz), .floats(gy), .pointer(gz), .i(rows), .i(channels)])
     }
 
+    /// out[j] = Σ_r x[r·ld + j] for j < cols (rows summed in order).
+    public func columnSums(rows: Int, cols: Int, x: UInt64, ld: Int, out: GPUBuffer) throws {
+        try run("ouro_col_sums", threads: cols, [.pointer(x), .floats(out), .i(rows), .i(cols), .i(ld)])
+    }
+
+    /// RMSNorm weight gradient (d values).
+    public func rmsNormWeightGradient(rows: Int, d: Int, x: UInt64, rstd: GPUBuffer, gy: UInt64, gw: GPUBuffer) throws {
+        try run("ouro_rmsnorm_bwd_w", threads: d, [.pointer(x), .floats(rstd), .pointer(gy), .floats(gw), .i(rows), .i(d)])
+    }
+
+    /// Conv weight gradient as (K, E) and bias gradient (E).
+    public func convBackwardWeights(batch: Int, length: Int, channels: Int, taps: Int, gpre: GPUBuffer, x: UInt64, ldx: Int,
+                                    reverse: Bool, gwT: GPUBuffer, gb: GPUBuffer) throws {
+        try run("ouro_conv_bwd_w", threads: (taps + 1) * channels,
+                [.floats(gpre), .pointer(x), .i(ldx), .floats(gwT), .floats(gb), .i(batch), .i(length), .i(channels), .i(taps),
+                 .i(reverse ? 1 : 0)])
+    }
+
     public func add(count: Int, dst: UInt64, src: UInt64) throws {
         try run("ouro_add", threads: count, [.pointer(dst), .pointer(src), .i(count)])
     }
@@ -314,17 +402,29 @@ public struct GPUOps {
 
     /// Scan backward of the inputs: gu, gΔ ([B,L,E]) and gB, gC written into the columns
     /// `gOffsetB`, `gOffsetC` of `gbc` (rows `ld` apart), plus `extraC` ([B·L, N]) on gC.
-    /// `partial` is scratch of 4·B·L·N·E floats.
+    /// `partial` is scratch of 4·B·L·N·E floats. With `gA` ((E, N)) and `gD` ((E)), also the
+    /// parameter gradients of A and D, summed over the images in order.
     public func scanBackward(shape s: SelectiveScan.Shape, u: GPUBuffer, delta: GPUBuffer, a: GPUBuffer, bc: GPUBuffer,
                              ld: Int, bOffset: Int, cOffset: Int, d: GPUBuffer, reverse: Bool, states: GPUBuffer,
                              gy: GPUBuffer, ghExt: GPUBuffer?, gu: GPUBuffer, gDelta: GPUBuffer, gbc: GPUBuffer,
-                             extraC: GPUBuffer?, partial: GPUBuffer) throws {
+                             extraC: GPUBuffer?, partial: GPUBuffer, gA: GPUBuffer? = nil, gD: GPUBuffer? = nil) throws {
         let count = s.batch * s.length * s.state, big = count * s.channels, rows = s.batch * s.length
+        let perImage: GPUBuffer? = gA == nil && gD == nil ? nil : try device.floats(s.batch * s.channels * (s.state + 1))
         precondition(partial.floatCount >= 4 * big, "scanBackward: partial holds \(partial.floatCount) floats, needs \(4 * big)")
         try run("ouro_scan_bwd", threads: s.batch * s.state * s.channels,
                 [.floats(u), .floats(delta), .floats(a), .floats(bc), .i(ld), .i(bOffset), .i(cOffset),
                  .floats(states), .floats(gy), opt(ghExt), .floats(partial), .floats(partial, big), .floats(partial, 2 * big),
-                 .floats(partial, 3 * big), .i(s.batch), .i(s.length), .i(s.channels), .i(s.state), .i(reverse ? 1 : 0)])
+                 .floats(partial, 3 * big), opt(gA == nil ? nil : perImage), .i(s.batch), .i(s.length), .i(s.channels), .i(s.state),
+                 .i(reverse ? 1 : 0)])
+        if let gA, let perImage {
+            try run("ouro_sum_batches", threads: s.channels * s.state, [.floats(perImage), .floats(gA), .i(s.batch), .i(s.channels * s.state)])
+        }
+        if let gD, let perImage {
+            let pD = s.batch * s.channels * s.state
+            try run("ouro_scan_grad_d", threads: s.batch * s.channels,
+                    [.floats(u), .floats(gy), .floats(perImage, pD), .i(s.batch), .i(s.length), .i(s.channels), .i(reverse ? 1 : 0)])
+            try run("ouro_sum_batches", threads: s.channels, [.floats(perImage, pD), .floats(gD), .i(s.batch), .i(s.channels)])
+        }
         try run("ouro_scan_bwd_reduce", threads: rows * s.channels,
                 [.floats(u), .floats(delta), .floats(d), .floats(gy), .floats(partial, 2 * big), .floats(partial, 3 * big),
                  .floats(gu), .floats(gDelta), .i(rows), .i(s.channels), .i(s.state)])

@@ -179,6 +179,15 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// `gpuHook`, when given, runs on the device buffers instead (no transfers).
     public func inputGradient(_ x: Tensor, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
                               lossGradient: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
+        let r = try backward(x, parameters: false, layerHook: layerHook, gpuHook: gpuHook, lossGradient: lossGradient)
+        return (r.logits, r.inputGradient)
+    }
+
+    /// Forward plus backward like `VisionMamba.backward`: the input gradient and, with
+    /// `parameters`, every parameter's gradient (official names through `forEachParameter`),
+    /// summed over the batch in a fixed order.
+    public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
+                         lossGradient: (Tensor) throws -> Tensor) throws -> VisionMamba.BackwardResult {
         try model.checkInput(x)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
         let E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, xw = R + 2 * N, ci = c.clsIndex
@@ -218,6 +227,17 @@ public final class GPUVisionMamba: @unchecked Sendable {
                          b: headWeight.address, ldb: D, beta: 0, c: gFeat.address, ldc: D)
         try ops.rmsNormBackward(rows: B, d: D, x: h.cls.address, weight: normF, rstd: rstdF, gy: gFeat.address, gx: gCls.address,
                                 accumulate: false)
+        var grads = parameters ? VisionMambaWeights(zerosFor: c) : nil
+        func fetch(_ b: GPUBuffer, _ n: Int) throws -> [Float] { try device.download(b, floatOffset: 0, count: n) }
+        if grads != nil {
+            let K = c.numClasses
+            let gHead = try arena.floats(K * D), gHeadBias = try arena.floats(K), gNormF = try arena.floats(D)
+            try device.sgemm(transA: true, transB: false, m: K, n: D, k: B, alpha: 1, a: gLogits.address, lda: K,
+                             b: h.feat.address, ldb: D, beta: 0, c: gHead.address, ldc: D)
+            try ops.columnSums(rows: B, cols: K, x: gLogits.address, ld: K, out: gHeadBias)
+            try ops.rmsNormWeightGradient(rows: B, d: D, x: h.cls.address, rstd: rstdF, gy: gFeat.address, gw: gNormF)
+            grads!.headWeight = try fetch(gHead, K * D); grads!.headBias = try fetch(gHeadBias, K); grads!.normF = try fetch(gNormF, D)
+        }
         let gRes = try device.zeros(rows * D)
         try module("ouro_cls_rows", threads: B * D, [.floats(gCls), .floats(gRes), .i(B), .i(L), .i(D), .i(ci), .i(1)])
 
@@ -258,6 +278,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
                 }
             }
             // Mixer backward.
+            var lg = grads?.layers[l]
+            if lg != nil {
+                let g = try arena.floats(D * E)
+                try device.sgemm(transA: true, transB: false, m: D, n: E, k: rows, alpha: 1, a: gH.address, lda: D,
+                                 b: a.m.address, ldb: E, beta: 0, c: g.address, ldc: E)
+                lg!.outProj = try fetch(g, D * E)
+            }
             let gm = try arena.floats(rows * E), gxz = try arena.zeros(rows * 2 * E)
             try device.sgemm(transA: false, transB: false, m: rows, n: E, k: D, alpha: 1, a: gH.address, lda: D,
                              b: lw.outProj.address, ldb: E, beta: 0, c: gm.address, ldc: E)
@@ -268,21 +295,58 @@ public final class GPUVisionMamba: @unchecked Sendable {
                 let gy = try arena.floats(rows * E), gu = try arena.floats(rows * E), gDelta = try arena.floats(rows * E)
                 let gxdbl = try arena.floats(rows * xw)
                 try ops.gateBackward(rows: rows, channels: E, gm: gm, y: di.y, z: a.xz.at(E), ldz: 2 * E, gy: gy, gz: gxz.at(E))
+                let gA = lg == nil ? nil : try arena.floats(E * N), gD = lg == nil ? nil : try arena.floats(E)
                 try ops.scanBackward(shape: .init(batch: B, length: L, channels: E, state: N), u: di.xc, delta: di.delta, a: w.a,
                                      bc: di.xdbl, ld: xw, bOffset: R, cOffset: R + N, d: w.d, reverse: rev, states: states,
-                                     gy: gy, ghExt: ex.states, gu: gu, gDelta: gDelta, gbc: gxdbl, extraC: ex.c, partial: partial)
+                                     gy: gy, ghExt: ex.states, gu: gu, gDelta: gDelta, gbc: gxdbl, extraC: ex.c, partial: partial,
+                                     gA: gA, gD: gD)
                 try ops.softplusBackward(count: rows * E, g: gDelta, extra: ex.delta, v: di.v)
+                var dg = lg?[dir]
+                if dg != nil, let gA, let gD {
+                    // A = −exp(A_log) ⇒ ∂/∂A_log = ∂/∂A ⊙ A.
+                    let a = try fetch(w.a, E * N)
+                    dg!.aLog = zip(try fetch(gA, E * N), a).map { $0 * $1 }
+                    dg!.d = try fetch(gD, E)
+                    let gBias = try arena.floats(E), gDt = try arena.floats(E * R)
+                    try ops.columnSums(rows: rows, cols: E, x: gDelta.address, ld: E, out: gBias)
+                    try device.sgemm(transA: true, transB: false, m: E, n: R, k: rows, alpha: 1, a: gDelta.address, lda: E,
+                                     b: di.xdbl.address, ldb: xw, beta: 0, c: gDt.address, ldc: R)
+                    dg!.dtBias = try fetch(gBias, E); dg!.dtProj = try fetch(gDt, E * R)
+                }
                 try device.sgemm(transA: false, transB: false, m: rows, n: R, k: E, alpha: 1, a: gDelta.address, lda: E,
                                  b: w.dtProj.address, ldb: R, beta: 0, c: gxdbl.address, ldc: xw)
                 try device.sgemm(transA: false, transB: false, m: rows, n: E, k: xw, alpha: 1, a: gxdbl.address, lda: xw,
                                  b: w.xProj.address, ldb: E, beta: 1, c: gu.address, ldc: E)
+                if dg != nil {
+                    let gX = try arena.floats(xw * E)
+                    try device.sgemm(transA: true, transB: false, m: xw, n: E, k: rows, alpha: 1, a: gxdbl.address, lda: xw,
+                                     b: di.xc.address, ldb: E, beta: 0, c: gX.address, ldc: E)
+                    dg!.xProj = try fetch(gX, xw * E)
+                }
                 try ops.siluBackward(count: rows * E, g: gu, pre: di.pre)
+                if dg != nil {
+                    let gwT = try arena.floats(K * E), gb = try arena.floats(E)
+                    try ops.convBackwardWeights(batch: B, length: L, channels: E, taps: K, gpre: gu, x: a.xz.address, ldx: 2 * E,
+                                                reverse: rev, gwT: gwT, gb: gb)
+                    let t = try fetch(gwT, K * E)
+                    dg!.convWeight = (0..<(E * K)).map { t[($0 % K) * E + $0 / K] }
+                    dg!.convBias = try fetch(gb, E)
+                    lg![dir] = dg!
+                }
                 try ops.convBackwardInput(batch: B, length: L, channels: E, taps: K, gpre: gu, wT: w.convWT,
                                           gx: gxz.address, ldgx: 2 * E, reverse: rev)
             }
             let gNormed = try arena.floats(rows * D)
             try device.sgemm(transA: false, transB: false, m: rows, n: D, k: 2 * E, alpha: 1, a: gxz.address, lda: 2 * E,
                              b: lw.inProj.address, ldb: D, beta: 0, c: gNormed.address, ldc: D)
+            if lg != nil {
+                let gIn = try arena.floats(2 * E * D), gNorm = try arena.floats(D)
+                try device.sgemm(transA: true, transB: false, m: 2 * E, n: D, k: rows, alpha: 1, a: gxz.address, lda: 2 * E,
+                                 b: a.normed.address, ldb: D, beta: 0, c: gIn.address, ldc: D)
+                try ops.rmsNormWeightGradient(rows: rows, d: D, x: residuals[l].address, rstd: rstd, gy: gNormed.address, gw: gNorm)
+                lg!.inProj = try fetch(gIn, 2 * E * D); lg!.normWeight = try fetch(gNorm, D)
+                grads!.layers[l] = lg!
+            }
             try ops.rmsNormBackward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, rstd: rstd, gy: gNormed.address,
                                     gx: gRes.address, accumulate: true)
         }
@@ -294,7 +358,20 @@ public final class GPUVisionMamba: @unchecked Sendable {
                          b: patchWeight.address, ldb: c.patchDim, beta: 0, c: gCols.address, ldc: c.patchDim)
         let colsHost = FloatBuffer(uninitialized: B * M * c.patchDim)
         try device.download(gCols, offset: 0, bytes: 4 * B * M * c.patchDim, to: colsHost.pointer)
-        return (h.logits, model.fold(colsHost, shape: x.shape))
+        if grads != nil {
+            let gPos = try arena.floats(L * D), gCls = try arena.floats(D), gPatchBias = try arena.floats(D)
+            let gPatch = try arena.floats(D * c.patchDim), cols = try arena.floats(B * M * c.patchDim)
+            try ops.columnSums(rows: B, cols: L * D, x: gRes.address, ld: L * D, out: gPos)
+            try ops.columnSums(rows: B, cols: D, x: gRes.at(ci * D), ld: L * D, out: gCls)
+            try ops.columnSums(rows: B * M, cols: D, x: gT.address, ld: D, out: gPatchBias)
+            let unfolded = model.unfold(x)
+            try device.upload(unfolded.ptr, count: B * M * c.patchDim, to: cols)
+            try device.sgemm(transA: true, transB: false, m: D, n: c.patchDim, k: B * M, alpha: 1, a: gT.address, lda: D,
+                             b: cols.address, ldb: c.patchDim, beta: 0, c: gPatch.address, ldc: c.patchDim)
+            grads!.posEmbed = try fetch(gPos, L * D); grads!.clsToken = try fetch(gCls, D)
+            grads!.patchBias = try fetch(gPatchBias, D); grads!.patchWeight = try fetch(gPatch, D * c.patchDim)
+        }
+        return VisionMamba.BackwardResult(logits: h.logits, inputGradient: model.fold(colsHost, shape: x.shape), parameterGradients: grads)
     }
 
     private func uploadArena(_ b: FloatBuffer) throws -> GPUBuffer {
