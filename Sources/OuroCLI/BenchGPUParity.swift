@@ -96,14 +96,7 @@ struct BenchGPUParity: ParsableCommand {
         let cpuCal = try Calibrator(model: micro, config: qc, threads: threads)
         let gpuCal = try Calibrator(model: micro, config: qc, threads: threads, gpu: try GPUVisionMamba(model: micro, device: dev))
         let reference = try cpuCal.calibrate(images: images).points
-        let halves = [images.slice(outer: 0, count: qc.calibBlock),
-                      images.slice(outer: qc.calibBlock, count: images.shape[0] - qc.calibBlock)]
-        var p1 = try cpuCal.pass1(block: 0, images: halves[0])
-        try p1.merge(try gpuCal.pass1(block: 1, images: halves[1]))
-        let summary = try cpuCal.summary(p1, blockCount: 2)
-        var p2 = try cpuCal.pass2(block: 0, images: halves[0], summary: summary)
-        try p2.merge(try gpuCal.pass2(block: 1, images: halves[1], summary: summary))
-        let mixed = try cpuCal.finalize(summary: summary, pass2: p2, blockCount: 2)
+        let mixed = try cpuCal.calibrate(images: images, workers: [cpuCal, gpuCal]).points
         var worst = 0.0, differ = 0, total = 0, istarDiffer = 0
         for (a, b) in zip(mixed, reference) {
             for (x, y) in zip(a.scales, b.scales) {

@@ -174,13 +174,22 @@ public struct Calibrator: Sendable {
     /// Both passes over `images` [N, C, H, W], block by block, in one process.
     /// `progress(phase, blocksDone, blockCount)` reports each finished block.
     public func calibrate(images: Tensor, progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+        try calibrate(images: images, workers: [self], progress: progress)
+    }
+
+    /// The same with block k computed by `workers[k % workers.count]` (for example one on the
+    /// CPU and one on a GPU) and merged as a cluster merges shards; the summary and the final
+    /// argmin run here.
+    public func calibrate(images: Tensor, workers: [Calibrator],
+                          progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+        guard !workers.isEmpty else { throw QuantError("calibration needs at least one worker") }
         let N = images.shape.first ?? 0
         guard N >= 1 else { throw QuantError("calibration set is empty") }
         let nb = blockCount(samples: N)
         func block(_ k: Int) -> Tensor { images.slice(outer: k * config.calibBlock, count: min(config.calibBlock, N - k * config.calibBlock)) }
         var p1: CalibrationPass1? = nil
         for k in 0..<nb {
-            let s = try pass1(block: k, images: block(k))
+            let s = try workers[k % workers.count].pass1(block: k, images: block(k))
             if p1 == nil { p1 = s } else { try p1!.merge(s) }
             progress("pass 1", k + 1, nb)
         }
@@ -188,7 +197,7 @@ public struct Calibrator: Sendable {
         var p2: CalibrationPass2? = nil
         if config.method.searches {
             for k in 0..<nb {
-                let s = try pass2(block: k, images: block(k), summary: summary)
+                let s = try workers[k % workers.count].pass2(block: k, images: block(k), summary: summary)
                 if p2 == nil { p2 = s } else { try p2!.merge(s) }
                 progress("pass 2", k + 1, nb)
             }

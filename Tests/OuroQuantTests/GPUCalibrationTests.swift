@@ -16,16 +16,11 @@ import OuroTestSupport
         cfg.calibBlock = (images.shape[0] + 1) / 2
         let cpu = try Calibrator(model: model, config: cfg, threads: 2)
         let reference = try cpu.calibrate(images: images).points
-        let halves = [images.slice(outer: 0, count: cfg.calibBlock),
-                      images.slice(outer: cfg.calibBlock, count: images.shape[0] - cfg.calibBlock)]
+        // Two CPU workers reproduce the one-process result exactly (the merge is exact).
+        #expect(try cpu.calibrate(images: images, workers: [cpu, cpu]).points == reference)
         for (label, dev) in GPUTestDevices.all("mixed CPU+GPU calibration") {
             let gpu = try Calibrator(model: model, config: cfg, threads: 2, gpu: try GPUVisionMamba(model: model, device: dev))
-            var p1 = try cpu.pass1(block: 0, images: halves[0])
-            try p1.merge(try gpu.pass1(block: 1, images: halves[1]))
-            let summary = try cpu.summary(p1, blockCount: 2)
-            var p2 = try cpu.pass2(block: 0, images: halves[0], summary: summary)
-            try p2.merge(try gpu.pass2(block: 1, images: halves[1], summary: summary))
-            let mixed = try cpu.finalize(summary: summary, pass2: p2, blockCount: 2)
+            let mixed = try cpu.calibrate(images: images, workers: [cpu, gpu]).points
             var worst = 0.0, differentSteps = 0, steps = 0
             for (a, b) in zip(mixed, reference) {
                 for (x, y) in zip(a.scales, b.scales) {

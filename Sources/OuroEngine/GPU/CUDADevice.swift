@@ -186,22 +186,9 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
 
     public func launch(_ f: GPUFunction, grid: GPUDim, block: GPUDim, args: [GPUArg]) throws {
         current()
-        // Each argument is passed by address; 8 bytes of storage fit every kind.
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: 8 * max(1, args.count), alignment: 8)
-        defer { storage.deallocate() }
-        var params = [UnsafeMutableRawPointer?]()
-        for (i, a) in args.enumerated() {
-            let p = storage + 8 * i
-            switch a {
-            case .pointer(let v): p.storeBytes(of: v, as: UInt64.self)
-            case .int(let v): p.storeBytes(of: v, as: Int32.self)
-            case .float(let v): p.storeBytes(of: v, as: Float.self)
-            }
-            params.append(p)
-        }
-        try timed(f.name) { try params.withUnsafeMutableBufferPointer { pp in
+        try timed(f.name) { try GPUArg.withKernelParameters(args) { params in
             try check(cuLaunch(OpaquePointer(f.handle), UInt32(grid.x), UInt32(grid.y), UInt32(grid.z),
-                               UInt32(block.x), UInt32(block.y), UInt32(block.z), 0, nil, pp.baseAddress, nil),
+                               UInt32(block.x), UInt32(block.y), UInt32(block.z), 0, nil, params, nil),
                       "cuLaunchKernel(\(f.name))")
         }}
     }

@@ -165,23 +165,10 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     }
 
     public func launch(_ f: GPUFunction, grid: GPUDim, block: GPUDim, args: [GPUArg]) throws {
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: 8 * max(1, args.count), alignment: 8)
-        defer { storage.deallocate() }
-        var params = [UnsafeMutableRawPointer?]()
-        for (i, a) in args.enumerated() {
-            let p = storage + 8 * i
-            switch a {
-            case .pointer(let v): p.storeBytes(of: v, as: UInt64.self)
-            case .int(let v): p.storeBytes(of: v, as: Int32.self)
-            case .float(let v): p.storeBytes(of: v, as: Float.self)
-            }
-            params.append(p)
-        }
         let launcher = unsafeBitCast(f.handle, to: Launcher.self)
         let blocks = grid.x * grid.y * grid.z
         let jobs = min(blocks, 4 * runner.threads)
-        params.withUnsafeMutableBufferPointer { pp in
-            let base = pp.baseAddress!
+        GPUArg.withKernelParameters(args) { base in
             runner.forEach(jobs) { j in
                 let b0 = blocks * j / jobs, b1 = blocks * (j + 1) / jobs
                 launcher(Int32(grid.x), Int32(grid.y), Int32(grid.z), Int32(block.x), Int32(block.y), Int32(block.z),

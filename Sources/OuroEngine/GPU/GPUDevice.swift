@@ -59,6 +59,24 @@ public enum GPUArg: Sendable {
     /// A device pointer `floatOffset` floats into `buffer`.
     public static func floats(_ buffer: GPUBuffer, _ floatOffset: Int = 0) -> GPUArg { .pointer(buffer.address + UInt64(4 * floatOffset)) }
     public static func i(_ v: Int) -> GPUArg { .int(Int32(v)) }
+
+    /// Calls `body` with the launch parameters as cuLaunchKernel wants them: one pointer per
+    /// argument, to a copy of its value (8 bytes of storage fit every kind).
+    static func withKernelParameters<R>(_ args: [GPUArg], _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws -> R) rethrows -> R {
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: 8 * max(1, args.count), alignment: 8)
+        defer { storage.deallocate() }
+        var params = [UnsafeMutableRawPointer?]()
+        for (i, a) in args.enumerated() {
+            let p = storage + 8 * i
+            switch a {
+            case .pointer(let v): p.storeBytes(of: v, as: UInt64.self)
+            case .int(let v): p.storeBytes(of: v, as: Int32.self)
+            case .float(let v): p.storeBytes(of: v, as: Float.self)
+            }
+            params.append(p)
+        }
+        return try params.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
 }
 
 /// Device memory owned by one device; freed on deinit.
