@@ -115,17 +115,22 @@ func createParentDirectory(of path: String) throws {
     catch { throw CLIError("\(dir.path): cannot create the output folder (\(error.localizedDescription))") }
 }
 
-/// A swift-log handler that writes the bare message to stderr (prefixed with the level for
-/// warnings and errors): command output stays readable in terminals and CI logs.
-struct PlainLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
+/// The log handlers of the CLI keep their metadata in a plain dictionary.
+protocol DictionaryMetadataLogHandler: LogHandler {}
 
+extension DictionaryMetadataLogHandler {
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
+}
+
+/// A swift-log handler that writes the bare message to stderr (prefixed with the level for
+/// warnings and errors): command output stays readable in terminals and CI logs.
+struct PlainLogHandler: DictionaryMetadataLogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
 
     func log(event: LogEvent) {
         let prefix = event.level >= .warning ? "\(event.level): " : ""

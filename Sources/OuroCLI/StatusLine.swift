@@ -60,16 +60,11 @@ final class StatusLine: @unchecked Sendable {
 
 /// swift-log handler of the cluster commands: timestamped lines
 /// (`2025-01-31T12:00:00+0100 notice ouromamba.coordinator: …`) written through a `StatusLine`.
-struct ClusterLogHandler: LogHandler {
+struct ClusterLogHandler: DictionaryMetadataLogHandler {
     let label: String
     let output: StatusLine
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
 
     func log(event: LogEvent) {
         var all = metadata

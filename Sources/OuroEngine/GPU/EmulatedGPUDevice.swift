@@ -58,10 +58,10 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
         // fill a guard region so one that writes past its buffer is caught.
         p.initializeMemory(as: UInt8.self, repeating: 0xFF, count: size)
         (p + size).initializeMemory(as: UInt8.self, repeating: 0xA5, count: g)
-        lock.lock(); live[UInt(bitPattern: p)] = size; lock.unlock()
+        if checkGuards { lock.lock(); live[UInt(bitPattern: p)] = size; lock.unlock() }
         return GPUBuffer(device: self, address: UInt64(UInt(bitPattern: p)), bytes: bytes) { [weak self] a in
             let q = UnsafeMutableRawPointer(bitPattern: UInt(a))!
-            if let self { self.lock.lock(); self.live[UInt(a)] = nil; self.lock.unlock() }
+            if let self, self.checkGuards { self.lock.lock(); self.live[UInt(a)] = nil; self.lock.unlock() }
             let guardRegion = UnsafeRawBufferPointer(start: q + size, count: g)
             precondition(guardRegion.allSatisfy { $0 == 0xA5 }, "emulated GPU: a kernel wrote past the end of a \(bytes)-byte buffer")
             q.deallocate()

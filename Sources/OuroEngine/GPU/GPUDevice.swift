@@ -124,6 +124,11 @@ extension GPUDevice {
         if n > 0 { try out.withUnsafeMutableBytes { try download(buffer, offset: 4 * floatOffset, bytes: 4 * n, to: $0.baseAddress!) } }
         return out
     }
+    /// Launches kernel `name` of `module` with one thread per item (`threads` of them, in blocks
+    /// of 128): the launch shape of every sync-free kernel.
+    public func launch(_ name: String, in module: GPUModuleSource, threads: Int, args: [GPUArg]) throws {
+        try launch(try function(name, in: module), grid: .cover(threads, block: 128), block: GPUDim(128), args: args)
+    }
     /// Copies host floats into `buffer` at `floatOffset`.
     public func upload(_ src: UnsafePointer<Float>, count: Int, to buffer: GPUBuffer, floatOffset: Int = 0) throws {
         try upload(UnsafeRawPointer(src), bytes: 4 * count, to: buffer, offset: 4 * floatOffset)

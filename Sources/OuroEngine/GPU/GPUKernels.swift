@@ -313,11 +313,8 @@ public struct GPUOps {
     public let device: GPUDevice
     public init(device: GPUDevice) { self.device = device }
 
-    private static let block = 128
-
     private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
-        let f = try device.function(name, in: GPUKernels.ops)
-        try device.launch(f, grid: .cover(threads, block: Self.block), block: GPUDim(Self.block), args: args)
+        try device.launch(name, in: GPUKernels.ops, threads: threads, args: args)
     }
 
     private func opt(_ b: GPUBuffer?) -> GPUArg { .pointer(b?.address ?? 0) }

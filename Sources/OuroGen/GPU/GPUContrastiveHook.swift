@@ -25,18 +25,17 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         M = grid.count
         let win = loss.windows()
         candidates = loss.candidateLists()
-        func prefixStarts(_ lists: [[Int]]) -> [Int32] { lists.reduce(into: [Int32(0)]) { $0.append($0.last! + Int32($1.count)) } }
+        func prefixStarts(_ lists: [[Int]]) -> [Int32] { ContrastiveLoss.slotStarts(lists).map(Int32.init) }
         // Inverse windows: for each q, the p whose window holds q, in (p ascending, window order).
         var inv = [[Int]](repeating: [], count: M)
         for p in 0..<M { for q in win[p] { inv[q].append(p) } }
         // Inverse candidates: for each p, the slots k = (p', i) whose candidate is p, p' ascending.
-        let cs = prefixStarts(candidates)
+        starts = ContrastiveLoss.slotStarts(candidates)
+        T = starts.last!
         var invCand = [[Int]](repeating: [], count: M), owner: [Int32] = []
         for p in 0..<M {
-            for (i, q) in candidates[p].enumerated() { invCand[q].append(Int(cs[p]) + i); owner.append(Int32(p)) }
+            for (i, q) in candidates[p].enumerated() { invCand[q].append(starts[p] + i); owner.append(Int32(p)) }
         }
-        starts = cs.map(Int.init)
-        T = Int(cs.last!)
         func ints(_ v: [Int32]) throws -> GPUBuffer {
             let b = try device.allocate(bytes: max(4, 4 * v.count))
             if !v.isEmpty { try v.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 4 * v.count, to: b, offset: 0) } }
@@ -45,13 +44,12 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         pos = try ints((0..<M).map { Int32(grid.position($0)) })
         winStart = try ints(prefixStarts(win)); winList = try ints(win.flatMap { $0 }.map(Int32.init))
         invWinStart = try ints(prefixStarts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
-        candStartBuf = try ints(cs); candList = try ints(candidates.flatMap { $0 }.map(Int32.init)); candOwner = try ints(owner)
+        candStartBuf = try ints(starts.map(Int32.init)); candList = try ints(candidates.flatMap { $0 }.map(Int32.init)); candOwner = try ints(owner)
         invCandStart = try ints(prefixStarts(invCand)); invCandList = try ints(invCand.flatMap { $0 }.map(Int32.init))
     }
 
     private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
-        let f = try device.function(name, in: GPUContrastiveKernels.module)
-        try device.launch(f, grid: .cover(threads, block: 128), block: GPUDim(128), args: args)
+        try device.launch(name, in: GPUContrastiveKernels.module, threads: threads, args: args)
     }
 
     private func doubles(_ b: GPUBuffer, _ count: Int) throws -> [Double] {

@@ -1,9 +1,9 @@
 import Foundation
 import OuroEngine
 
-/// A Vision Mamba model resident on a `GPUDevice`: the same graph as `VisionMamba` (forward
-/// and the input-gradient backward), with GEMMs through the device's sgemm and every other op
-/// a GPU kernel. Loss hooks (`BackwardLayerHook`) and observing forward hooks run on the host
+/// A Vision Mamba model resident on a `GPUDevice`: the same graph as `VisionMamba` (forward,
+/// and the backward to the input and, on request, to every parameter), with GEMMs through the
+/// device's sgemm and every other op a GPU kernel. Loss hooks (`BackwardLayerHook`) and observing forward hooks run on the host
 /// on downloaded copies of a layer's internals, so the generator and calibration code is
 /// shared with the CPU path, not duplicated. One instance serves one caller at a time
 /// (its scratch arena is reused by every pass).
@@ -54,8 +54,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
     public static var kernelModule: GPUModuleSource { GPUModelKernels.module }
 
     private func module(_ name: String, threads: Int, _ args: [GPUArg]) throws {
-        let f = try device.function(name, in: GPUModelKernels.module)
-        try device.launch(f, grid: .cover(threads, block: 128), block: GPUDim(128), args: args)
+        try device.launch(name, in: GPUModelKernels.module, threads: threads, args: args)
     }
 
     // MARK: - Forward pieces
@@ -171,12 +170,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
         return (cls, feat, Tensor(shape: [B, K], data: try device.download(logits)))
     }
 
-    // MARK: - Backward (input gradient)
+    // MARK: - Backward
 
-    /// Forward plus the backward to the input, like `VisionMamba.backward(parameters: false)`:
-    /// every layer is recomputed with its states during the backward; `layerHook` runs on
-    /// host copies of the layer's internals and its extra gradients are uploaded.
-    /// `gpuHook`, when given, runs on the device buffers instead (no transfers).
+    /// Forward plus the backward to the input, like `VisionMamba.backward(parameters: false)`.
+    /// Each layer's internals are kept from the forward within `cacheBudgetBytes`, else
+    /// recomputed with their states. `layerHook` runs on host copies of the layer's internals
+    /// and its extra gradients are uploaded; `gpuHook`, when given, runs on the device buffers
+    /// instead (no transfers).
     public func inputGradient(_ x: Tensor, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
                               lossGradient: (Tensor) throws -> Tensor) throws -> (logits: Tensor, inputGradient: Tensor) {
         let r = try backward(x, parameters: false, layerHook: layerHook, gpuHook: gpuHook, lossGradient: lossGradient)
