@@ -18,7 +18,8 @@ struct BenchGPUParity: ParsableCommand {
           forward      vim-micro and vim-tiny-shape logits vs the official PyTorch logits (fixture tolerances 1e-5, 2e-5)
           gen          Gen-loss input gradients, GPU vs CPU, for ouromamba, pse and contrastive-raw on vim-micro and
                        ouromamba on vim-tiny-shape (2 images at 224×224): relative error ≤ 1e-4
-          calibration  vim-micro W4A4 calibration with one block on the CPU and one on the GPU, merged, vs CPU only
+          calibration  vim-micro W4A4 calibration with one block on the CPU and one on the GPU, merged, vs CPU only;
+                       and the GPU statistics kernels vs the host reduction of the same GPU activations (bit-identical)
         Exits 1 when a check fails.
 
         Example:
@@ -108,6 +109,12 @@ struct BenchGPUParity: ParsableCommand {
         }
         record("calibration CPU+GPU merged vs CPU scales (max relative difference)", worst, limit: 1e-5,
                extra: ["scales_differing": differ, "scales": total, "clipping_choices_differing": istarDiffer])
+        // The GPU statistics kernels against the host reduction of the same device activations.
+        var hostReduced = gpuCal
+        hostReduced.statisticsOnHost = true
+        let onDevice = try gpuCal.calibrate(images: images), onHost = try hostReduced.calibrate(images: images)
+        let statsIdentical = onDevice.pass1 == onHost.pass1 && onDevice.pass2 == onHost.pass2 && onDevice.points == onHost.points
+        record("calibration statistics GPU kernels vs host reduction (0 = bit-identical)", statsIdentical ? 0 : 1, limit: 0)
         if common.json {
             Console.printJSON(["device": dev.name, "checks": checks, "all_passed": !failed])
         } else {

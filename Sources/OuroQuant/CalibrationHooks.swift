@@ -1,9 +1,17 @@
 import OuroEngine
 import OuroModel
 
+/// The per-point statistics of one calibration block, however they were reduced.
+protocol CalibrationCollector: AnyObject {
+    /// Pass 1: per point (nil when never reached).
+    var pass1: [Pass1Point?] { get }
+    /// Pass 2: per point, L·candidates partial sums of this block.
+    var pass2: [[Double]?] { get }
+}
+
 /// Observes every point during one FP forward of one calibration block and accumulates the
 /// pass-1 or pass-2 statistics of that block (`calib_inputs = fp`). Never modifies activations.
-final class CalibrationHooks: ForwardHooks {
+final class CalibrationHooks: ForwardHooks, CalibrationCollector {
     enum Mode { case pass1, pass2(Pass1Summary) }
 
     let layout: QuantLayout

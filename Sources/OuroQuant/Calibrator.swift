@@ -12,18 +12,32 @@ public struct Calibrator: Sendable {
     public let config: QuantConfig
     public let layout: QuantLayout
     public let threads: Int
-    /// When set, the FP forwards run on this GPU copy of `model`; the statistics are reduced on
-    /// the host by the same code as on the CPU, from host copies of each activation point.
+    /// When set, the FP forwards run on this GPU copy of `model`, and the statistics are reduced
+    /// where the activations are (`GPUCalibrationStatistics`, bit-identical to the host code).
     public var gpu: GPUVisionMamba?
+    /// With `gpu`: reduce the statistics on the host from copies of every activation point
+    /// instead (the same CPU code as without a GPU; a cross-check of the device reduction).
+    public var statisticsOnHost = false
 
     public init(model: VisionMamba, config: QuantConfig, threads: Int = Hardware.cores, gpu: GPUVisionMamba? = nil) throws {
         try config.validate()
         self.model = model; self.config = config; layout = QuantLayout(model.config); self.threads = threads; self.gpu = gpu
     }
 
-    /// One FP forward of `images` with observing `hooks`, on the GPU when one is set.
-    private func observe(_ images: Tensor, _ hooks: CalibrationHooks) throws {
+    /// The CUDA C module of the GPU statistics kernels (for compile checks).
+    public static var gpuKernelModule: GPUModuleSource { GPUCalibrationKernels.module }
+
+    /// One FP forward of `images`, reducing the statistics of `mode` at every point (on the GPU
+    /// when one is set).
+    private func collect(_ images: Tensor, _ mode: CalibrationHooks.Mode) throws -> CalibrationCollector {
+        if let gpu, !statisticsOnHost {
+            let stats = GPUCalibrationStatistics(layout: layout, config: config, mode: mode, device: gpu.device)
+            _ = try gpu.logits(images, observeOnDevice: stats)
+            return stats
+        }
+        let hooks = CalibrationHooks(layout: layout, config: config, mode: mode, threads: threads)
         if let gpu { _ = try gpu.logits(images, observe: hooks) } else { _ = try model.forward(images, hooks: hooks, threads: threads) }
+        return hooks
     }
 
     /// Number of blocks for `samples` calibration images.
@@ -43,8 +57,7 @@ public struct Calibrator: Sendable {
     /// Pass-1 statistics of one block (one FP forward gives every layer's statistics).
     public func pass1(block: Int, images: Tensor) throws -> CalibrationPass1 {
         try checkBlock(block, images)
-        let hooks = CalibrationHooks(layout: layout, config: config, mode: .pass1, threads: threads)
-        try observe(images, hooks)
+        let hooks = try collect(images, .pass1)
         var points: [Pass1Point] = []
         for (i, p) in hooks.pass1.enumerated() {
             guard var p else { throw QuantError("pass 1: point \(layout.points[i].name) was never reached") }
@@ -106,8 +119,7 @@ public struct Calibrator: Sendable {
             return CalibrationPass2(method: config.method, inlierBits: config.setting.inlierBits, candidates: n,
                                     points: layout.points.map { _ in BlockOrderedSum(block: block, values: []) })
         }
-        let hooks = CalibrationHooks(layout: layout, config: config, mode: .pass2(summary), threads: threads)
-        try observe(images, hooks)
+        let hooks = try collect(images, .pass2(summary))
         var points: [BlockOrderedSum] = []
         for (i, p) in hooks.pass2.enumerated() {
             guard let p else { throw QuantError("pass 2: point \(layout.points[i].name) was never reached") }

@@ -123,7 +123,7 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
         try code.write(to: src, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: compiler)
-        p.arguments = ["-O2", "-std=c++17", "-shared", "-fPIC", "-w", "-o", out.path, src.path]
+        p.arguments = ["-O2", "-ffp-contract=off", "-std=c++17", "-shared", "-fPIC", "-w", "-o", out.path, src.path]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = err
@@ -208,5 +208,15 @@ public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     #define __syncthreads() barriers_are_not_emulated
     #define atomicAdd atomics_are_not_emulated
     #define __shfl_xor_sync warp_shuffles_are_not_emulated
+    #include <string.h>
+    static inline float __int_as_float(int v) { float f; memcpy(&f, &v, 4); return f; }
+    static inline int __float_as_int(float f) { int v; memcpy(&v, &f, 4); return v; }
+    static inline double __longlong_as_double(long long v) { double d; memcpy(&d, &v, 8); return d; }
+    static inline long long __double_as_longlong(double d) { long long v; memcpy(&v, &d, 8); return v; }
+    static inline double __dadd_rn(double a, double b) { return a + b; }
+    static inline double __dsub_rn(double a, double b) { return a - b; }
+    static inline double __dmul_rn(double a, double b) { return a * b; }
+    static inline double __ddiv_rn(double a, double b) { return a / b; }
+    static inline double __dsqrt_rn(double a) { return sqrt(a); }
     """
 }

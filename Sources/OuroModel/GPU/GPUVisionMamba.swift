@@ -79,8 +79,14 @@ public final class GPUVisionMamba: @unchecked Sendable {
         let dirs: [(pre: GPUBuffer, xc: GPUBuffer, xdbl: GPUBuffer, v: GPUBuffer, delta: GPUBuffer, y: GPUBuffer, states: GPUBuffer?)]
     }
 
-    /// The mixer of layer `l` on `normed`; `observe` sees each activation point on the host.
-    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: ForwardHooks?,
+    /// Who sees the activation points of a forward: host hooks (on copies) or a device observer.
+    enum Observer {
+        case host(ForwardHooks)
+        case device(GPUForwardObserver)
+    }
+
+    /// The mixer of layer `l` on `normed`; `observe` sees each activation point.
+    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: Observer?,
                in scratch: GPUArena? = nil) throws -> Internals {
         let arena = scratch ?? self.arena
         let c = config, L = c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
@@ -124,14 +130,20 @@ public final class GPUVisionMamba: @unchecked Sendable {
         return Internals(normed: normed, xz: xz, m: m, out: out, dirs: dirs)
     }
 
-    /// Hands a host copy of an activation point to observing hooks.
-    private func offer(_ hooks: ForwardHooks, _ point: ActivationPoint, layer: Int, _ src: GPUBuffer, offset: Int = 0,
+    /// Hands an activation point to the observer: device buffers as they are, or a host copy.
+    private func offer(_ observer: Observer, _ point: ActivationPoint, layer: Int, _ src: GPUBuffer, offset: Int = 0,
                        ld: Int, channels: Int, batch: Int) throws {
-        let rows = batch * config.seqLen
-        let host = FloatBuffer(uninitialized: rows * ld)
-        try device.download(src, offset: 0, bytes: 4 * rows * ld, to: host.pointer)
-        hooks.activation(point, layer: layer, ActivationView(values: host.pointer + offset, ld: ld, channels: channels,
-                                                             batch: batch, length: config.seqLen))
+        switch observer {
+        case .device(let o):
+            try o.activation(point, layer: layer, GPUActivationView(buffer: src, offset: offset, ld: ld, channels: channels,
+                                                                    batch: batch, length: config.seqLen), arena: arena)
+        case .host(let hooks):
+            let rows = batch * config.seqLen
+            let host = FloatBuffer(uninitialized: rows * ld)
+            try device.download(src, offset: 0, bytes: 4 * rows * ld, to: host.pointer)
+            hooks.activation(point, layer: layer, ActivationView(values: host.pointer + offset, ld: ld, channels: channels,
+                                                                 batch: batch, length: config.seqLen))
+        }
     }
 
     // MARK: - Forward
@@ -139,10 +151,19 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// Logits (B, classes) of `x`. `observe` hooks (calibration) see host copies of every
     /// activation point; hooks that rewrite activations or linears are CPU-only and refused.
     public func logits(_ x: Tensor, observe: ForwardHooks? = nil) throws -> Tensor {
-        try model.checkInput(x)
         if let observe, observe.modifiesLinearInputs {
             throw ModelError("the GPU forward only supports observing hooks; quantized (fake or integer) inference runs on the CPU")
         }
+        return try logits(x, observer: observe.map { .host($0) })
+    }
+
+    /// Logits of `x` with `observer` seeing every activation point on the device (no copies).
+    public func logits(_ x: Tensor, observeOnDevice observer: GPUForwardObserver) throws -> Tensor {
+        try logits(x, observer: .device(observer))
+    }
+
+    private func logits(_ x: Tensor, observer observe: Observer?) throws -> Tensor {
+        try model.checkInput(x)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L
         let res = try device.floats(rows * D)
         arena.reset()
