@@ -122,6 +122,11 @@ extern "C" __global__ void cal_inliers(const float* x, int ld, int C, int B, int
     for (int c = 0; c < C; c++) o[c] = cal_listed(x, ld, L, rev, b, t, c, refresh, thr, fixed) ? 0.f : r[c];
 }
 
+// Horner coefficients of LpError.pow24, highest order first: the atanh series of ln m and the
+// Taylor series of exp.
+__device__ const double cal_ln_series[11] = {0.047619047619047616, 0.05263157894736842, 0.058823529411764705, 0.06666666666666667, 0.07692307692307693, 0.09090909090909091, 0.1111111111111111, 0.14285714285714285, 0.2, 0.3333333333333333, 1.0};
+__device__ const double cal_exp_series[14] = {1.6059043836821613e-10, 2.08767569878681e-09, 2.505210838544172e-08, 2.755731922398589e-07, 2.7557319223985893e-06, 2.48015873015873e-05, 0.0001984126984126984, 0.001388888888888889, 0.008333333333333333, 0.041666666666666664, 0.16666666666666666, 0.5, 1.0, 1.0};
+
 // |d|^2.4 exactly as LpError.pow24: 2^(2.4 log2|d|) with an atanh series for log and a Taylor
 // series for exp2; 0 below 1e-280.
 __device__ double cal_pow24(double v) {
@@ -131,35 +136,14 @@ __device__ double cal_pow24(double v) {
     double m = __longlong_as_double((long long)((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL));
     if (m > 1.4142135623730951) { m = DMUL(m, 0.5); e = e + 1; }
     double s = DDIV(DSUB(m, 1.0), DADD(m, 1.0)), s2 = DMUL(s, s);
-    double poly = 0.047619047619047616;
-    poly = DADD(DMUL(poly, s2), 0.05263157894736842);
-    poly = DADD(DMUL(poly, s2), 0.058823529411764705);
-    poly = DADD(DMUL(poly, s2), 0.06666666666666667);
-    poly = DADD(DMUL(poly, s2), 0.07692307692307693);
-    poly = DADD(DMUL(poly, s2), 0.09090909090909091);
-    poly = DADD(DMUL(poly, s2), 0.1111111111111111);
-    poly = DADD(DMUL(poly, s2), 0.14285714285714285);
-    poly = DADD(DMUL(poly, s2), 0.2);
-    poly = DADD(DMUL(poly, s2), 0.3333333333333333);
-    poly = DADD(DMUL(poly, s2), 1.0);
+    double poly = cal_ln_series[0];
+    for (int k = 1; k < 11; k++) poly = DADD(DMUL(poly, s2), cal_ln_series[k]);
     double lnm = DMUL(DMUL(2.0, s), poly);
     double y = DMUL(2.4, DADD((double)e, DMUL(lnm, 1.4426950408889634)));
     double n = rint(y);
     double g = DMUL(DSUB(y, n), 0.6931471805599453);
-    double ex = 1.6059043836821613e-10;
-    ex = DADD(DMUL(ex, g), 2.08767569878681e-09);
-    ex = DADD(DMUL(ex, g), 2.505210838544172e-08);
-    ex = DADD(DMUL(ex, g), 2.755731922398589e-07);
-    ex = DADD(DMUL(ex, g), 2.7557319223985893e-06);
-    ex = DADD(DMUL(ex, g), 2.48015873015873e-05);
-    ex = DADD(DMUL(ex, g), 0.0001984126984126984);
-    ex = DADD(DMUL(ex, g), 0.001388888888888889);
-    ex = DADD(DMUL(ex, g), 0.008333333333333333);
-    ex = DADD(DMUL(ex, g), 0.041666666666666664);
-    ex = DADD(DMUL(ex, g), 0.16666666666666666);
-    ex = DADD(DMUL(ex, g), 0.5);
-    ex = DADD(DMUL(ex, g), 1.0);
-    ex = DADD(DMUL(ex, g), 1.0);
+    double ex = cal_exp_series[0];
+    for (int k = 1; k < 14; k++) ex = DADD(DMUL(ex, g), cal_exp_series[k]);
     double scale = __longlong_as_double((long long)(((unsigned long long)((long long)n + 1023)) << 52));
     double r = DMUL(ex, scale);
     return d < 1e-280 ? 0.0 : r;
