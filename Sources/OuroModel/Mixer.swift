@@ -1,3 +1,4 @@
+import Foundation
 import OuroEngine
 
 /// Derived, read-only forms of a direction's weights that the kernels want.
@@ -83,13 +84,18 @@ public struct DirectionExtraGradients {
     }
 }
 
-/// The bimamba-v2 mixer of one layer (`vim-architecture.md` §2.4, §7).
-struct Mixer {
+/// The bimamba-v2 mixer of one layer on the CPU (`vim-architecture.md` §2.4, §7): the host
+/// backend of `MixerGraph`, with OpenBLAS GEMMs, the engine's kernels and `ForwardHooks`
+/// (observation, fake quantization, integer linears).
+struct Mixer: MixerBackend {
+    typealias Buffer = FloatBuffer
     let config: VisionMambaConfig
     let weights: LayerWeights
     let layer: Int
     let prepared: [PreparedDirection]
     let runner: ParallelRunner
+    /// Hooks of the current forward pass.
+    var hooks: ForwardHooks?
 
     init(config: VisionMambaConfig, weights: LayerWeights, layer: Int, runner: ParallelRunner) {
         self.config = config; self.weights = weights; self.layer = layer; self.runner = runner
@@ -98,122 +104,118 @@ struct Mixer {
                     PreparedDirection(weights.backward, E: E, N: N, K: K)]
     }
 
-    /// output = input · weightᵀ (or the hook's own kernel). Buffers are passed as objects so
-    /// they stay alive for the whole call.
-    private func gemm(_ kind: LinearKind, hooks: ForwardHooks?, input buffer: FloatBuffer, ldIn: Int,
-                      inCols: Int, rows: Int, batch: Int, weight: [Float], outCols: Int,
-                      output outBuffer: FloatBuffer, ldOut: Int) {
-        let input = buffer.pointer, output = outBuffer.pointer
-        if let hooks, hooks.linear(kind, layer: layer,
-                                   input: ActivationView(values: input, ld: ldIn, channels: inCols, batch: batch, length: config.seqLen),
-                                   output: output, ldOut: ldOut) { return }
-        weight.withUnsafeBufferPointer { w in
-            BLAS.sgemm(transB: true, m: rows, n: outCols, k: inCols, a: input, lda: ldIn, b: w.baseAddress!, ldb: inCols,
-                       c: output, ldc: ldOut, runner: runner)
-        }
-    }
-
-    /// Offers the input of a quantized linear (`channels` columns of rows `ld` apart) to the
-    /// hooks and returns what the linear reads: `source` itself when the hooks leave linear inputs
-    /// alone, else a compact copy the hooks may quantize, so the FP activation stays intact.
-    private func offerLinearInput(_ point: ActivationPoint, hooks: ForwardHooks?, source: FloatBuffer, ld: Int,
-                                  channels: Int, batch: Int) -> (buffer: FloatBuffer, ld: Int) {
-        guard let hooks else { return (source, ld) }
-        let L = config.seqLen, rows = batch * L
-        func view(_ p: UnsafeMutablePointer<Float>, _ ld: Int) -> ActivationView {
-            ActivationView(values: p, ld: ld, channels: channels, batch: batch, length: L)
-        }
-        if !hooks.modifiesLinearInputs {
-            hooks.activation(point, layer: layer, view(source.pointer, ld))
-            return (source, ld)
-        }
-        let copy = FloatBuffer(uninitialized: rows * channels)
-        for r in 0..<rows { (copy.pointer + r * channels).update(from: source.pointer + r * ld, count: channels) }
-        hooks.activation(point, layer: layer, view(copy.pointer, channels))
-        return (copy, channels)
-    }
-
     /// Runs the mixer on `normed` (B·L, D). `keepStates` stores every scan state (for
     /// backward passes and the generator). With hooks, each activation point is offered to
     /// them before it is consumed.
-    func forward(normed: FloatBuffer, batch Bt: Int, keepStates: Bool, hooks: ForwardHooks?) -> MixerInternals {
-        let c = config, L = c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
-        let rows = Bt * L, xw = R + 2 * N
-        func view(_ p: UnsafeMutablePointer<Float>, _ ld: Int, _ ch: Int) -> ActivationView {
-            ActivationView(values: p, ld: ld, channels: ch, batch: Bt, length: L)
-        }
-        // Point `in` (the FP input stays intact for the backward pass).
-        let inProj = offerLinearInput(ActivationPoint(.input), hooks: hooks, source: normed, ld: D, channels: D, batch: Bt)
-        let xz = FloatBuffer(uninitialized: rows * 2 * E)
-        gemm(.inProj, hooks: hooks, input: inProj.buffer, ldIn: inProj.ld, inCols: D, rows: rows, batch: Bt,
-             weight: weights.inProj, outCols: 2 * E, output: xz, ldOut: 2 * E)
+    func forward(normed: FloatBuffer, batch: Int, keepStates: Bool, hooks: ForwardHooks?) -> MixerInternals {
+        var backend = self
+        backend.hooks = hooks
+        // The host backend never throws.
+        let t = try! MixerGraph(backend: backend).forward(normed: normed, batch: batch, keepStates: keepStates)
+        let dirs = t.dirs.map { DirectionInternals(pre: $0.pre, xc: $0.xc, xdbl: $0.xdbl, v: $0.v, delta: $0.delta, y: $0.y, states: $0.states) }
+        return MixerInternals(batch: batch, length: config.seqLen, normed: t.normed, xz: t.xz, directions: dirs, m: t.m, out: t.out)
+    }
 
-        var dirs: [DirectionInternals] = []
-        let m = FloatBuffer(zeros: rows * E)
-        for dir in ScanDirection.allCases {
-            let w = weights[dir], p = prepared[dir.rawValue], rev = dir == .backward
-            let pre = FloatBuffer(uninitialized: rows * E), xc = FloatBuffer(uninitialized: rows * E)
-            w.convBias.withUnsafeBufferPointer { bias in
-                CausalConv1d.forward(batch: Bt, length: L, channels: E, taps: K, x: xz.ptr, ldx: 2 * E,
-                                     wT: p.convWT.ptr, bias: bias.baseAddress!, reverse: rev, out: pre.pointer,
-                                     silu: xc.pointer, runner: runner)
-            }
-            // Point `xproj`: the scan reads xc unquantized.
-            let xproj = offerLinearInput(ActivationPoint(.xproj, dir), hooks: hooks, source: xc, ld: E, channels: E, batch: Bt)
-            let xdbl = FloatBuffer(uninitialized: rows * xw)
-            gemm(.xProj(dir), hooks: hooks, input: xproj.buffer, ldIn: xproj.ld, inCols: E, rows: rows, batch: Bt,
-                 weight: w.xProj, outCols: xw, output: xdbl, ldOut: xw)
-            // Point `dtproj` (dt_low, the first R columns of xdbl); B and C are quantized in place
-            // (the scan uses B̂, Ĉ).
-            let dtIn = offerLinearInput(ActivationPoint(.dtproj, dir), hooks: hooks, source: xdbl, ld: xw, channels: R, batch: Bt)
-            let v = FloatBuffer(uninitialized: rows * E)
-            gemm(.dtProj(dir), hooks: hooks, input: dtIn.buffer, ldIn: dtIn.ld, inCols: R, rows: rows, batch: Bt,
-                 weight: w.dtProj, outCols: E, output: v, ldOut: E)
-            w.dtBias.withUnsafeBufferPointer { bias in
-                let bp = bias.baseAddress!
-                runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
-                    for r in range { let vr = v.pointer + r * E; for e in 0..<E { vr[e] += bp[e] } }
-                }
-            }
-            if let hooks {
-                hooks.activation(ActivationPoint(.delta, dir), layer: layer, view(v.pointer, E, E))
-                hooks.activation(ActivationPoint(.B, dir), layer: layer, view(xdbl.pointer + R, xw, N))
-                hooks.activation(ActivationPoint(.C, dir), layer: layer, view(xdbl.pointer + R + N, xw, N))
-            }
-            let delta = FloatBuffer(uninitialized: rows * E)
-            runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
-                Elementwise.softplus(range.count * E, v.ptr + range.lowerBound * E, delta.pointer + range.lowerBound * E)
-            }
-            let y = FloatBuffer(uninitialized: rows * E)
-            let states = keepStates ? FloatBuffer(zeros: rows * N * E) : nil
-            w.d.withUnsafeBufferPointer { dp in
-                SelectiveScan.forward(shape: .init(batch: Bt, length: L, channels: E, state: N),
-                                      u: xc.ptr, delta: delta.ptr, a2T: p.a2T.ptr,
-                                      bc: .init(base: xdbl.ptr, ld: xw, bOffset: R, cOffset: R + N),
-                                      d: dp.baseAddress!, reverse: rev, y: y.pointer, states: states?.pointer, runner: runner)
-            }
-            // Gate and average: m += ½ · y ⊙ SiLU(z).
-            let zBase = xz.ptr + E
-            runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
-                for r in range {
-                    let yr = y.ptr + r * E, zr = zBase + r * 2 * E, mr = m.pointer + r * E
-                    var e = 0
-                    while e + 8 <= E {
-                        mr.store8(e, mr.load8(e) + 0.5 * yr.load8(e) * VectorMath.silu(zr.load8(e)))
-                        e += 8
-                    }
-                    while e < E { mr[e] += 0.5 * yr[e] * ScalarMath.silu(zr[e]); e += 1 }
-                }
-            }
-            dirs.append(DirectionInternals(pre: pre, xc: xc, xdbl: xdbl, v: v, delta: delta, y: y, states: states))
+    // MARK: - MixerBackend (forward)
+
+    func floats(_ count: Int) -> FloatBuffer { FloatBuffer(uninitialized: count) }
+    func zeros(_ count: Int) -> FloatBuffer { FloatBuffer(zeros: count) }
+
+    private func view(_ source: Operand<FloatBuffer>, channels: Int, batch: Int) -> ActivationView {
+        ActivationView(values: source.buffer.pointer + source.offset, ld: source.ld, channels: channels, batch: batch, length: config.seqLen)
+    }
+
+    /// When the hooks may rewrite linear inputs they get a compact copy, so the FP activation
+    /// stays intact for the rest of the graph.
+    func linearInput(_ point: ActivationPoint, _ source: Operand<FloatBuffer>, channels: Int, batch: Int) -> Operand<FloatBuffer> {
+        guard let hooks else { return source }
+        if !hooks.modifiesLinearInputs {
+            hooks.activation(point, layer: layer, view(source, channels: channels, batch: batch))
+            return source
         }
-        // Point `out` (m stays intact for the backward pass).
-        let outIn = offerLinearInput(ActivationPoint(.out), hooks: hooks, source: m, ld: E, channels: E, batch: Bt)
-        let out = FloatBuffer(uninitialized: rows * D)
-        gemm(.outProj, hooks: hooks, input: outIn.buffer, ldIn: outIn.ld, inCols: E, rows: rows, batch: Bt,
-             weight: weights.outProj, outCols: D, output: out, ldOut: D)
-        return MixerInternals(batch: Bt, length: L, normed: normed, xz: xz, directions: dirs, m: m, out: out)
+        let rows = batch * config.seqLen, copy = FloatBuffer(uninitialized: rows * channels)
+        for r in 0..<rows { (copy.pointer + r * channels).update(from: source.buffer.pointer + source.offset + r * source.ld, count: channels) }
+        let c = Operand(buffer: copy, ld: channels)
+        hooks.activation(point, layer: layer, view(c, channels: channels, batch: batch))
+        return c
+    }
+
+    func observe(_ point: ActivationPoint, _ source: Operand<FloatBuffer>, channels: Int, batch: Int) {
+        hooks?.activation(point, layer: layer, view(source, channels: channels, batch: batch))
+    }
+
+    /// The weight of a linear of this layer.
+    func weight(_ kind: LinearKind) -> [Float] {
+        switch kind {
+        case .inProj: return weights.inProj
+        case .outProj: return weights.outProj
+        case .xProj(let d): return weights[d].xProj
+        case .dtProj(let d): return weights[d].dtProj
+        }
+    }
+
+    /// output = input · Wᵀ, or the hooks' own kernel (integer engines).
+    func linear(_ kind: LinearKind, input: Operand<FloatBuffer>, inCols: Int, outCols: Int, rows: Int, batch: Int,
+                output: Operand<FloatBuffer>) {
+        let inPtr = input.buffer.pointer + input.offset, outPtr = output.buffer.pointer + output.offset
+        if let hooks, hooks.linear(kind, layer: layer, input: view(input, channels: inCols, batch: batch), output: outPtr, ldOut: output.ld) {
+            return
+        }
+        weight(kind).withUnsafeBufferPointer { w in
+            BLAS.sgemm(transB: true, m: rows, n: outCols, k: inCols, a: inPtr, lda: input.ld, b: w.baseAddress!, ldb: inCols,
+                       c: outPtr, ldc: output.ld, runner: runner)
+        }
+    }
+
+    func convForward(_ dir: ScanDirection, xz: FloatBuffer, pre: FloatBuffer, xc: FloatBuffer, batch: Int) {
+        let E = config.dInner
+        weights[dir].convBias.withUnsafeBufferPointer { bias in
+            CausalConv1d.forward(batch: batch, length: config.seqLen, channels: E, taps: config.dConv, x: xz.ptr, ldx: 2 * E,
+                                 wT: prepared[dir.rawValue].convWT.ptr, bias: bias.baseAddress!, reverse: dir == .backward,
+                                 out: pre.pointer, silu: xc.pointer, runner: runner)
+        }
+    }
+
+    func biasSoftplus(_ dir: ScanDirection, v: FloatBuffer, delta: FloatBuffer, rows: Int, observe: () throws -> Void) throws {
+        let E = config.dInner
+        weights[dir].dtBias.withUnsafeBufferPointer { bias in
+            let bp = bias.baseAddress!
+            runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
+                for r in range { let vr = v.pointer + r * E; for e in 0..<E { vr[e] += bp[e] } }
+            }
+        }
+        try observe()
+        runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
+            Elementwise.softplus(range.count * E, v.ptr + range.lowerBound * E, delta.pointer + range.lowerBound * E)
+        }
+    }
+
+    func scanForward(_ dir: ScanDirection, xc: FloatBuffer, delta: FloatBuffer, xdbl: FloatBuffer, y: FloatBuffer, batch: Int,
+                     keepStates: Bool) -> FloatBuffer? {
+        let c = config, E = c.dInner, N = c.dState, R = c.dtRank
+        let states = keepStates ? FloatBuffer(zeros: batch * c.seqLen * N * E) : nil
+        weights[dir].d.withUnsafeBufferPointer { dp in
+            SelectiveScan.forward(shape: .init(batch: batch, length: c.seqLen, channels: E, state: N),
+                                  u: xc.ptr, delta: delta.ptr, a2T: prepared[dir.rawValue].a2T.ptr,
+                                  bc: .init(base: xdbl.ptr, ld: R + 2 * N, bOffset: R, cOffset: R + N),
+                                  d: dp.baseAddress!, reverse: dir == .backward, y: y.pointer, states: states?.pointer, runner: runner)
+        }
+        return states
+    }
+
+    func gateForward(y: FloatBuffer, xz: FloatBuffer, m: FloatBuffer, rows: Int, first: Bool) {
+        let E = config.dInner, zBase = xz.ptr + E
+        if first { m.pointer.update(repeating: 0, count: rows * E) }
+        runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
+            for r in range {
+                let yr = y.ptr + r * E, zr = zBase + r * 2 * E, mr = m.pointer + r * E
+                var e = 0
+                while e + 8 <= E {
+                    mr.store8(e, mr.load8(e) + 0.5 * yr.load8(e) * VectorMath.silu(zr.load8(e)))
+                    e += 8
+                }
+                while e < E { mr[e] += 0.5 * yr[e] * ScalarMath.silu(zr[e]); e += 1 }
+            }
+        }
     }
 }
-
-import Foundation

@@ -73,11 +73,8 @@ public final class GPUVisionMamba: @unchecked Sendable {
                     .i(B), .i(L), .i(M), .i(D), .i(c.clsIndex)])
     }
 
-    /// One layer's mixer internals on the device (all in the arena).
-    struct Internals {
-        let normed, xz, m, out: GPUBuffer
-        let dirs: [(pre: GPUBuffer, xc: GPUBuffer, xdbl: GPUBuffer, v: GPUBuffer, delta: GPUBuffer, y: GPUBuffer, states: GPUBuffer?)]
-    }
+    /// One layer's mixer internals on the device.
+    typealias Internals = MixerTensors<GPUBuffer>
 
     /// Who sees the activation points of a forward: host hooks (on copies) or a device observer.
     enum Observer {
@@ -85,54 +82,17 @@ public final class GPUVisionMamba: @unchecked Sendable {
         case device(GPUForwardObserver)
     }
 
-    /// The mixer of layer `l` on `normed`; `observe` sees each activation point.
-    func mixer(_ l: Int, normed: GPUBuffer, batch Bt: Int, keepStates: Bool, observe: Observer?,
+    /// The mixer of layer `l` on `normed` (`MixerGraph` on the device), its tensors in `scratch`
+    /// (default: the per-layer arena); `observe` sees each activation point.
+    func mixer(_ l: Int, normed: GPUBuffer, batch: Int, keepStates: Bool, observe: Observer?,
                in scratch: GPUArena? = nil) throws -> Internals {
-        let arena = scratch ?? self.arena
-        let c = config, L = c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv
-        let rows = Bt * L, xw = R + 2 * N, lw = layers[l]
-        try observe.map { try offer($0, ActivationPoint(.input), layer: l, normed, ld: D, channels: D, batch: Bt) }
-        let xz = try arena.floats(rows * 2 * E)
-        try device.sgemm(transA: false, transB: true, m: rows, n: 2 * E, k: D, alpha: 1, a: normed.address, lda: D,
-                         b: lw.inProj.address, ldb: D, beta: 0, c: xz.address, ldc: 2 * E)
-        let m = try arena.floats(rows * E)
-        var dirs: [(pre: GPUBuffer, xc: GPUBuffer, xdbl: GPUBuffer, v: GPUBuffer, delta: GPUBuffer, y: GPUBuffer, states: GPUBuffer?)] = []
-        for dir in ScanDirection.allCases {
-            let w = lw.dirs[dir.rawValue], rev = dir == .backward
-            let pre = try arena.floats(rows * E), xc = try arena.floats(rows * E)
-            try ops.convForward(batch: Bt, length: L, channels: E, taps: K, x: xz.address, ldx: 2 * E, wT: w.convWT,
-                                bias: w.convBias, reverse: rev, pre: pre, xc: xc)
-            try observe.map { try offer($0, ActivationPoint(.xproj, dir), layer: l, xc, ld: E, channels: E, batch: Bt) }
-            let xdbl = try arena.floats(rows * xw)
-            try device.sgemm(transA: false, transB: true, m: rows, n: xw, k: E, alpha: 1, a: xc.address, lda: E,
-                             b: w.xProj.address, ldb: E, beta: 0, c: xdbl.address, ldc: xw)
-            try observe.map { try offer($0, ActivationPoint(.dtproj, dir), layer: l, xdbl, ld: xw, channels: R, batch: Bt) }
-            let v = try arena.floats(rows * E), delta = try arena.floats(rows * E)
-            try device.sgemm(transA: false, transB: true, m: rows, n: E, k: R, alpha: 1, a: xdbl.address, lda: xw,
-                             b: w.dtProj.address, ldb: R, beta: 0, c: v.address, ldc: E)
-            try ops.biasSoftplus(rows: rows, channels: E, v: v, bias: w.dtBias, delta: delta)
-            if let observe {
-                try offer(observe, ActivationPoint(.delta, dir), layer: l, v, ld: E, channels: E, batch: Bt)
-                try offer(observe, ActivationPoint(.B, dir), layer: l, xdbl, offset: R, ld: xw, channels: N, batch: Bt)
-                try offer(observe, ActivationPoint(.C, dir), layer: l, xdbl, offset: R + N, ld: xw, channels: N, batch: Bt)
-            }
-            let y = try arena.floats(rows * E)
-            let states = keepStates ? try arena.floats(rows * N * E) : nil
-            try ops.scanForward(shape: .init(batch: Bt, length: L, channels: E, state: N), u: xc, delta: delta, a: w.a,
-                                bc: xdbl, ld: xw, bOffset: R, cOffset: R + N, d: w.d, reverse: rev, y: y, states: states)
-            try ops.gateForward(rows: rows, channels: E, y: y, z: xz.at(E), ldz: 2 * E, m: m, first: dir == .forward)
-            dirs.append((pre, xc, xdbl, v, delta, y, states))
-        }
-        try observe.map { try offer($0, ActivationPoint(.out), layer: l, m, ld: E, channels: E, batch: Bt) }
-        let out = try arena.floats(rows * D)
-        try device.sgemm(transA: false, transB: true, m: rows, n: D, k: E, alpha: 1, a: m.address, lda: E,
-                         b: lw.outProj.address, ldb: E, beta: 0, c: out.address, ldc: D)
-        return Internals(normed: normed, xz: xz, m: m, out: out, dirs: dirs)
+        let backend = GPUMixerBackend(model: self, layer: l, arena: scratch ?? arena, observer: observe)
+        return try MixerGraph(backend: backend).forward(normed: normed, batch: batch, keepStates: keepStates)
     }
 
     /// Hands an activation point to the observer: device buffers as they are, or a host copy.
-    private func offer(_ observer: Observer, _ point: ActivationPoint, layer: Int, _ src: GPUBuffer, offset: Int = 0,
-                       ld: Int, channels: Int, batch: Int) throws {
+    func offer(_ observer: Observer, _ point: ActivationPoint, layer: Int, _ src: GPUBuffer, offset: Int,
+               ld: Int, channels: Int, batch: Int, arena: GPUArena) throws {
         switch observer {
         case .device(let o):
             try o.activation(point, layer: layer, GPUActivationView(buffer: src, offset: offset, ld: ld, channels: channels,
@@ -211,7 +171,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
                          lossGradient: (Tensor) throws -> Tensor) throws -> VisionMamba.BackwardResult {
         try model.checkInput(x)
         let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
-        let E = c.dInner, N = c.dState, R = c.dtRank, K = c.dConv, xw = R + 2 * N, ci = c.clsIndex
+        let E = c.dInner, N = c.dState, xw = c.dtRank + 2 * N, ci = c.clsIndex
         // Forward, keeping the residual entering each layer, and every layer's internals when
         // they fit the budget.
         let perLayer = 4 * rows * (2 * D + 3 * E + 2 * (5 * E + xw + N * E) + 1)
@@ -298,74 +258,16 @@ public final class GPUVisionMamba: @unchecked Sendable {
                     }
                 }
             }
-            // Mixer backward.
+            // Mixer backward (`MixerGraph` on the device, scratch in the per-layer arena).
             var lg = grads?.layers[l]
+            let backend = GPUMixerBackend(model: self, layer: l, arena: arena, observer: nil)
+            let gNormed = try MixerGraph(backend: backend).backward(a, gOut: gH, extras: extras.map {
+                DirectionExtras(states: $0.states, c: $0.c, delta: $0.delta)
+            }, grads: &lg)
             if lg != nil {
-                let g = try arena.floats(D * E)
-                try device.sgemm(transA: true, transB: false, m: D, n: E, k: rows, alpha: 1, a: gH.address, lda: D,
-                                 b: a.m.address, ldb: E, beta: 0, c: g.address, ldc: E)
-                lg!.outProj = try fetch(g, D * E)
-            }
-            let gm = try arena.floats(rows * E), gxz = try arena.zeros(rows * 2 * E)
-            try device.sgemm(transA: false, transB: false, m: rows, n: E, k: D, alpha: 1, a: gH.address, lda: D,
-                             b: lw.outProj.address, ldb: E, beta: 0, c: gm.address, ldc: E)
-            let partial = try arena.floats(4 * rows * N * E)
-            for dir in ScanDirection.allCases {
-                let di = a.dirs[dir.rawValue], w = lw.dirs[dir.rawValue], rev = dir == .backward, ex = extras[dir.rawValue]
-                guard let states = di.states else { preconditionFailure("GPU mixer backward needs the forward states") }
-                let gy = try arena.floats(rows * E), gu = try arena.floats(rows * E), gDelta = try arena.floats(rows * E)
-                let gxdbl = try arena.floats(rows * xw)
-                try ops.gateBackward(rows: rows, channels: E, gm: gm, y: di.y, z: a.xz.at(E), ldz: 2 * E, gy: gy, gz: gxz.at(E))
-                let gA = lg == nil ? nil : try arena.floats(E * N), gD = lg == nil ? nil : try arena.floats(E)
-                try ops.scanBackward(shape: .init(batch: B, length: L, channels: E, state: N), u: di.xc, delta: di.delta, a: w.a,
-                                     bc: di.xdbl, ld: xw, bOffset: R, cOffset: R + N, d: w.d, reverse: rev, states: states,
-                                     gy: gy, ghExt: ex.states, gu: gu, gDelta: gDelta, gbc: gxdbl, extraC: ex.c, partial: partial,
-                                     gA: gA, gD: gD)
-                try ops.softplusBackward(count: rows * E, g: gDelta, extra: ex.delta, v: di.v)
-                var dg = lg?[dir]
-                if dg != nil, let gA, let gD {
-                    // A = −exp(A_log) ⇒ ∂/∂A_log = ∂/∂A ⊙ A.
-                    let a = try fetch(w.a, E * N)
-                    dg!.aLog = zip(try fetch(gA, E * N), a).map { $0 * $1 }
-                    dg!.d = try fetch(gD, E)
-                    let gBias = try arena.floats(E), gDt = try arena.floats(E * R)
-                    try ops.columnSums(rows: rows, cols: E, x: gDelta.address, ld: E, out: gBias)
-                    try device.sgemm(transA: true, transB: false, m: E, n: R, k: rows, alpha: 1, a: gDelta.address, lda: E,
-                                     b: di.xdbl.address, ldb: xw, beta: 0, c: gDt.address, ldc: R)
-                    dg!.dtBias = try fetch(gBias, E); dg!.dtProj = try fetch(gDt, E * R)
-                }
-                try device.sgemm(transA: false, transB: false, m: rows, n: R, k: E, alpha: 1, a: gDelta.address, lda: E,
-                                 b: w.dtProj.address, ldb: R, beta: 0, c: gxdbl.address, ldc: xw)
-                try device.sgemm(transA: false, transB: false, m: rows, n: E, k: xw, alpha: 1, a: gxdbl.address, lda: xw,
-                                 b: w.xProj.address, ldb: E, beta: 1, c: gu.address, ldc: E)
-                if dg != nil {
-                    let gX = try arena.floats(xw * E)
-                    try device.sgemm(transA: true, transB: false, m: xw, n: E, k: rows, alpha: 1, a: gxdbl.address, lda: xw,
-                                     b: di.xc.address, ldb: E, beta: 0, c: gX.address, ldc: E)
-                    dg!.xProj = try fetch(gX, xw * E)
-                }
-                try ops.siluBackward(count: rows * E, g: gu, pre: di.pre)
-                if dg != nil {
-                    let gwT = try arena.floats(K * E), gb = try arena.floats(E)
-                    try ops.convBackwardWeights(batch: B, length: L, channels: E, taps: K, gpre: gu, x: a.xz.address, ldx: 2 * E,
-                                                reverse: rev, gwT: gwT, gb: gb)
-                    let t = try fetch(gwT, K * E)
-                    dg!.convWeight = (0..<(E * K)).map { t[($0 % K) * E + $0 / K] }
-                    dg!.convBias = try fetch(gb, E)
-                    lg![dir] = dg!
-                }
-                try ops.convBackwardInput(batch: B, length: L, channels: E, taps: K, gpre: gu, wT: w.convWT,
-                                          gx: gxz.address, ldgx: 2 * E, reverse: rev)
-            }
-            let gNormed = try arena.floats(rows * D)
-            try device.sgemm(transA: false, transB: false, m: rows, n: D, k: 2 * E, alpha: 1, a: gxz.address, lda: 2 * E,
-                             b: lw.inProj.address, ldb: D, beta: 0, c: gNormed.address, ldc: D)
-            if lg != nil {
-                let gIn = try arena.floats(2 * E * D), gNorm = try arena.floats(D)
-                try device.sgemm(transA: true, transB: false, m: 2 * E, n: D, k: rows, alpha: 1, a: gxz.address, lda: 2 * E,
-                                 b: a.normed.address, ldb: D, beta: 0, c: gIn.address, ldc: D)
+                let gNorm = try arena.floats(D)
                 try ops.rmsNormWeightGradient(rows: rows, d: D, x: residuals[l].address, rstd: rstd, gy: gNormed.address, gw: gNorm)
-                lg!.inProj = try fetch(gIn, 2 * E * D); lg!.normWeight = try fetch(gNorm, D)
+                lg!.normWeight = try fetch(gNorm, D)
                 grads!.layers[l] = lg!
             }
             try ops.rmsNormBackward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, rstd: rstd, gy: gNormed.address,
