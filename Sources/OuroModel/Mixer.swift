@@ -104,18 +104,6 @@ struct Mixer: MixerBackend {
                     PreparedDirection(weights.backward, E: E, N: N, K: K)]
     }
 
-    /// Runs the mixer on `normed` (B·L, D). `keepStates` stores every scan state (for
-    /// backward passes and the generator). With hooks, each activation point is offered to
-    /// them before it is consumed.
-    func forward(normed: FloatBuffer, batch: Int, keepStates: Bool, hooks: ForwardHooks?) -> MixerInternals {
-        var backend = self
-        backend.hooks = hooks
-        // The host backend never throws.
-        let t = try! MixerGraph(backend: backend).forward(normed: normed, batch: batch, keepStates: keepStates)
-        let dirs = t.dirs.map { DirectionInternals(pre: $0.pre, xc: $0.xc, xdbl: $0.xdbl, v: $0.v, delta: $0.delta, y: $0.y, states: $0.states) }
-        return MixerInternals(batch: batch, length: config.seqLen, normed: t.normed, xz: t.xz, directions: dirs, m: t.m, out: t.out)
-    }
-
     // MARK: - MixerBackend (forward)
 
     func floats(_ count: Int) -> FloatBuffer { FloatBuffer(uninitialized: count) }

@@ -1,32 +1,6 @@
 import OuroEngine
 
 extension Mixer {
-    /// Backward of the mixer (`vim-architecture.md` §7) from the gradient on its output.
-    ///
-    /// Returns the gradient on the normed input (B·L, D). When `grads` is given, parameter
-    /// gradients of this layer are written into it (overwriting). `extra` adds loss gradients
-    /// on the internals of each direction (states, C, Δ).
-    func backward(_ a: MixerInternals, gOut: FloatBuffer, extra: [DirectionExtraGradients?]?,
-                  grads: UnsafeMutablePointer<LayerWeights>?) -> FloatBuffer {
-        let t = MixerTensors(batch: a.batch, normed: a.normed, xz: a.xz, m: a.m, out: a.out, dirs: a.directions.map {
-            DirectionTensors(pre: $0.pre, xc: $0.xc, xdbl: $0.xdbl, v: $0.v, delta: $0.delta, y: $0.y, states: $0.states)
-        })
-        let extras = ScanDirection.allCases.map { d -> DirectionExtras<FloatBuffer> in
-            let e = extra?[d.rawValue] ?? nil
-            return DirectionExtras(states: e?.states, c: e?.c, delta: e?.delta)
-        }
-        var g: LayerWeights? = grads?.pointee
-        // The host backend never throws.
-        let gNormed = try! MixerGraph(backend: self).backward(t, gOut: gOut, extras: extras, grads: &g)
-        if let grads, let g {
-            // The norm weight's gradient is the model's.
-            let norm = grads.pointee.normWeight
-            grads.pointee = g
-            grads.pointee.normWeight = norm
-        }
-        return gNormed
-    }
-
     // MARK: - MixerBackend (backward)
 
     func linearInputGradient(_ kind: LinearKind, gOut: Operand<FloatBuffer>, outCols: Int, inCols: Int, rows: Int,

@@ -117,11 +117,6 @@ public struct VisionMamba: Sendable {
         return seq
     }
 
-    /// The mixer of layer l.
-    func mixer(_ l: Int, runner: ParallelRunner) -> Mixer {
-        Mixer(config: config, weights: weights.layers[l], layer: l, runner: runner)
-    }
-
     /// RMSNorm of layer l (or norm_f for l = depth) on (rows, D).
     func norm(_ weight: [Float], _ x: FloatBuffer, rows: Int, rstd: FloatBuffer?, runner: ParallelRunner) -> FloatBuffer {
         let out = FloatBuffer(zeros: rows * config.embedDim)
@@ -155,22 +150,14 @@ public struct VisionMamba: Sendable {
     public func forward(_ x: Tensor, capture: Capture = [], hooks: ForwardHooks? = nil,
                         threads: Int = Hardware.cores) throws -> ForwardResult {
         try checkInput(x)
-        let runner = ParallelRunner(threads: threads)
-        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L
-        let res = embed(x, runner: runner)
+        let backend = HostModelBackend(model: self, runner: ParallelRunner(threads: threads), hooks: hooks)
+        let B = x.shape[0], L = config.seqLen, D = config.embedDim
         var residuals: [Tensor] = [], hiddens: [Tensor] = []
-        var h: FloatBuffer? = nil
-        for l in 0..<c.depth {
-            if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
+        let (feat, logits) = try ModelGraph(backend: backend).forward(x) { _, res, out in
             if capture.contains(.residuals) { residuals.append(Tensor(shape: [B, L, D], data: res.array)) }
-            let normed = norm(weights.layers[l].normWeight, res, rows: rows, rstd: nil, runner: runner)
-            let internals = mixer(l, runner: runner).forward(normed: normed, batch: B, keepStates: false, hooks: hooks)
-            h = internals.out
-            if capture.contains(.hiddens) { hiddens.append(Tensor(shape: [B, L, D], data: internals.out.array)) }
+            if capture.contains(.hiddens) { hiddens.append(Tensor(shape: [B, L, D], data: out.array)) }
         }
-        if let h { for i in 0..<(rows * D) { res.pointer[i] += h.pointer[i] } }
-        let (feat, logits) = head(final: res, batch: B, runner: runner)
-        return ForwardResult(logits: logits, finalFeatures: feat, residuals: residuals, hiddens: hiddens)
+        return ForwardResult(logits: logits, finalFeatures: feat!, residuals: residuals, hiddens: hiddens)
     }
 
     /// Logits of a batch, processed in chunks of `batchSize` images.
