@@ -20,7 +20,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
     let arena: GPUArena
     /// Per-layer storage of the forward internals when a backward pass keeps them (see
     /// `cacheBudgetBytes`); kept between calls so their memory is reused.
-    private var layerCaches: [GPUArena] = []
+    var layerCaches: [GPUArena] = []
     /// Largest total size of kept layer internals: below it the backward reuses the forward's
     /// internals, above it every layer is recomputed (bounded memory, like the CPU model).
     /// 24 GiB keeps vim-tiny-shape blocks of 64 on an 80 GB card with room for the rest.
@@ -53,7 +53,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// The CUDA C module of the model's layout kernels (for compile checks).
     public static var kernelModule: GPUModuleSource { GPUModelKernels.module }
 
-    private func module(_ name: String, threads: Int, _ args: [GPUArg]) throws {
+    func module(_ name: String, threads: Int, _ args: [GPUArg]) throws {
         try device.launch(name, in: GPUModelKernels.module, threads: threads, args: args)
     }
 
@@ -80,14 +80,6 @@ public final class GPUVisionMamba: @unchecked Sendable {
     enum Observer {
         case host(ForwardHooks)
         case device(GPUForwardObserver)
-    }
-
-    /// The mixer of layer `l` on `normed` (`MixerGraph` on the device), its tensors in `scratch`
-    /// (default: the per-layer arena); `observe` sees each activation point.
-    func mixer(_ l: Int, normed: GPUBuffer, batch: Int, keepStates: Bool, observe: Observer?,
-               in scratch: GPUArena? = nil) throws -> Internals {
-        let backend = GPUMixerBackend(model: self, layer: l, arena: scratch ?? arena, observer: observe)
-        return try MixerGraph(backend: backend).forward(normed: normed, batch: batch, keepStates: keepStates)
     }
 
     /// Hands an activation point to the observer: device buffers as they are, or a host copy.
@@ -122,25 +114,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
         try logits(x, observer: .device(observer))
     }
 
-    private func logits(_ x: Tensor, observer observe: Observer?) throws -> Tensor {
+    private func logits(_ x: Tensor, observer: Observer?) throws -> Tensor {
         try model.checkInput(x)
-        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L
-        let res = try device.floats(rows * D)
-        arena.reset()
-        try embed(x, into: res)
-        for l in 0..<c.depth {
-            arena.reset()
-            let normed = try arena.floats(rows * D)
-            try ops.rmsNormForward(rows: rows, d: D, x: res.address, weight: layers[l].norm, eps: c.normEps, out: normed.address, rstd: nil)
-            let a = try mixer(l, normed: normed, batch: B, keepStates: false, observe: observe)
-            try ops.add(count: rows * D, dst: res.address, src: a.out.address)
-        }
-        arena.reset()
-        return try head(res, batch: B, rstd: nil).logits
+        return try ModelGraph(backend: GPUModelBackend(model: self, observer: observer)).forward(x).logits
     }
 
     /// norm_f on the cls rows and the classifier: (cls rows, features, logits on the host).
-    private func head(_ res: GPUBuffer, batch B: Int, rstd: GPUBuffer?) throws -> (cls: GPUBuffer, feat: GPUBuffer, logits: Tensor) {
+    func head(_ res: GPUBuffer, batch B: Int, rstd: GPUBuffer?) throws -> (cls: GPUBuffer, feat: GPUBuffer, logits: Tensor) {
         let c = config, D = c.embedDim, K = c.numClasses
         let cls = try arena.floats(B * D), feat = try arena.floats(B * D), logits = try arena.floats(B * K)
         try module("ouro_cls_rows", threads: B * D, [.floats(cls), .floats(res), .i(B), .i(c.seqLen), .i(D), .i(c.clsIndex), .i(0)])
@@ -170,141 +150,13 @@ public final class GPUVisionMamba: @unchecked Sendable {
     public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
                          lossGradient: (Tensor) throws -> Tensor) throws -> VisionMamba.BackwardResult {
         try model.checkInput(x)
-        let c = config, B = x.shape[0], L = c.seqLen, D = c.embedDim, rows = B * L, M = c.numPatches
-        let E = c.dInner, N = c.dState, xw = c.dtRank + 2 * N, ci = c.clsIndex
-        // Forward, keeping the residual entering each layer, and every layer's internals when
-        // they fit the budget.
-        let perLayer = 4 * rows * (2 * D + 3 * E + 2 * (5 * E + xw + N * E) + 1)
-        let cache = perLayer * c.depth <= cacheBudgetBytes
-        if cache { while layerCaches.count < c.depth { layerCaches.append(GPUArena(device: device)) } }
-        var kept: [(internals: Internals, rstd: GPUBuffer)] = []
-        let residuals = try (0...c.depth).map { _ in try device.floats(rows * D) }
-        arena.reset()
-        try embed(x, into: residuals[0])
-        for l in 0..<c.depth {
-            arena.reset()
-            let scratch = cache ? layerCaches[l] : arena
-            scratch.reset()
-            let normed = try scratch.floats(rows * D), rstd = try scratch.floats(rows)
-            try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: layers[l].norm, eps: c.normEps,
-                                   out: normed.address, rstd: cache ? rstd : nil)
-            let a = try mixer(l, normed: normed, batch: B, keepStates: cache, observe: nil, in: scratch)
-            if cache { kept.append((a, rstd)) }
-            try device.zero(residuals[l + 1], offset: 0, bytes: 4 * rows * D)
-            try ops.add(count: rows * D, dst: residuals[l + 1].address, src: residuals[l].address)
-            try ops.add(count: rows * D, dst: residuals[l + 1].address, src: a.out.address)
-        }
-        // Head and norm_f.
-        arena.reset()
-        let rstdF = try arena.floats(B)
-        let h = try head(residuals[c.depth], batch: B, rstd: rstdF)
-        let gLogitsHost = try lossGradient(h.logits)
-        guard gLogitsHost.shape == h.logits.shape else {
-            throw ModelError("backward: loss gradient has shape \(gLogitsHost.shape), expected \(h.logits.shape)")
-        }
-        let gLogits = try device.upload(gLogitsHost.data)
-        let gFeat = try arena.floats(B * D), gCls = try arena.floats(B * D)
-        try device.sgemm(transA: false, transB: false, m: B, n: D, k: c.numClasses, alpha: 1, a: gLogits.address, lda: c.numClasses,
-                         b: headWeight.address, ldb: D, beta: 0, c: gFeat.address, ldc: D)
-        try ops.rmsNormBackward(rows: B, d: D, x: h.cls.address, weight: normF, rstd: rstdF, gy: gFeat.address, gx: gCls.address,
-                                accumulate: false)
-        var grads = parameters ? VisionMambaWeights(zerosFor: c) : nil
-        func fetch(_ b: GPUBuffer, _ n: Int) throws -> [Float] { try device.download(b, floatOffset: 0, count: n) }
-        if grads != nil {
-            let K = c.numClasses
-            let gHead = try arena.floats(K * D), gHeadBias = try arena.floats(K), gNormF = try arena.floats(D)
-            try device.sgemm(transA: true, transB: false, m: K, n: D, k: B, alpha: 1, a: gLogits.address, lda: K,
-                             b: h.feat.address, ldb: D, beta: 0, c: gHead.address, ldc: D)
-            try ops.columnSums(rows: B, cols: K, x: gLogits.address, ld: K, out: gHeadBias)
-            try ops.rmsNormWeightGradient(rows: B, d: D, x: h.cls.address, rstd: rstdF, gy: gFeat.address, gw: gNormF)
-            grads!.headWeight = try fetch(gHead, K * D); grads!.headBias = try fetch(gHeadBias, K); grads!.normF = try fetch(gNormF, D)
-        }
-        let gRes = try device.zeros(rows * D)
-        try module("ouro_cls_rows", threads: B * D, [.floats(gCls), .floats(gRes), .i(B), .i(L), .i(D), .i(ci), .i(1)])
-
-        for l in stride(from: c.depth - 1, through: 0, by: -1) {
-            arena.reset()
-            let lw = layers[l]
-            let a: Internals, rstd: GPUBuffer
-            if cache {
-                (a, rstd) = kept[l]
-            } else {
-                let normed = try arena.floats(rows * D)
-                rstd = try arena.floats(rows)
-                try ops.rmsNormForward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, eps: c.normEps,
-                                       out: normed.address, rstd: rstd)
-                a = try mixer(l, normed: normed, batch: B, keepStates: true, observe: nil)
-            }
-            let gH = try arena.zeros(rows * D)
-            try ops.add(count: rows * D, dst: gH.address, src: gRes.address)
-            var extras: [(states: GPUBuffer?, c: GPUBuffer?, delta: GPUBuffer?)] = [(nil, nil, nil), (nil, nil, nil)]
-            if let gpuHook {
-                let view = GPULayerInternals(batch: B, out: a.out, xdbl: a.dirs.map { $0.xdbl }, delta: a.dirs.map { $0.delta },
-                                             states: a.dirs.map { $0.states! })
-                if let ex = try gpuHook.layerBackward(layer: l, internals: view, gHidden: gH, arena: arena) {
-                    for (i, e) in ex.enumerated() { if let e { extras[i] = (e.states, e.c, e.delta) } }
-                }
-            } else if let layerHook {
-                let host = try hostInternals(a, batch: B)
-                let gHost = FloatBuffer(uninitialized: rows * D)
-                try device.download(gH, offset: 0, bytes: 4 * rows * D, to: gHost.pointer)
-                let ex = layerHook.layerBackward(layer: l, internals: host, gHidden: gHost)
-                try device.upload(gHost.ptr, count: rows * D, to: gH)
-                if let ex {
-                    for (i, e) in ex.enumerated() {
-                        guard let e else { continue }
-                        extras[i] = (try e.states.map { try uploadArena($0) }, try e.c.map { try uploadArena($0) },
-                                     try e.delta.map { try uploadArena($0) })
-                    }
-                }
-            }
-            // Mixer backward (`MixerGraph` on the device, scratch in the per-layer arena).
-            var lg = grads?.layers[l]
-            let backend = GPUMixerBackend(model: self, layer: l, arena: arena, observer: nil)
-            let gNormed = try MixerGraph(backend: backend).backward(a, gOut: gH, extras: extras.map {
-                DirectionExtras(states: $0.states, c: $0.c, delta: $0.delta)
-            }, grads: &lg)
-            if lg != nil {
-                let gNorm = try arena.floats(D)
-                try ops.rmsNormWeightGradient(rows: rows, d: D, x: residuals[l].address, rstd: rstd, gy: gNormed.address, gw: gNorm)
-                lg!.normWeight = try fetch(gNorm, D)
-                grads!.layers[l] = lg!
-            }
-            try ops.rmsNormBackward(rows: rows, d: D, x: residuals[l].address, weight: lw.norm, rstd: rstd, gy: gNormed.address,
-                                    gx: gRes.address, accumulate: true)
-        }
-        // Patch embedding: gCols = gT · W_patch, folded back to pixels on the host.
-        arena.reset()
-        let gT = try arena.floats(B * M * D), gCols = try arena.floats(B * M * c.patchDim)
-        try module("ouro_embed_gather_grad", threads: B * M * D, [.floats(gRes), .floats(gT), .i(B), .i(L), .i(M), .i(D), .i(ci)])
-        try device.sgemm(transA: false, transB: false, m: B * M, n: c.patchDim, k: D, alpha: 1, a: gT.address, lda: D,
-                         b: patchWeight.address, ldb: c.patchDim, beta: 0, c: gCols.address, ldc: c.patchDim)
-        let colsHost = FloatBuffer(uninitialized: B * M * c.patchDim)
-        try device.download(gCols, offset: 0, bytes: 4 * B * M * c.patchDim, to: colsHost.pointer)
-        if grads != nil {
-            let gPos = try arena.floats(L * D), gCls = try arena.floats(D), gPatchBias = try arena.floats(D)
-            let gPatch = try arena.floats(D * c.patchDim), cols = try arena.floats(B * M * c.patchDim)
-            try ops.columnSums(rows: B, cols: L * D, x: gRes.address, ld: L * D, out: gPos)
-            try ops.columnSums(rows: B, cols: D, x: gRes.at(ci * D), ld: L * D, out: gCls)
-            try ops.columnSums(rows: B * M, cols: D, x: gT.address, ld: D, out: gPatchBias)
-            let unfolded = model.unfold(x)
-            try device.upload(unfolded.ptr, count: B * M * c.patchDim, to: cols)
-            try device.sgemm(transA: true, transB: false, m: D, n: c.patchDim, k: B * M, alpha: 1, a: gT.address, lda: D,
-                             b: cols.address, ldb: c.patchDim, beta: 0, c: gPatch.address, ldc: c.patchDim)
-            grads!.posEmbed = try fetch(gPos, L * D); grads!.clsToken = try fetch(gCls, D)
-            grads!.patchBias = try fetch(gPatchBias, D); grads!.patchWeight = try fetch(gPatch, D * c.patchDim)
-        }
-        return VisionMamba.BackwardResult(logits: h.logits, inputGradient: model.fold(colsHost, shape: x.shape), parameterGradients: grads)
-    }
-
-    private func uploadArena(_ b: FloatBuffer) throws -> GPUBuffer {
-        let d = try arena.floats(b.count)
-        try device.upload(b.ptr, count: b.count, to: d)
-        return d
+        let backend = GPUModelBackend(model: self, layerHook: layerHook, gpuHook: gpuHook)
+        return try ModelGraph(backend: backend).backward(x, parameters: parameters, lossGradient: lossGradient)
     }
 
     /// Host copies of a layer's internals, in the CPU model's types (for loss hooks).
-    private func hostInternals(_ a: Internals, batch: Int) throws -> MixerInternals {
+    func hostInternals(_ a: Internals) throws -> MixerInternals {
+        let batch = a.batch
         func host(_ b: GPUBuffer, _ count: Int) throws -> FloatBuffer {
             let h = FloatBuffer(uninitialized: count)
             try device.download(b, offset: 0, bytes: 4 * count, to: h.pointer)
