@@ -27,6 +27,13 @@ step forward 90 "$BIN" bench forward --device gpu --model $FIX/vim-tiny-shape.pt
 step evalgpu 90 "$BIN" eval --device gpu --data fashion-mnist:.device/fmnist --json
 step evalcpu 90 "$BIN" eval --device cpu --data fashion-mnist:.device/fmnist --json
 step gemm 90 "$BIN" bench gemm --device gpu --json
+# Calibration on the GPU (statistics kernels) vs the CPU, same model and noise images: time and artifacts.
+for d in gpu cpu; do
+  step quant-$d 120 "$BIN" quantize --model $FIX/vim-tiny-shape.pth --calib noise:16 --setting w4a4 --device $d \
+    --out "$OUT/tiny-$d.safetensors" --no-report --quiet --json
+done
+python3 scripts/device/compare_artifacts.py "$OUT/tiny-gpu.safetensors" "$OUT/tiny-cpu.safetensors" > "$OUT/compare-tiny.json" 2>&1
+head -c 1500 "$OUT/compare-tiny.json"; echo
 # A cluster on this machine: coordinator + 1 GPU worker + 1 CPU worker, then the same job on 2 CPU workers.
 job() {  # $1 = name, $2 $3 = worker devices
   local port=$4
