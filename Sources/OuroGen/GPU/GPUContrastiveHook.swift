@@ -3,10 +3,9 @@ import OuroModel
 
 /// The contrastive generators' loss (`ouromamba`, `contrastive-raw`) on GPU layer internals.
 ///
-/// Patched features, similarities and every gradient into states, C and Δ are GPU kernels;
-/// only the per-patch InfoNCE decisions (top-k positives, softmax coefficients) and the
-/// Δ-weight normalisation run on the host, through the same functions as the CPU loss, on a
-/// few small arrays. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
+/// Δ-weights, patched features, similarities and every gradient into states, C and Δ are GPU
+/// kernels; only the per-patch InfoNCE decisions (top-k positives, softmax coefficients) run
+/// on the host, through the same function as the CPU loss, on one small array per layer. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
 final class GPUContrastiveHook: GPUBackwardLayerHook {
     let host: GenLossHook
     let device: GPUDevice
@@ -62,18 +61,14 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         guard let li = host.layers.firstIndex(of: l) else { return nil }
         let c = host.model, B = a.batch, L = c.seqLen, E = c.dInner, N = c.dState, R = c.dtRank, xw = R + 2 * N, F = 2 * E
         let dirs = ScanDirection.allCases.map(\.rawValue)
-        // Δ-weights on the host (M means per image and direction).
-        var weights: [[ContrastiveLoss.DeltaWeights]] = []
-        var wBufs: [GPUBuffer] = []
-        let meansBuf = try arena.floats(2 * B * M)
+        // Δ-weights per image and direction, on the device (no host round trip).
+        let uniform = loss.raw || loss.config.deltaWeighting == "uniform"
+        var wBufs: [GPUBuffer] = [], infoBufs: [GPUBuffer] = []
         for d in dirs {
+            let meansBuf = try arena.floats(2 * B * M), wb = try arena.floats(B * M), info = try arena.floats(2 * 3 * B)
             try run("gen_delta_means", threads: B * M, [.floats(a.delta[d]), .floats(pos), .floats(meansBuf), .i(B), .i(L), .i(M), .i(E)])
-            let means = try doubles(meansBuf, B * M)
-            let wi = (0..<B).map { b in loss.deltaWeights(means: Array(means[(b * M)..<((b + 1) * M)])) }
-            weights.append(wi)
-            let wb = try arena.floats(B * M)
-            try device.upload(wi.flatMap { $0.w }, to: wb)
-            wBufs.append(wb)
+            try run("gen_delta_weights", threads: B, [.floats(meansBuf), .floats(wb), .floats(info), .i(B), .i(M), .i(uniform ? 1 : 0)])
+            wBufs.append(wb); infoBufs.append(info)
         }
         // Features, unit rows and candidate similarities.
         let feats = try arena.floats(B * M * F)
@@ -129,10 +124,9 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
                 let gwn = try arena.floats(2 * B * M * N), gw = try arena.floats(2 * B * M)
                 try run("gen_row_sums", threads: B * M * N, [.floats(partial), .floats(gwn), .i(B * M * N), .i(E)])
                 try run("gen_row_sums_d", threads: B * M, [.floats(gwn), .floats(gw), .i(B * M), .i(N)])
-                let gwHost = try doubles(gw, B * M)
-                let g = (0..<B).flatMap { b in loss.deltaMeanGradient(Array(gwHost[(b * M)..<((b + 1) * M)]), weights: weights[d][b]) }
                 let gBuf = try arena.floats(B * M)
-                try device.upload(g, to: gBuf)
+                try run("gen_delta_mean_grad", threads: B, [.floats(gw), .floats(wBufs[d]), .floats(infoBufs[d]), .floats(gBuf),
+                                                            .i(B), .i(M), .i(E)])
                 let gd = try arena.zeros(B * L * E)
                 try run("gen_delta_rows", threads: B * M * E, [.floats(gBuf), .floats(pos), .floats(gd), .i(B), .i(L), .i(M), .i(E)])
                 gdelta = gd

@@ -122,6 +122,39 @@ enum GPUContrastiveKernels {
         means[idx] = s / (double)E;
     }
 
+    // Δ-weights of each image (ContrastiveLoss.deltaWeights): w(p) = (δ̄(p) − δ̄min)/z with
+    // z = δ̄max − δ̄min + 1e-6 (first extremal patch on ties), or 1 when `uniform`. info[b] =
+    // (qMin, qMax, z) for the gradient. One thread per image.
+    extern "C" __global__ void gen_delta_weights(const double* __restrict__ means, float* __restrict__ w,
+                                                 double* __restrict__ info, int B, int M, int uniform) {
+        int b = blockIdx.x * blockDim.x + threadIdx.x;
+        if (b >= B) return;
+        const double* m = means + (size_t)b * M;
+        int qMin = 0, qMax = 0;
+        for (int p = 1; p < M; p++) { if (m[p] < m[qMin]) qMin = p; if (m[p] > m[qMax]) qMax = p; }
+        double z = (m[qMax] - m[qMin]) + 1e-6;
+        for (int p = 0; p < M; p++) w[(size_t)b * M + p] = uniform ? 1.f : (float)((m[p] - m[qMin]) / z);
+        info[3 * b] = qMin; info[3 * b + 1] = qMax; info[3 * b + 2] = z;
+    }
+
+    // ∂loss/∂δ̄(q) / E from ∂loss/∂w(q) (ContrastiveLoss.deltaMeanGradient). One thread per image.
+    extern "C" __global__ void gen_delta_mean_grad(const double* __restrict__ gw, const float* __restrict__ w,
+                                                   const double* __restrict__ info, float* __restrict__ g, int B, int M, int E) {
+        int b = blockIdx.x * blockDim.x + threadIdx.x;
+        if (b >= B) return;
+        const double* gb = gw + (size_t)b * M;
+        const float* wb = w + (size_t)b * M;
+        int qMin = (int)info[3 * b], qMax = (int)info[3 * b + 1];
+        double z = info[3 * b + 2], sMin = 0.0, sMax = 0.0;
+        for (int q = 0; q < M; q++) { sMin += gb[q] * ((double)wb[q] - 1.0); sMax += gb[q] * (double)wb[q]; }
+        for (int q = 0; q < M; q++) {
+            double v = gb[q] / z;
+            if (q == qMin) v += sMin / z;
+            if (q == qMax) v -= sMax / z;
+            g[(size_t)b * M + q] = (float)(v / (double)E);
+        }
+    }
+
     // Γ(q) = Σ_{p: q ∈ win(p)} C(σ(p)) ⊗ gy(p); gh(σ(q)) = w(q)·Γ(q); partial = Γ ⊙ h(σ(q)) for ∂loss/∂w(q).
     extern "C" __global__ void gen_grad_states(const float* __restrict__ states, const float* __restrict__ xdbl, int ld, int cOff,
                                                const float* __restrict__ w, const int* __restrict__ pos,
