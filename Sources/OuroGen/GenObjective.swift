@@ -138,6 +138,7 @@ public struct GenObjective {
             let gpuHook = onDevice ? try GPUContrastiveHook(host: hook, device: gpu.device) : nil
             inputGradient = try gpu.inputGradient(images, layerHook: onDevice ? nil : layerHook, gpuHook: gpuHook,
                                                   lossGradient: lossGradient).inputGradient
+            try gpuHook?.recordLosses(batch: images.shape[0])
         } else {
             inputGradient = try model.backward(images, parameters: false, layerHook: layerHook, threads: threads,
                                                lossGradient: lossGradient).inputGradient

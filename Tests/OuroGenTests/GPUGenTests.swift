@@ -22,6 +22,9 @@ import OuroTestSupport
             let el = relativeMaxError(parts.total.map(Float.init), cpuParts.total.map(Float.init))
             #expect(eg <= 1e-4, "\(label) \(kind.rawValue): gradient error \(eg)")
             #expect(el <= 1e-5, "\(label) \(kind.rawValue): loss error \(el)")
+            let perLayer = relativeMaxError(parts.contrastivePerLayer.flatMap { $0 }.map(Float.init),
+                                            cpuParts.contrastivePerLayer.flatMap { $0 }.map(Float.init))
+            #expect(perLayer <= 1e-5, "\(label) \(kind.rawValue): per-layer contrastive loss error \(perLayer)")
         }
     }
 
@@ -31,19 +34,25 @@ import OuroTestSupport
         for arch in [80, 90] { #expect(try nv.ptx(GenObjective.gpuKernelModule, arch: arch).count > 500) }
     }
 
-    /// A random config (4×4 grid, E = 12): every window and candidate table at the border.
-    @Test func gpuGenGradientsMatchCPUOnRandomConfig() throws {
-        let c = VisionMambaConfig(imageSize: 16, channels: 2, patchSize: 4, stride: 4, embedDim: 6, depth: 2,
+    /// Random configs (E = 12): a 4×4 grid, where every window and candidate table is at the
+    /// border, and a 12×12 grid with a 13×13 contrast window (up to 168 candidates, more than
+    /// the device InfoNCE holds, so InfoNCE runs on the host).
+    @Test(arguments: [(16, 5), (48, 13)])
+    func gpuGenGradientsMatchCPUOnRandomConfig(imageSize: Int, contrastWindow: Int) throws {
+        let c = VisionMambaConfig(imageSize: imageSize, channels: 2, patchSize: 4, stride: 4, embedDim: 6, depth: 2,
                                   dState: 3, dConv: 3, expand: 2, dtRank: 2, numClasses: 4)
         let model = RandomModel.make(c, seed: 11)
         var rng = Xoshiro256StarStar(seed: 12)
-        let x = Tensor(shape: [3, 2, 16, 16], data: rng.normals(3 * 512))
-        var cfg = GenConfig(); cfg.contrastTopk = 6
-        let (_, cpuGrad) = try GenObjective(model: model, config: cfg, threads: 2).evaluate(images: x, labels: [2, 0, 1])
+        let x = Tensor(shape: [3, 2, imageSize, imageSize], data: rng.normals(3 * 2 * imageSize * imageSize))
+        var cfg = GenConfig(); cfg.contrastTopk = 6; cfg.contrastNbhd = contrastWindow
+        let (cpuParts, cpuGrad) = try GenObjective(model: model, config: cfg, threads: 2).evaluate(images: x, labels: [2, 0, 1])
         for (label, dev) in GPUTestDevices.all("GPU Gen gradients (random config)") {
             let obj = GenObjective(model: model, config: cfg, threads: 2, gpu: try GPUVisionMamba(model: model, device: dev))
-            let e = relativeMaxError(try obj.evaluate(images: x, labels: [2, 0, 1]).1.data, cpuGrad.data)
-            #expect(e <= 1e-4, "\(label): gradient error \(e)")
+            let (parts, grad) = try obj.evaluate(images: x, labels: [2, 0, 1])
+            let e = relativeMaxError(grad.data, cpuGrad.data)
+            let el = relativeMaxError(parts.total.map(Float.init), cpuParts.total.map(Float.init))
+            #expect(e <= 1e-4, "\(label), \(imageSize)² with a \(contrastWindow)² window: gradient error \(e)")
+            #expect(el <= 1e-5, "\(label), \(imageSize)² with a \(contrastWindow)² window: loss error \(el)")
         }
     }
 }

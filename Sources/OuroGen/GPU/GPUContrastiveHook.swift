@@ -3,9 +3,11 @@ import OuroModel
 
 /// The contrastive generators' loss (`ouromamba`, `contrastive-raw`) on GPU layer internals.
 ///
-/// Δ-weights, patched features, similarities and every gradient into states, C and Δ are GPU
-/// kernels; only the per-patch InfoNCE decisions (top-k positives, softmax coefficients) run
-/// on the host, through the same function as the CPU loss, on one small array per layer. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
+/// Everything is a GPU kernel: Δ-weights, patched features, similarities, the per-patch
+/// InfoNCE decisions (top-k positives, softmax coefficients; `ContrastiveLoss.infoNCE`'s
+/// arithmetic) and every gradient into states, C and Δ, so a layer needs no host round trip.
+/// Candidate windows wider than `GPUContrastiveKernels.maxCandidates` run InfoNCE on the host
+/// through the CPU loss's own function. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
 final class GPUContrastiveHook: GPUBackwardLayerHook {
     let host: GenLossHook
     let device: GPUDevice
@@ -15,6 +17,12 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
     let starts: [Int]
     // Index tables (device copies, int32).
     let pos, winStart, winList, invWinStart, invWinList, candStartBuf, candList, candOwner, invCandStart, invCandList: GPUBuffer
+    /// Positives k of each patch (nil when a patch has more candidates than the device InfoNCE
+    /// holds, and InfoNCE runs on the host); τ and the layer weight as doubles.
+    let positives: GPUBuffer?
+    let infoNCEParams: GPUBuffer
+    /// Per-layer, per-image contrastive losses of this evaluation (device InfoNCE).
+    private var lossBuffer: GPUBuffer?
 
     init(host: GenLossHook, device: GPUDevice) throws {
         self.host = host; self.device = device
@@ -45,6 +53,25 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         invWinStart = try ints(prefixStarts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
         candStartBuf = try ints(starts.map(Int32.init)); candList = try ints(candidates.flatMap { $0 }.map(Int32.init)); candOwner = try ints(owner)
         invCandStart = try ints(prefixStarts(invCand)); invCandList = try ints(invCand.flatMap { $0 }.map(Int32.init))
+        let cfg = host.config
+        if (candidates.map(\.count).max() ?? 0) <= GPUContrastiveKernels.maxCandidates {
+            positives = try ints(candidates.map {
+                Int32(PatchGrid.positives(candidates: $0.count, k: cfg.contrastTopk, windowSize: cfg.contrastNbhd, rule: cfg.borderTopk))
+            })
+        } else {
+            positives = nil
+        }
+        let params = [Double(cfg.tau), 1 / Double(host.layers.count)]
+        infoNCEParams = try device.allocate(bytes: 16)
+        try params.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 16, to: infoNCEParams, offset: 0) }
+    }
+
+    /// Records the per-layer losses computed on the device in the host hook (one download per
+    /// evaluation); call after the backward pass.
+    func recordLosses(batch B: Int) throws {
+        guard let lossBuffer else { return }
+        let all = try doubles(lossBuffer, B * host.layers.count)
+        for li in host.layers.indices { for b in 0..<B { host.contrastive[b][li] = all[li * B + b] } }
     }
 
     private func run(_ name: String, threads: Int, _ args: [GPUArg]) throws {
@@ -86,23 +113,33 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         let unit = try arena.floats(2 * B * M * F), norms = try arena.floats(2 * B * M), sims = try arena.floats(2 * B * T)
         try run("gen_unit_rows", threads: B * M, [.floats(feats), .floats(unit), .floats(norms), .i(B * M), .i(F)])
         try run("gen_sims", threads: B * T, [.floats(unit), .floats(candOwner), .floats(candList), .floats(sims), .i(B), .i(M), .i(F), .i(T)])
-        let s = try doubles(sims, B * T)
-        // InfoNCE on the host.
-        var coef = [Double](repeating: 0, count: B * T), losses = [Double](repeating: 0, count: B)
-        var positive = [Bool](repeating: false, count: B * T), ell = [Double](repeating: 0, count: B * M)
-        let scale = 1 / Double(host.layers.count), T = self.T, patches = self.M, starts = self.starts, candidates = self.candidates
-        // Images are independent and fill disjoint slices.
-        s.withUnsafeBufferPointer { sp in coef.withUnsafeMutableBufferPointer { cp in losses.withUnsafeMutableBufferPointer { lp in
-        positive.withUnsafeMutableBufferPointer { pp in ell.withUnsafeMutableBufferPointer { ep in
-            host.runner.forEach(B) { b in
-                lp[b] = loss.infoNCE(candidates: candidates, starts: starts, sims: sp.baseAddress! + b * T, scale: scale,
-                                     coefficients: cp.baseAddress! + b * T, positive: pp.baseAddress! + b * T,
-                                     ell: ep.baseAddress! + b * patches)
-            }
-        }}}}}
-        for b in 0..<B { host.contrastive[b][li] = losses[b] }
         let coefBuf = try arena.floats(2 * B * T)
-        try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
+        if let positives {
+            // InfoNCE on the device: one thread per (image, patch), then each image's mean in
+            // patch order into this layer's slot of the loss buffer (read once, at the end).
+            if lossBuffer == nil { lossBuffer = try device.allocate(bytes: 8 * B * host.layers.count) }
+            let ell = try arena.floats(2 * B * M)
+            try run("gen_infonce", threads: B * M, [.floats(sims), .floats(candStartBuf), .floats(candList), .floats(positives),
+                                                    .floats(infoNCEParams), .floats(coefBuf), .floats(ell), .i(B), .i(M), .i(T)])
+            try run("gen_image_losses", threads: B, [.floats(ell), .pointer(lossBuffer!.address + UInt64(8 * B * li)), .i(B), .i(M)])
+        } else {
+            // Wider candidate windows than the device kernel holds: InfoNCE on the host.
+            let s = try doubles(sims, B * T)
+            var coef = [Double](repeating: 0, count: B * T), losses = [Double](repeating: 0, count: B)
+            var positive = [Bool](repeating: false, count: B * T), ell = [Double](repeating: 0, count: B * M)
+            let scale = 1 / Double(host.layers.count), T = self.T, patches = self.M, starts = self.starts, candidates = self.candidates
+            // Images are independent and fill disjoint slices.
+            s.withUnsafeBufferPointer { sp in coef.withUnsafeMutableBufferPointer { cp in losses.withUnsafeMutableBufferPointer { lp in
+            positive.withUnsafeMutableBufferPointer { pp in ell.withUnsafeMutableBufferPointer { ep in
+                host.runner.forEach(B) { b in
+                    lp[b] = loss.infoNCE(candidates: candidates, starts: starts, sims: sp.baseAddress! + b * T, scale: scale,
+                                         coefficients: cp.baseAddress! + b * T, positive: pp.baseAddress! + b * T,
+                                         ell: ep.baseAddress! + b * patches)
+                }
+            }}}}}
+            for b in 0..<B { host.contrastive[b][li] = losses[b] }
+            try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
+        }
         let gfeat = try arena.floats(B * M * F)
         try run("gen_feature_grad", threads: B * M * F,
                 [.floats(unit), .floats(norms), .floats(sims), .floats(coefBuf), .floats(candStartBuf), .floats(candList),

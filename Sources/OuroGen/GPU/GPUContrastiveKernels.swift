@@ -5,6 +5,8 @@ import OuroEngine
 /// and Δ). The per-patch InfoNCE decisions (top-k, softmax) stay on the host, shared with
 /// the CPU loss. Sums run in the CPU loss's order, in float64 where it uses float64.
 enum GPUContrastiveKernels {
+    /// Most candidates per patch that the device InfoNCE holds (per-thread arrays).
+    static let maxCandidates = 128
     static let module = GPUModuleSource(name: "ouro_gen_contrastive", code: """
     // Patched states Hp(p)[n][e] = Σ_{q ∈ win(p)} w(q) h(σ(q))[n][e] as [b][p][n][e]; one thread per element.
     extern "C" __global__ void gen_patched(const float* __restrict__ states, const float* __restrict__ w,
@@ -153,6 +155,53 @@ enum GPUContrastiveKernels {
             if (q == qMax) v -= sMax / z;
             g[(size_t)b * M + q] = (float)(v / (double)E);
         }
+    }
+
+    // InfoNCE of patch p of image b (ContrastiveLoss.infoNCE): rank the candidates by similarity
+    // (ties to the lower patch index), the top kPos[p] are positives; softmax at temperature
+    // params[0]; coef = params[1]/M·(π − ρ)/τ, ell = log Z_all − log Z_pos.
+    #define GEN_MAX_CAND \(maxCandidates)
+    extern "C" __global__ void gen_infonce(const double* __restrict__ sims, const int* __restrict__ candStart,
+                                           const int* __restrict__ candList, const int* __restrict__ kPos,
+                                           const double* __restrict__ params, double* __restrict__ coef,
+                                           double* __restrict__ ell, int B, int M, int T) {
+        int idx = blockIdx.x * blockDim.x + threadIdx.x;
+        if (idx >= B * M) return;
+        int b = idx / M, p = idx % M, base = candStart[p], n = candStart[p + 1] - base;
+        const double* s = sims + (size_t)b * T + base;
+        const int* cand = candList + base;
+        int order[GEN_MAX_CAND]; double ex[GEN_MAX_CAND]; bool positive[GEN_MAX_CAND];
+        for (int i = 0; i < n; i++) {
+            int j = i;
+            while (j > 0 && (s[i] != s[order[j - 1]] ? s[i] > s[order[j - 1]] : cand[i] < cand[order[j - 1]])) {
+                order[j] = order[j - 1]; j--;
+            }
+            order[j] = i;
+        }
+        for (int i = 0; i < n; i++) positive[i] = false;
+        for (int r = 0; r < kPos[p]; r++) positive[order[r]] = true;
+        double mx = s[0], tau = params[0];
+        for (int i = 1; i < n; i++) if (s[i] > mx) mx = s[i];
+        double zAll = 0.0, zPos = 0.0;
+        for (int i = 0; i < n; i++) {
+            ex[i] = exp((s[i] - mx) / tau);
+            zAll += ex[i];
+            if (positive[i]) zPos += ex[i];
+        }
+        ell[idx] = log(zAll) - log(zPos);
+        for (int i = 0; i < n; i++) {
+            double pi = ex[i] / zAll, rho = positive[i] ? ex[i] / zPos : 0.0;
+            coef[(size_t)b * T + base + i] = params[1] / (double)M * (pi - rho) / tau;
+        }
+    }
+
+    // Each image's contrastive loss: the mean over patches of ell, summed in patch order.
+    extern "C" __global__ void gen_image_losses(const double* __restrict__ ell, double* __restrict__ loss, int B, int M) {
+        int b = blockIdx.x * blockDim.x + threadIdx.x;
+        if (b >= B) return;
+        double total = 0.0;
+        for (int p = 0; p < M; p++) total += ell[(size_t)b * M + p];
+        loss[b] = total / (double)M;
     }
 
     // Γ(q) = Σ_{p: q ∈ win(p)} C(σ(p)) ⊗ gy(p); gh(σ(q)) = w(q)·Γ(q); partial = Γ ⊙ h(σ(q)) for ∂loss/∂w(q).
