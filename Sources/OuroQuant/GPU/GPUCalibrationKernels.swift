@@ -111,15 +111,14 @@ extern "C" __global__ void cal_channel_abs_sums(const float* x, int ld, int C, i
     out[c] = total;
 }
 
-// Pass 2 input: inliers of (b, step) with outliers zeroed, dense [B][L][C] in step order.
+// Pass 2 input: inliers of (b, step) with outliers zeroed, dense [B][L][C] in step order; one
+// thread per entry (neighbouring threads read and write neighbouring channels).
 extern "C" __global__ void cal_inliers(const float* x, int ld, int C, int B, int L, int rev, int refresh,
                                        const double* thr, const int* fixed, float* out) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= B * L) return;
-    int b = i / L, t = i % L;
-    const float* r = cal_row(x, ld, L, rev, b, t);
-    float* o = out + (long long)i * C;
-    for (int c = 0; c < C; c++) o[c] = cal_listed(x, ld, L, rev, b, t, c, refresh, thr, fixed) ? 0.f : r[c];
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)B * L * C) return;
+    int c = (int)(i % C), bt = (int)(i / C), b = bt / L, t = bt % L;
+    out[i] = cal_listed(x, ld, L, rev, b, t, c, refresh, thr, fixed) ? 0.f : cal_row(x, ld, L, rev, b, t)[c];
 }
 
 // Horner coefficients of LpError.pow24, highest order first: the atanh series of ln m and the
@@ -151,12 +150,13 @@ __device__ double cal_pow24(double v) {
 
 // Pass 2 partial of (step t, candidate i, sample b): the clipping error of one row with the
 // host's 4-lane accumulation. scales/zeros: [L*n] (zeros null for symmetric points); params[1] =
-// qmax (symmetric) or 2^b - 1 (asymmetric). partial: [(t*n + i)*B + b].
+// qmax (symmetric) or 2^b - 1 (asymmetric). partial: [(t*n + i)*B + b]. Candidates vary
+// fastest over threads, so a warp reads one row (broadcast loads).
 extern "C" __global__ void cal_pass2_partial(const float* xs, int C, int B, int L, int n, const double* scales,
                                              const double* zeros, const double* params, double* partial) {
     long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= (long long)L * n * B) return;
-    int b = (int)(k % B), ti = (int)(k / B), t = ti / n;
+    int i = (int)(k % n), bt = (int)(k / n), b = bt / L, t = bt % L, ti = t * n + i;
     const float* r = xs + ((long long)b * L + t) * C;
     double s = scales[ti], top = params[1], acc[4] = {0.0, 0.0, 0.0, 0.0};
     for (int c0 = 0; c0 < C; c0 += 4) {
@@ -174,7 +174,7 @@ extern "C" __global__ void cal_pass2_partial(const float* xs, int C, int B, int 
             acc[lane] = DADD(acc[lane], cal_pow24(d));
         }
     }
-    partial[k] = DADD(DADD(acc[0], acc[1]), DADD(acc[2], acc[3]));
+    partial[(long long)ti * B + b] = DADD(DADD(acc[0], acc[1]), DADD(acc[2], acc[3]));
 }
 
 // Pass 2 per (step, candidate): the partials summed over samples in order.

@@ -88,7 +88,7 @@ final class GPUCalibrationStatistics: GPUForwardObserver, CalibrationCollector {
             fixed = .floats(m)
         }
         let xs = try arena.floats(B * L * C)
-        try launch("cal_inliers", threads: B * L, shape + [.i(config.nRefresh), thr, fixed, .floats(xs)])
+        try launch("cal_inliers", threads: B * L * C, shape + [.i(config.nRefresh), thr, fixed, .floats(xs)])
         // The candidate quantizers of every step, as the host search builds them.
         var scales = [Double](repeating: 0, count: L * n), zeros: [Double] = []
         let top: Double
