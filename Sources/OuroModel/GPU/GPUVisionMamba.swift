@@ -1,12 +1,12 @@
 import Foundation
 import OuroEngine
 
-/// A Vision Mamba model resident on a `GPUDevice`: the same graph as `VisionMamba` (forward,
-/// and the backward to the input and, on request, to every parameter), with GEMMs through the
-/// device's sgemm and every other op a GPU kernel. Loss hooks (`BackwardLayerHook`) and observing forward hooks run on the host
-/// on downloaded copies of a layer's internals, so the generator and calibration code is
-/// shared with the CPU path, not duplicated. One instance serves one caller at a time
-/// (its scratch arena is reused by every pass).
+/// A Vision Mamba model resident on a `GPUDevice`. Its passes run the graph shared with the
+/// CPU (`ModelGraph`, `MixerGraph`) through `GPUModelBackend`: GEMMs through the device's
+/// sgemm, every other op a GPU kernel. Observers see activation points on the device
+/// (`GPUForwardObserver`) or as host copies (`ForwardHooks` that only observe); loss hooks run
+/// on the device (`GPUBackwardLayerHook`) or on host copies (`BackwardLayerHook`). One instance
+/// serves one caller at a time (its scratch arena is reused by every pass).
 public final class GPUVisionMamba: @unchecked Sendable {
     public let model: VisionMamba
     public let device: GPUDevice
