@@ -38,7 +38,9 @@ public struct OuroMambaCommand: ParsableCommand {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             }
-            let message = fullMessage(for: error)
+            // ArgumentParser prefixes other errors with "Error: "; the project's prefix is "error: ".
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             FileHandle.standardError.write(Data("error: \(message.isEmpty ? String(describing: error) : message)\n".utf8))
             Foundation.exit(1)
         }
