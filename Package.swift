@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroQuantTests", dependencies: ["OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroTrainTests", dependencies: ["OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroClusterTests", dependencies: ["OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
     ]

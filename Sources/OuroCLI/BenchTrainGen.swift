@@ -29,7 +29,7 @@ struct BenchTrain: ParsableCommand {
     @OptionGroup var device: DeviceOptions
 
     func run() throws {
-        _ = try device.resolve(command: "bench train", gpuImplemented: false, console: common.console())
+        let resolved = try device.resolve(command: "bench train", gpuImplemented: true, console: common.console())
         let threads = common.resolvedThreads()
         var rows: [[String: Any]] = []
         var targets: [(String, VisionMamba)] = []
@@ -50,24 +50,29 @@ struct BenchTrain: ParsableCommand {
             let labels = (0..<batch).map { Int32($0 % cfg.numClasses) }
             var model = initial
             var opt = AdamW(config: cfg, weightDecay: 0.05)
-            let t = try bestTime(repeats: steps) {
-                let r = try model.backward(x, parameters: true, threads: threads) { logits in
-                    let (_, g, _) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: labels, classes: cfg.numClasses, smoothing: 0.1)
-                    return Tensor(shape: logits.shape, data: g)
-                }
+            let gpuModel = try resolved.model(initial)
+            let lossGradient = { (logits: Tensor) -> Tensor in
+                let (_, g, _) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: labels, classes: cfg.numClasses, smoothing: 0.1)
+                return Tensor(shape: logits.shape, data: g)
+            }
+            let step = {
+                let r = try gpuModel.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
+                    ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
                 var g = r.parameterGradients!
                 clipGradients(&g, maxNorm: 1)
                 opt.update(&model.weights, grads: g, lr: 1e-3, config: cfg)
+                try gpuModel?.setWeights(model.weights)
             }
+            let t = try bestTime(repeats: steps, step)   // its warm-up step also compiles the GPU kernels
             // Forward, recompute and backward (2 GEMMs per forward GEMM) ≈ 4× the forward GEMM work.
             let floor = 4 * ModelCost.gemmFlops(cfg) * Double(batch) / (gf * 1e9)
             let ips = Double(batch) / t
-            rows.append(["config": name, "images_per_s": ips, "step_s": t, "gemm_floor_step_s": floor,
-                         "vs_pytorch_9_img_s": ips / 9])
+            rows.append(["config": name, "images_per_s": ips, "step_s": t, "cpu_gemm_floor_step_s": floor,
+                         "vs_pytorch_9_img_s": ips / 9, "device": resolved.backendName])
             if !common.json {
                 let vsTorch = self.model == nil ? String(format: "; %.1f× the PyTorch 9 img/s", ips / 9) : ""
-                print(String(format: "%@: %.1f images/s (%.3f s/step, batch %d); GEMM floor %.3f s/step%@",
-                             name, ips, t, batch, floor, vsTorch))
+                print(String(format: "%@ on %@: %.1f images/s (%.3f s/step, batch %d); CPU GEMM floor %.3f s/step%@",
+                             name, resolved.backendName, ips, t, batch, floor, vsTorch))
             }
         }
         if common.json { Console.printJSON(["threads": threads, "results": rows]) }

@@ -37,9 +37,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Use only the first N training images per epoch.") var limit: Int?
     @Flag(name: .long, help: "Disable shift/flip augmentation.") var noAugment = false
     @OptionGroup var common: CommonOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         let threads = common.resolvedThreads()
+        let resolved = try device.resolve(command: "train", gpuImplemented: true, console: common.console())
         try createParentDirectory(of: out)
         let console = common.console()
         var opts = TrainOptions()
@@ -63,6 +65,7 @@ struct TrainCommand: ParsableCommand {
             do { try cfg.validate(source: "train options") } catch let e as ModelError { throw CLIError(e.description) }
             trainer = Trainer(model: VisionMamba(config: cfg, weights: Initializer.weights(cfg, seed: seed)), options: opts, threads: threads)
         }
+        trainer.gpu = try resolved.model(trainer.model)
         let n = min(limit ?? train.count, train.count)
         let bar = ProgressBar("train", total: (n / batchSize) * epochs, console: console, interval: 10, initial: trainer.step)
         let started = Date()
@@ -80,7 +83,8 @@ struct TrainCommand: ParsableCommand {
         let ev = try Evaluation.topOne(model: trainer.model, dataset: test, count: test.count, mean: norm.mean, std: norm.std,
                                        batch: 64, threads: threads)
         if common.json {
-            Console.printJSON(["top1": ev.top1, "samples": test.count, "epochs": epochs, "seconds": wall, "model": out])
+            Console.printJSON(["top1": ev.top1, "samples": test.count, "epochs": epochs, "seconds": wall, "model": out,
+                               "device": resolved.backendName])
         } else {
             console.result(String(format: "trained %d epochs in %.0f s; test top-1 %.2f%% (%d/%d); wrote %@ and %@",
                                   epochs, wall, 100 * ev.top1, ev.correct, test.count, out, cfgPath))

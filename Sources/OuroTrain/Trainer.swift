@@ -36,6 +36,9 @@ public struct Trainer {
     /// Completed optimiser steps.
     public var step: Int = 0
     public var threads: Int
+    /// When set, each step's forward and backward run on this GPU copy of `model` (its weights
+    /// are refreshed after every optimiser step); AdamW runs on the host.
+    public var gpu: GPUVisionMamba?
 
     public init(model: VisionMamba, options: TrainOptions, threads: Int) {
         self.model = model; self.options = options; self.threads = threads
@@ -56,6 +59,7 @@ public struct Trainer {
         let norm = model.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
         let aug = options.augment ? Augmentation() : nil
         var lossEMA = 0.0, accEMA = 0.0, fresh = true
+        try gpu?.setWeights(model.weights)
         while step < total {
             let epoch = step / spe
             let order = try Shuffler.epochOrder(count: train.count, seed: options.seed, epoch: epoch)
@@ -69,17 +73,20 @@ public struct Trainer {
                 let idx = Array(order[(s * options.batchSize)..<((s + 1) * options.batchSize)])
                 let (x, y) = try train.batch(indices: idx, mean: norm.mean, std: norm.std, augment: aug, rng: &rng)
                 var lossValue = 0.0, correct = 0
-                let r = try model.backward(x, parameters: true, threads: threads) { logits in
-                    let (l, g, c) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: y, classes: model.config.numClasses,
-                                                                  smoothing: options.labelSmoothing)
+                let classes = model.config.numClasses, smoothing = options.labelSmoothing
+                let lossGradient = { (logits: Tensor) -> Tensor in
+                    let (l, g, c) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: y, classes: classes, smoothing: smoothing)
                     lossValue = l; correct = c
                     return Tensor(shape: logits.shape, data: g)
                 }
+                let r = try gpu.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
+                    ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
                 guard lossValue.isFinite else { throw ModelError("train: loss became \(lossValue) at step \(step)") }
                 var grads = r.parameterGradients!
                 clipGradients(&grads, maxNorm: options.clipNorm)
                 let lr = sched.lr(at: step)
                 optimizer.update(&model.weights, grads: grads, lr: lr, config: model.config)
+                try gpu?.setWeights(model.weights)
                 step += 1
                 let acc = Double(correct) / Double(options.batchSize)
                 lossEMA = fresh ? lossValue : 0.98 * lossEMA + 0.02 * lossValue

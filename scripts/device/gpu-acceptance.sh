@@ -27,6 +27,8 @@ step forward 90 "$BIN" bench forward --device gpu --model $FIX/vim-tiny-shape.pt
 step evalgpu 90 "$BIN" eval --device gpu --data fashion-mnist:.device/fmnist --json
 step evalcpu 90 "$BIN" eval --device cpu --data fashion-mnist:.device/fmnist --json
 step gemm 90 "$BIN" bench gemm --device gpu --json
+step traingpu 90 "$BIN" bench train --device gpu --steps 3 --json
+step traincpu 90 "$BIN" bench train --device cpu --steps 3 --json
 # Calibration on the GPU (statistics kernels) vs the CPU, same model and noise images: time and artifacts.
 for d in gpu cpu; do
   step quant-$d 120 "$BIN" quantize --model $FIX/vim-tiny-shape.pth --calib noise:16 --setting w4a4 --device $d \

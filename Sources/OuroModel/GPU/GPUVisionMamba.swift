@@ -8,7 +8,8 @@ import OuroEngine
 /// on the device (`GPUBackwardLayerHook`) or on host copies (`BackwardLayerHook`). One instance
 /// serves one caller at a time (its scratch arena is reused by every pass).
 public final class GPUVisionMamba: @unchecked Sendable {
-    public let model: VisionMamba
+    /// The host model whose weights are on the device (see `setWeights`).
+    public private(set) var model: VisionMamba
     public let device: GPUDevice
     let ops: GPUOps
 
@@ -29,23 +30,57 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// Uploads the weights (A = −exp(A_log) and the transposed conv taps are derived once).
     public init(model: VisionMamba, device: GPUDevice) throws {
         self.model = model; self.device = device; ops = GPUOps(device: device)
+        var buffers = try Self.deviceValues(model).map { try device.upload($0) }.makeIterator()
+        func next() -> GPUBuffer { buffers.next()! }
+        patchWeight = next(); patchBias = next(); clsToken = next(); posEmbed = next(); normF = next()
+        headWeight = next(); headBias = next()
+        layers = model.weights.layers.map { _ in
+            let norm = next(), inProj = next(), outProj = next()
+            let dirs = ScanDirection.allCases.map { _ in
+                Direction(convWT: next(), convBias: next(), xProj: next(), dtProj: next(), dtBias: next(), a: next(), d: next())
+            }
+            return Layer(norm: norm, inProj: inProj, outProj: outProj, dirs: dirs)
+        }
+        arena = GPUArena(device: device)
+    }
+
+    /// Every device weight buffer, in the order of `deviceValues`.
+    private var weightBuffers: [GPUBuffer] {
+        [patchWeight, patchBias, clsToken, posEmbed, normF, headWeight, headBias] + layers.flatMap { l in
+            [l.norm, l.inProj, l.outProj] + l.dirs.flatMap { [$0.convWT, $0.convBias, $0.xProj, $0.dtProj, $0.dtBias, $0.a, $0.d] }
+        }
+    }
+
+    /// The host values of every device weight buffer, derived forms included (conv taps
+    /// transposed to (K, E), A = −exp(A_log) as (E, N)).
+    private static func deviceValues(_ model: VisionMamba) -> [[Float]] {
         let c = model.config, w = model.weights, E = c.dInner, N = c.dState, K = c.dConv
-        patchWeight = try device.upload(w.patchWeight); patchBias = try device.upload(w.patchBias)
-        clsToken = try device.upload(w.clsToken); posEmbed = try device.upload(w.posEmbed)
-        normF = try device.upload(w.normF); headWeight = try device.upload(w.headWeight); headBias = try device.upload(w.headBias)
-        layers = try w.layers.map { lw in
-            let dirs = try ScanDirection.allCases.map { dir -> Direction in
+        var out = [w.patchWeight, w.patchBias, w.clsToken, w.posEmbed, w.normF, w.headWeight, w.headBias]
+        for lw in w.layers {
+            out += [lw.normWeight, lw.inProj, lw.outProj]
+            for dir in ScanDirection.allCases {
                 let dw = lw[dir], p = PreparedDirection(dw, E: E, N: N, K: K)
                 var a = [Float](repeating: 0, count: E * N)
                 for e in 0..<E { for n in 0..<N { a[e * N + n] = p.aT.pointer[n * E + e] } }
-                return Direction(convWT: try device.upload(p.convWT.array), convBias: try device.upload(dw.convBias),
-                                 xProj: try device.upload(dw.xProj), dtProj: try device.upload(dw.dtProj),
-                                 dtBias: try device.upload(dw.dtBias), a: try device.upload(a), d: try device.upload(dw.d))
+                out += [p.convWT.array, dw.convBias, dw.xProj, dw.dtProj, dw.dtBias, a, dw.d]
             }
-            return Layer(norm: try device.upload(lw.normWeight), inProj: try device.upload(lw.inProj),
-                         outProj: try device.upload(lw.outProj), dirs: dirs)
         }
-        arena = GPUArena(device: device)
+        return out
+    }
+
+    /// Replaces the weights (same configuration) in the existing device buffers, e.g. after
+    /// an optimiser step.
+    public func setWeights(_ weights: VisionMambaWeights) throws {
+        var updated = model
+        updated.weights = weights
+        let values = Self.deviceValues(updated), buffers = weightBuffers
+        for (v, b) in zip(values, buffers) {
+            guard v.count * 4 == b.bytes else {
+                throw ModelError("GPU setWeights: a weight has \(v.count) values, its device buffer holds \(b.bytes / 4)")
+            }
+            try device.upload(v, to: b)
+        }
+        model = updated
     }
 
     var config: VisionMambaConfig { model.config }
