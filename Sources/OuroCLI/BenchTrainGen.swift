@@ -96,7 +96,7 @@ struct BenchGen: ParsableCommand {
     @Option(name: .long, help: "Samples per block (one objective evaluation).") var block = 8
     @Flag(name: .long, help: "With --device gpu: time every GPU operation of one more evaluation and print the breakdown.")
     var profile = false
-    @Option(name: .long, help: "With --device gpu: GiB of device memory for keeping layer internals between the forward and backward (default 24; above it layers are recomputed).")
+    @Option(name: .long, help: "With --device gpu: GiB of device memory for keeping layer internals between the forward and backward (default 30 % of the device memory, at most 24; above it layers are recomputed).")
     var cacheGib: Int?
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions

@@ -21,6 +21,7 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
     private typealias FHtoD = @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
     private typealias FDtoH = @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult
     private typealias FMemset = @convention(c) (UInt64, UInt8, Int) -> CUresult
+    private typealias FTotalMem = @convention(c) (UnsafeMutablePointer<Int>, Int32) -> CUresult
     private typealias FLaunch = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
                                                 OpaquePointer?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                                 UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
@@ -80,6 +81,7 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
     public let name: String
     /// Compute capability (e.g. 9.0).
     public let computeCapability: (major: Int, minor: Int)
+    public let memoryBytes: Int?
 
     /// Opens device 0 (its primary context); throws a clear error when there is no driver or GPU.
     public init() throws {
@@ -120,6 +122,9 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
         _ = attr(&major, 75, dev)   // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
         _ = attr(&minor, 76, dev)   // …_MINOR
         computeCapability = (Int(major), Int(minor))
+        var total = 0
+        let totalMem = try CUDALibraries.symbol(cu, "cuDeviceTotalMem_v2", as: FTotalMem.self)
+        memoryBytes = totalMem(&total, dev) == 0 ? total : nil
         var ctx: OpaquePointer?
         let rc = retain(&ctx, dev)
         guard rc == 0 else { throw CUDAError("cuDevicePrimaryCtxRetain failed with CUDA error \(rc)") }

@@ -12,6 +12,7 @@ import Glibc
 /// turns into compile errors. Device memory is host memory; sgemm is OpenBLAS.
 public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     public let name = "emulated GPU (host CPU)"
+    public let memoryBytes: Int? = nil
     private let compiler: String
     private let folder: URL
     private var libraries: [String: UnsafeMutableRawPointer] = [:]

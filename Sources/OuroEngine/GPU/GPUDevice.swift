@@ -7,6 +7,8 @@
 public protocol GPUDevice: AnyObject {
     /// Human-readable device name.
     var name: String { get }
+    /// Total device memory in bytes (nil when the device is host memory).
+    var memoryBytes: Int? { get }
     /// Allocates `bytes` bytes of device memory (contents undefined).
     func allocate(bytes: Int) throws -> GPUBuffer
     /// Copies `bytes` bytes from host memory to `dst` + `offset` bytes.

@@ -24,12 +24,14 @@ public final class GPUVisionMamba: @unchecked Sendable {
     var layerCaches: [GPUArena] = []
     /// Largest total size of kept layer internals: below it the backward reuses the forward's
     /// internals, above it every layer is recomputed (bounded memory, like the CPU model).
-    /// 24 GiB keeps vim-tiny-shape blocks of 64 on an 80 GB card with room for the rest.
-    public var cacheBudgetBytes = 24 << 30
+    /// Default: 30 % of the device's memory, at most 24 GiB (which keeps vim-tiny-shape blocks
+    /// of 64 on an 80 GB card with room for the rest).
+    public var cacheBudgetBytes: Int
 
     /// Uploads the weights (A = −exp(A_log) and the transposed conv taps are derived once).
     public init(model: VisionMamba, device: GPUDevice) throws {
         self.model = model; self.device = device; ops = GPUOps(device: device)
+        cacheBudgetBytes = min(24 << 30, (device.memoryBytes ?? Int.max) / 10 * 3)
         var buffers = try Self.deviceValues(model).map { try device.upload($0) }.makeIterator()
         func next() -> GPUBuffer { buffers.next()! }
         patchWeight = next(); patchBias = next(); clsToken = next(); posEmbed = next(); normF = next()
