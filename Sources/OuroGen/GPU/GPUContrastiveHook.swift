@@ -7,7 +7,8 @@ import OuroModel
 /// InfoNCE decisions (top-k positives, softmax coefficients; `ContrastiveLoss.infoNCE`'s
 /// arithmetic) and every gradient into states, C and Δ, so a layer needs no host round trip.
 /// Candidate windows wider than `GPUContrastiveKernels.maxCandidates` run InfoNCE on the host
-/// through the CPU loss's own function. Losses are recorded in the host hook (`GenLossHook`) like on the CPU.
+/// through the CPU loss's own function. Losses are recorded in the host hook (`GenLossHook`)
+/// like on the CPU (`recordLosses` after the backward pass).
 final class GPUContrastiveHook: GPUBackwardLayerHook {
     let host: GenLossHook
     let device: GPUDevice
