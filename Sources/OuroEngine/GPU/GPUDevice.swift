@@ -101,15 +101,22 @@ public final class GPUBuffer: @unchecked Sendable {
 }
 
 extension GPUDevice {
-    /// A float buffer holding `values`.
-    public func upload(_ values: [Float]) throws -> GPUBuffer {
-        let b = try allocate(bytes: max(1, values.count) * 4)
-        if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: values.count * 4, to: b, offset: 0) } }
+    /// A buffer holding `values` (floats, doubles, integers, bytes).
+    public func upload<T: BitwiseCopyable>(_ values: [T]) throws -> GPUBuffer {
+        let b = try allocate(bytes: max(1, values.count) * MemoryLayout<T>.stride)
+        try upload(values, to: b)
         return b
     }
     /// Copies `values` into the start of `buffer`.
-    public func upload(_ values: [Float], to buffer: GPUBuffer) throws {
-        if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: 4 * values.count, to: buffer, offset: 0) } }
+    public func upload<T: BitwiseCopyable>(_ values: [T], to buffer: GPUBuffer) throws {
+        if !values.isEmpty { try values.withUnsafeBytes { try upload($0.baseAddress!, bytes: $0.count, to: buffer, offset: 0) } }
+    }
+    /// The first `count` values of type `T` in `buffer`.
+    public func download<T: BitwiseCopyable>(_ buffer: GPUBuffer, count: Int, as: T.Type) throws -> [T] {
+        try [T](unsafeUninitializedCapacity: count) { out, n in
+            if count > 0 { try download(buffer, offset: 0, bytes: count * MemoryLayout<T>.stride, to: out.baseAddress!) }
+            n = count
+        }
     }
     /// A float buffer of `count` floats (zero-filled).
     public func zeros(_ count: Int) throws -> GPUBuffer {

@@ -44,11 +44,7 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         for p in 0..<M {
             for (i, q) in candidates[p].enumerated() { invCand[q].append(starts[p] + i); owner.append(Int32(p)) }
         }
-        func ints(_ v: [Int32]) throws -> GPUBuffer {
-            let b = try device.allocate(bytes: max(4, 4 * v.count))
-            if !v.isEmpty { try v.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 4 * v.count, to: b, offset: 0) } }
-            return b
-        }
+        func ints(_ v: [Int32]) throws -> GPUBuffer { try device.upload(v) }
         pos = try ints((0..<M).map { Int32(grid.position($0)) })
         winStart = try ints(prefixStarts(win)); winList = try ints(win.flatMap { $0 }.map(Int32.init))
         invWinStart = try ints(prefixStarts(inv)); invWinList = try ints(inv.flatMap { $0 }.map(Int32.init))
@@ -62,9 +58,7 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         } else {
             positives = nil
         }
-        let params = [Double(cfg.tau), 1 / Double(host.layers.count)]
-        infoNCEParams = try device.allocate(bytes: 16)
-        try params.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 16, to: infoNCEParams, offset: 0) }
+        infoNCEParams = try device.upload([Double(cfg.tau), 1 / Double(host.layers.count)])
     }
 
     /// Records the per-layer losses computed on the device in the host hook (one download per
@@ -79,11 +73,7 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
         try device.launch(name, in: GPUContrastiveKernels.module, threads: threads, args: args)
     }
 
-    private func doubles(_ b: GPUBuffer, _ count: Int) throws -> [Double] {
-        var out = [Double](repeating: 0, count: count)
-        try out.withUnsafeMutableBytes { try device.download(b, offset: 0, bytes: 8 * count, to: $0.baseAddress!) }
-        return out
-    }
+    private func doubles(_ b: GPUBuffer, _ count: Int) throws -> [Double] { try device.download(b, count: count, as: Double.self) }
 
     func layerBackward(layer l: Int, internals a: GPULayerInternals, gHidden: GPUBuffer, arena: GPUArena) throws -> [GPUDirectionExtras?]? {
         guard let li = host.layers.firstIndex(of: l) else { return nil }
@@ -139,7 +129,7 @@ final class GPUContrastiveHook: GPUBackwardLayerHook {
                 }
             }}}}}
             for b in 0..<B { host.contrastive[b][li] = losses[b] }
-            try coef.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: 8 * B * T, to: coefBuf, offset: 0) }
+            try device.upload(coef, to: coefBuf)
         }
         let gfeat = try arena.floats(B * M * F)
         try run("gen_feature_grad", threads: B * M * F,

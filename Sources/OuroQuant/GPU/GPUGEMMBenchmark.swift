@@ -106,8 +106,7 @@ public enum GPUGEMMBenchmark {
                 try x.withUnsafeBufferPointer { try dev.upload($0.baseAddress!, count: M * K, to: xf) }
                 try gemms[0].toHalf(xf.address, xh.address, count: M * K)
                 // The FP16 values both paths see.
-                var xhHost = [UInt16](repeating: 0, count: M * K)
-                try xhHost.withUnsafeMutableBytes { try dev.download(xh, offset: 0, bytes: $0.count, to: $0.baseAddress!) }
+                let xhHost = try dev.download(xh, count: M * K, as: UInt16.self)
                 let xq = GPUMixedPrecisionReference.halfToFloat(xhHost)
 
                 for st in settings {
@@ -133,8 +132,7 @@ public enum GPUGEMMBenchmark {
                         try g.quantize(input: xh.address, half: true, into: act, inlierBits: st.inlierBits)
                         try g.gemm(act, weights: w, out: out.address)
                         let (dqI, dqO, dsO) = try act.download(rows: M)
-                        var y = [UInt16](repeating: 0, count: M * N)
-                        try y.withUnsafeMutableBytes { try dev.download(out, offset: 0, bytes: $0.count, to: $0.baseAddress!) }
+                        let y = try dev.download(out, count: M * N, as: UInt16.self)
                         let yf = GPUMixedPrecisionReference.halfToFloat(y)
                         checked = (0, 0)
                         for rr in rowSlices {

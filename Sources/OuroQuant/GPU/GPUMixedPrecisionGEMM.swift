@@ -85,9 +85,7 @@ public final class GPUInt8Weights {
             throw IntGEMMError.shapeMismatch("GPU weights: \(q.count) values / \(rowScales.count) scales for \(rows) x \(cols)")
         }
         self.rows = rows; self.cols = cols
-        let v = try device.allocate(bytes: rows * cols)
-        try q.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: rows * cols, to: v, offset: 0) }
-        values = v
+        values = try device.upload(q)
         scales = try device.upload(rowScales)
     }
 
@@ -127,9 +125,7 @@ public final class GPUQuantizedActivations {
         inlierScales = try device.upload(sI)
         outlierScales = try device.zeros(rows)
         let idx = try device.allocate(bytes: max(4, 4 * outliers.indices.count))
-        if !outliers.indices.isEmpty {
-            try outliers.indices.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: $0.count, to: idx, offset: 0) }
-        }
+        try device.upload(outliers.indices, to: idx)
         indices = idx
     }
 
@@ -139,18 +135,16 @@ public final class GPUQuantizedActivations {
         guard a.count == rows * cols, o.count == rows * outliers.width, so.count == rows else {
             throw IntGEMMError.shapeMismatch("activation upload: \(a.count), \(o.count), \(so.count) values")
         }
-        try a.withUnsafeBytes { try d.upload($0.baseAddress!, bytes: $0.count, to: qI, offset: 0) }
-        if !o.isEmpty { try o.withUnsafeBytes { try d.upload($0.baseAddress!, bytes: $0.count, to: qO, offset: 0) } }
-        try so.withUnsafeBufferPointer { try d.upload($0.baseAddress!, count: rows, to: outlierScales) }
+        try d.upload(a, to: qI)
+        try d.upload(o, to: qO)
+        try d.upload(so, to: outlierScales)
     }
 
     /// Downloads (qI, qO, s_O) of the first `count` rows.
     public func download(rows count: Int) throws -> (qI: [Int8], qO: [Int8], sO: [Float]) {
         let d = qI.device, P = outliers.width
-        var a = [Int8](repeating: 0, count: count * cols), o = [Int8](repeating: 0, count: count * P)
-        try a.withUnsafeMutableBytes { try d.download(qI, offset: 0, bytes: $0.count, to: $0.baseAddress!) }
-        if P > 0 { try o.withUnsafeMutableBytes { try d.download(qO, offset: 0, bytes: $0.count, to: $0.baseAddress!) } }
-        return (a, o, try d.download(outlierScales, count: count))
+        return (try d.download(qI, count: count * cols, as: Int8.self), try d.download(qO, count: count * P, as: Int8.self),
+                try d.download(outlierScales, count: count))
     }
 }
 
