@@ -110,23 +110,21 @@ final class CalibrationHooks: ForwardHooks, CalibrationCollector {
         }
         var out = [Double](repeating: 0, count: L * n)
         let bits = config.setting.inlierBits
+        let (scales, zeros) = bounds.candidateQuantizers(asymmetric: spec.asymmetric, count: n, bits: bits)
         out.withUnsafeMutableBufferPointer { ob in
             let o = ob.baseAddress!
             runner.forEach(L) { t in
                 for i in 0..<n {
                     var acc = 0.0
+                    let s = Double(scales[t * n + i])
                     if spec.asymmetric {
-                        let (s, z) = ClipCandidates.asymmetric(lo: bounds.lo[t], hi: bounds.hi[t], i: i, count: n, bits: bits)
+                        let z = Double(zeros[t * n + i]), levels = Double(Quantizer.levels(bits: bits))
                         for b in 0..<B {
-                            acc += LpError.asymmetricSum(xs + (b * L + t) * c4, count4: c4, scale: Double(s), zero: Double(z),
-                                                         levels: Double(Quantizer.levels(bits: bits)))
+                            acc += LpError.asymmetricSum(xs + (b * L + t) * c4, count4: c4, scale: s, zero: z, levels: levels)
                         }
                     } else {
-                        let q = Quantizer.qmax(bits: bits)
-                        let s = ClipCandidates.symmetric(maxAbs: bounds.maxAbs[t], i: i, count: n, qmax: q)
-                        for b in 0..<B {
-                            acc += LpError.symmetricSum(xs + (b * L + t) * c4, count4: c4, scale: Double(s), qmax: Double(q))
-                        }
+                        let q = Double(Quantizer.qmax(bits: bits))
+                        for b in 0..<B { acc += LpError.symmetricSum(xs + (b * L + t) * c4, count4: c4, scale: s, qmax: q) }
                     }
                     o[t * n + i] = acc
                 }

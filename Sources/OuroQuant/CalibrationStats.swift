@@ -72,6 +72,25 @@ public struct PointBounds: Equatable, Sendable {
     public var outlierFraction: Double
 }
 
+extension PointBounds {
+    /// The `count` candidate quantizers of every step searched by pass 2 (index t·count + i):
+    /// scales and, for asymmetric points, zero points (`ClipCandidates`; empty when symmetric).
+    func candidateQuantizers(asymmetric: Bool, count n: Int, bits: Int) -> (scales: [Float], zeros: [Int32]) {
+        let L = maxAbs.count
+        var scales = [Float](repeating: 0, count: L * n), zeros = [Int32](repeating: 0, count: asymmetric ? L * n : 0)
+        for t in 0..<L {
+            for i in 0..<n {
+                if asymmetric {
+                    (scales[t * n + i], zeros[t * n + i]) = ClipCandidates.asymmetric(lo: lo[t], hi: hi[t], i: i, count: n, bits: bits)
+                } else {
+                    scales[t * n + i] = ClipCandidates.symmetric(maxAbs: maxAbs[t], i: i, count: n, qmax: Quantizer.qmax(bits: bits))
+                }
+            }
+        }
+        return (scales, zeros)
+    }
+}
+
 /// Merged pass-1 result of every point.
 public struct Pass1Summary: Equatable, Sendable {
     public let method: QuantMethod

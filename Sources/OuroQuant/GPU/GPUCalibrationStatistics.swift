@@ -26,15 +26,8 @@ final class GPUCalibrationStatistics: GPUForwardObserver, CalibrationCollector {
     /// `values` as doubles in a fresh arena buffer.
     private func upload(_ values: [Double], _ arena: GPUArena) throws -> GPUBuffer {
         let b = try arena.floats(2 * max(1, values.count))
-        try values.withUnsafeBytes { try device.upload($0.baseAddress!, bytes: $0.count, to: b, offset: 0) }
+        try device.upload(values, to: b)
         return b
-    }
-
-    private func download<T>(_ b: GPUBuffer, count: Int, as: T.Type) throws -> [T] {
-        try [T](unsafeUninitializedCapacity: count) { buf, n in
-            try device.download(b, offset: 0, bytes: count * MemoryLayout<T>.stride, to: buf.baseAddress!)
-            n = count
-        }
     }
 
     func activation(_ point: ActivationPoint, layer: Int, _ v: GPUActivationView, arena: GPUArena) throws {
@@ -60,7 +53,7 @@ final class GPUCalibrationStatistics: GPUForwardObserver, CalibrationCollector {
         let rows = try arena.floats(4 * B * L), steps = try arena.floats(4 * L)
         try launch("cal_pass1_rows", threads: B * L, shape + [.i(config.nRefresh), thr, .floats(rows)])
         try launch("cal_pass1_steps", threads: L, [.floats(rows), .i(B), .i(L), .floats(steps)])
-        let s = try download(steps, count: 4 * L, as: Float.self)
+        let s = try device.download(steps, count: 4 * L, as: Float.self)
         let counts = s[(3 * L)...].reduce(Int64(0)) { $0 + Int64($1.bitPattern) }
         var p = Pass1Point(maxAbs: Array(s[0..<L]), lo: spec.asymmetric ? Array(s[L..<(2 * L)]) : [],
                            hi: spec.asymmetric ? Array(s[(2 * L)..<(3 * L)]) : [],
@@ -69,9 +62,9 @@ final class GPUCalibrationStatistics: GPUForwardObserver, CalibrationCollector {
             let ext = try arena.floats(2 * L * C), sums = try arena.floats(2 * C)
             try launch("cal_channel_extremes", threads: L * C, shape + [.floats(ext)])
             try launch("cal_channel_abs_sums", threads: C, shape + [.floats(sums)])
-            let e = try download(ext, count: 2 * L * C, as: Float.self)
+            let e = try device.download(ext, count: 2 * L * C, as: Float.self)
             p.channelMax = Array(e[0..<(L * C)]); p.channelMin = Array(e[(L * C)...])
-            p.channelAbsSum = BlockOrderedSum(block: 0, values: try download(sums, count: C, as: Double.self))
+            p.channelAbsSum = BlockOrderedSum(block: 0, values: try device.download(sums, count: C, as: Double.self))
         }
         return p
     }
@@ -90,28 +83,14 @@ final class GPUCalibrationStatistics: GPUForwardObserver, CalibrationCollector {
         let xs = try arena.floats(B * L * C)
         try launch("cal_inliers", threads: B * L * C, shape + [.i(config.nRefresh), thr, fixed, .floats(xs)])
         // The candidate quantizers of every step, as the host search builds them.
-        var scales = [Double](repeating: 0, count: L * n), zeros: [Double] = []
-        let top: Double
-        if spec.asymmetric {
-            zeros = [Double](repeating: 0, count: L * n)
-            for t in 0..<L {
-                for i in 0..<n {
-                    let (s, z) = ClipCandidates.asymmetric(lo: bounds.lo[t], hi: bounds.hi[t], i: i, count: n, bits: bits)
-                    scales[t * n + i] = Double(s); zeros[t * n + i] = Double(z)
-                }
-            }
-            top = Double(Quantizer.levels(bits: bits))
-        } else {
-            let q = Quantizer.qmax(bits: bits)
-            for t in 0..<L { for i in 0..<n { scales[t * n + i] = Double(ClipCandidates.symmetric(maxAbs: bounds.maxAbs[t], i: i, count: n, qmax: q)) } }
-            top = Double(q)
-        }
+        let (scales, zeros) = bounds.candidateQuantizers(asymmetric: spec.asymmetric, count: n, bits: bits)
+        let top = Double(spec.asymmetric ? Quantizer.levels(bits: bits) : Quantizer.qmax(bits: bits))
         let partial = try arena.floats(2 * L * n * B), sums = try arena.floats(2 * L * n)
         try launch("cal_pass2_partial", threads: L * n * B,
-                   [.floats(xs), .i(C), .i(B), .i(L), .i(n), .floats(try upload(scales, arena)),
-                    spec.asymmetric ? .floats(try upload(zeros, arena)) : .pointer(0), .floats(try upload([0, top], arena)),
+                   [.floats(xs), .i(C), .i(B), .i(L), .i(n), .floats(try upload(scales.map(Double.init), arena)),
+                    spec.asymmetric ? .floats(try upload(zeros.map(Double.init), arena)) : .pointer(0), .floats(try upload([0, top], arena)),
                     .floats(partial)])
         try launch("cal_pass2_sums", threads: L * n, [.floats(partial), .i(B), .i(L * n), .floats(sums)])
-        return try download(sums, count: L * n, as: Double.self)
+        return try device.download(sums, count: L * n, as: Double.self)
     }
 }
