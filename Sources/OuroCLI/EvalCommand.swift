@@ -49,22 +49,14 @@ struct EvalCommand: ParsableCommand {
         }
         let started = Date()
         let bar = ProgressBar("eval", total: n, console: console)
-        let result: (top1: Double, correct: Int)
+        let progress = { (done: Int) in bar.update(done, unit: "img") }
+        let result: Evaluation.TopOne
         if let gpu = try resolved.model(m) {
-            var correct = 0, i = 0
-            while i < n {
-                let c = min(batch, n - i)
-                let (x, y) = try test.batch(indices: Array(i..<(i + c)), mean: norm.mean, std: norm.std)
-                let z = try gpu.logits(x), K = m.config.numClasses
-                for b in 0..<c where argmax(z.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { correct += 1 }
-                i += c
-                bar.update(i, unit: "img")
-            }
-            result = (Double(correct) / Double(max(n, 1)), correct)
+            result = try Evaluation.topOne(classes: m.config.numClasses, dataset: test, count: n, mean: norm.mean, std: norm.std,
+                                           batch: batch, progress: progress) { try gpu.logits($0) }
         } else {
-            let r = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                          batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
-            result = (r.top1, r.correct)
+            result = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
+                                           batch: batch, threads: threads, progress: progress)
         }
         let secs = Date().timeIntervalSince(started)
         if common.json {
@@ -239,13 +231,20 @@ enum Evaluation {
 
     static func topOne(model: VisionMamba, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
                        threads: Int, hooks: ForwardHooks? = nil, progress: (Int) -> Void = { _ in }) throws -> TopOne {
+        try topOne(classes: model.config.numClasses, dataset: dataset, count: count, mean: mean, std: std, batch: batch,
+                   progress: progress) { try model.logits($0, batchSize: 16, hooks: hooks, threads: threads) }
+    }
+
+    /// Top-1 of the first `count` images, `batch` at a time, with `logits` computing each batch's
+    /// logits (the CPU model, or its GPU copy).
+    static func topOne(classes K: Int, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
+                       progress: (Int) -> Void = { _ in }, logits computeLogits: (Tensor) throws -> Tensor) throws -> TopOne {
         var correct = 0, preds: [Int] = []
         var i = 0
-        let K = model.config.numClasses
         while i < count {
             let n = min(batch, count - i)
             let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
-            let logits = try model.logits(x, batchSize: 16, hooks: hooks, threads: threads)
+            let logits = try computeLogits(x)
             for b in 0..<n {
                 let row = logits.data[(b * K)..<((b + 1) * K)]
                 let p = argmax(row)
