@@ -56,12 +56,8 @@ struct BenchTrain: ParsableCommand {
                 return Tensor(shape: logits.shape, data: g)
             }
             let step = {
-                let r = try gpuModel.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
-                    ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
-                var g = r.parameterGradients!
-                clipGradients(&g, maxNorm: 1)
-                opt.update(&model.weights, grads: g, lr: 1e-3, config: cfg)
-                try gpuModel?.setWeights(model.weights)
+                try Trainer.optimizerStep(model: &model, optimizer: &opt, gpu: gpuModel, input: x, lr: 1e-3, clipNorm: 1, threads: threads,
+                                 lossGradient: lossGradient)
             }
             let t = try bestTime(repeats: steps, step)   // its warm-up step also compiles the GPU kernels
             // Forward, recompute and backward (2 GEMMs per forward GEMM) ≈ 4× the forward GEMM work.

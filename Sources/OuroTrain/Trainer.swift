@@ -73,20 +73,15 @@ public struct Trainer {
                 let idx = Array(order[(s * options.batchSize)..<((s + 1) * options.batchSize)])
                 let (x, y) = try train.batch(indices: idx, mean: norm.mean, std: norm.std, augment: aug, rng: &rng)
                 var lossValue = 0.0, correct = 0
-                let classes = model.config.numClasses, smoothing = options.labelSmoothing
-                let lossGradient = { (logits: Tensor) -> Tensor in
+                let classes = model.config.numClasses, smoothing = options.labelSmoothing, current = step
+                let lr = sched.lr(at: step)
+                try Self.optimizerStep(model: &model, optimizer: &optimizer, gpu: gpu, input: x, lr: lr, clipNorm: options.clipNorm,
+                                       threads: threads) { logits in
                     let (l, g, c) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: y, classes: classes, smoothing: smoothing)
+                    guard l.isFinite else { throw ModelError("train: loss became \(l) at step \(current)") }
                     lossValue = l; correct = c
                     return Tensor(shape: logits.shape, data: g)
                 }
-                let r = try gpu.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
-                    ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
-                guard lossValue.isFinite else { throw ModelError("train: loss became \(lossValue) at step \(step)") }
-                var grads = r.parameterGradients!
-                clipGradients(&grads, maxNorm: options.clipNorm)
-                let lr = sched.lr(at: step)
-                optimizer.update(&model.weights, grads: grads, lr: lr, config: model.config)
-                try gpu?.setWeights(model.weights)
                 step += 1
                 let acc = Double(correct) / Double(options.batchSize)
                 lossEMA = fresh ? lossValue : 0.98 * lossEMA + 0.02 * lossValue
@@ -98,6 +93,19 @@ public struct Trainer {
             }
             if let checkpointPath { try save(to: checkpointPath) }
         }
+    }
+
+    /// One optimiser step on the batch `x`: forward and backward (on `gpu` when set, whose
+    /// weights are refreshed afterwards), gradients clipped to `clipNorm`, AdamW at `lr`.
+    /// `lossGradient` maps logits to ∂loss/∂logits; throwing from it stops before the update.
+    public static func optimizerStep(model: inout VisionMamba, optimizer: inout AdamW, gpu: GPUVisionMamba?, input x: Tensor, lr: Float,
+                                     clipNorm: Float, threads: Int, lossGradient: (Tensor) throws -> Tensor) throws {
+        let r = try gpu.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
+            ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
+        var grads = r.parameterGradients!
+        clipGradients(&grads, maxNorm: clipNorm)
+        optimizer.update(&model.weights, grads: grads, lr: lr, config: model.config)
+        try gpu?.setWeights(model.weights)
     }
 
     // MARK: - Checkpoints
