@@ -131,6 +131,11 @@ enum GPUKernels {
         if (i < n) dst[i] = dst[i] + src[i];
     }
 
+    extern "C" __global__ void ouro_copy(float* __restrict__ dst, const float* __restrict__ src, int n) {
+        int i = blockIdx.x * blockDim.x + threadIdx.x;
+        if (i < n) dst[i] = src[i];
+    }
+
     // Selective-scan forward, one thread per (image, channel), state in registers; tokens in
     // original order (reverse runs the backward direction). A is (E, N). States, when not
     // null, are stored as [b][t][n][e].
@@ -385,6 +390,10 @@ public struct GPUOps {
 
     public func add(count: Int, dst: UInt64, src: UInt64) throws {
         try run("ouro_add", threads: count, [.pointer(dst), .pointer(src), .i(count)])
+    }
+
+    public func copy(count: Int, dst: UInt64, src: UInt64) throws {
+        try run("ouro_copy", threads: count, [.pointer(dst), .pointer(src), .i(count)])
     }
 
     /// Scan forward; A is (E, N); B and C are columns of the token matrix `bc` (rows `ld` apart).

@@ -30,7 +30,7 @@ final class GPUModelBackend: ModelBackend {
     func allocate(_ count: Int) throws -> GPUBuffer { try device.floats(count) }
 
     func copy(_ src: GPUBuffer, into dst: GPUBuffer, count: Int) throws {
-        try model.module("ouro_copy", threads: count, [.floats(dst), .floats(src), .i(count)])
+        try ops.copy(count: count, dst: dst.address, src: src.address)
     }
 
     func add(_ src: GPUBuffer, into dst: GPUBuffer, count: Int) throws {

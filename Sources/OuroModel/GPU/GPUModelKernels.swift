@@ -36,10 +36,6 @@ enum GPUModelKernels {
     }
 
     // logits[b, k] += bias[k].
-    extern "C" __global__ void ouro_copy(float* __restrict__ dst, const float* __restrict__ src, int n) {
-        int i = blockIdx.x * blockDim.x + threadIdx.x;
-        if (i < n) dst[i] = src[i];
-    }
     extern "C" __global__ void ouro_add_row_bias(float* __restrict__ x, const float* __restrict__ bias, int rows, int cols) {
         int i = blockIdx.x * blockDim.x + threadIdx.x;
         if (i < rows * cols) x[i] = x[i] + bias[i % cols];
