@@ -53,8 +53,9 @@ struct ContrastiveLoss {
 
     /// The InfoNCE step of one image on flat per-slot arrays: from the similarities s(p, q_i),
     /// writes each slot's coefficient G(p, i) of ∂loss/∂s(p, q_i) (times `scale`), whether it is
-    /// a positive, and each patch's ℓ(p); returns the loss (mean ℓ). Allocation-free per patch,
-    /// since the GPU path runs it for every image and layer of an iteration.
+    /// a positive, and each patch's ℓ(p); returns the loss (mean ℓ). Allocation-free per patch.
+    /// The GPU kernel `gen_infonce` follows this arithmetic; the GPU path calls this function for
+    /// candidate windows too wide for that kernel.
     func infoNCE(candidates: [[Int]], starts: [Int], sims: UnsafePointer<Double>, scale: Double,
                  coefficients: UnsafeMutablePointer<Double>, positive: UnsafeMutablePointer<Bool>,
                  ell: UnsafeMutablePointer<Double>) -> Double {
