@@ -27,6 +27,10 @@ let package = Package(
         // Integer GEMM kernels (AVX2 with runtime dispatch, plus a portable path).
         .target(name: "COuroKernels", path: "Sources/COuroKernels",
                 cSettings: [.unsafeFlags(["-O3"])]),
+        // JPEG (libjpeg-turbo) and PNG (libpng) decoding behind status codes, not longjmp.
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs", exclude: ["README.md"],
+                cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
         // engine: tensors, BLAS, vector math, threading and the backend seam.
         .target(name: "OuroEngine", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: fast + v5),
@@ -34,8 +38,8 @@ let package = Package(
         .target(name: "OuroCheckpoint", exclude: ["README.md"], swiftSettings: fast + v5),
         // Vision Mamba: config, weights, forward and backward.
         .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md"], swiftSettings: fast + v5),
-        // Datasets (Fashion-MNIST IDX gzip) and image output (PNG).
-        .target(name: "OuroData", dependencies: ["CZlib", "OuroEngine"], exclude: ["README.md"], swiftSettings: fast + v5),
+        // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
+        .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Training: AdamW, schedules, the training loop.
         .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.

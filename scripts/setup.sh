@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages OuroMamba needs (Debian/Ubuntu). Safe to run repeatedly.
 set -euo pipefail
-pkgs=(libopenblas-dev libzmq3-dev zlib1g-dev dataset-fashion-mnist pkg-config time)
+pkgs=(libopenblas-dev libzmq3-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist pkg-config time)
 # Static-build extras (scripts/build-portable.sh).
 pkgs+=(libgfortran-12-dev)
 missing=()

@@ -23,12 +23,12 @@ struct CompareCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, noise:N, syn:GENERATOR:N).")
+    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, real:N@DATASET, noise:N, syn:GENERATOR:N).")
     var calibSources = "real:128,noise:128"
     @Option(name: .long, help: "Comma-separated methods.") var methods = "static-minmax,static-per-token,static-outlier-list,ouromamba"
     @Option(name: .long, help: "Comma-separated bit settings.") var settings = "w4a4,w4a8,w8a8"
-    @Option(name: .long, help: "Evaluate on the first N test images.") var limit: Int?
-    @Option(name: .long, help: "Dataset: fashion-mnist or fashion-mnist:DIR.") var data = "fashion-mnist"
+    @Option(name: .long, help: "Evaluate on the first N images.") var limit: Int?
+    @OptionGroup var dataset: DataOptions
     @Option(name: .long, help: "sim or int.") var engine = "sim"
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
@@ -70,12 +70,11 @@ struct CompareCommand: ParsableCommand {
 
     /// Attention, outlier map, outlier fractions and scales for the report.
     func addFigures(_ r: inout ReportData, model m: VisionMamba, quantized q: QuantizedModel?, evalReport: OutlierReport?,
-                    samples: Tensor?, test: ImageDataset, norm: (mean: [Float], std: [Float]), threads: Int) throws {
+                    samples: Tensor?, test: any LabelledImageSource, norm: (mean: [Float], std: [Float]), threads: Int) throws {
         let layer = min(max(0, reportLayer ?? m.config.depth / 2), m.config.depth - 1)
-        let attentionInput = try samples ?? test.batch(indices: [0], mean: norm.mean, std: norm.std).images
-        r.attention = try ReportCollector.attention(m, images: attentionInput, image: 0, layer: layer, threads: threads)
+        let x = try QuantEvaluation.firstImage(test, norm: norm, threads: threads)
+        r.attention = try ReportCollector.attention(m, images: samples ?? x, image: 0, layer: layer, threads: threads)
         guard let q else { return }
-        let (x, _) = try test.batch(indices: [0], mean: norm.mean, std: norm.std)
         r.outlierMap = try ReportCollector.outlierMap(q, image: x, layer: layer, point: ActivationPoint(.out), threads: threads)
         r.calibrationOutlierFractions = ReportCollector.calibrationFractions(q)
         if let evalReport { r.evalOutlierFractions = ReportCollector.evalFractions(evalReport, config: m.config) }
@@ -95,18 +94,21 @@ struct CompareCommand: ParsableCommand {
         let ss = try list(settings).map { s in try cliQuant { try QuantSetting(parsing: s) } }
         let sources = list(calibSources)
         guard !ms.isEmpty, !ss.isEmpty, !sources.isEmpty else { throw CLIError("--methods, --settings and --calib-sources must be non-empty") }
-        let test = try loadTestSplit(data)
-        let n = min(limit ?? test.count, test.count)
-        let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+        let test = try dataset.open(for: m.config)
+        let norm = inputNormalization(m.config)
         var timings: [ReportData.Timing] = []
         var t0 = Date()
-        let fpLogits = try QuantEvaluation.fpLogits(m, dataset: test, count: n, mean: norm.mean, std: norm.std, batch: batch, threads: threads)
-        let fpTop1 = Evaluation.accuracy(logits: fpLogits, labels: Array(test.labels.prefix(n)), classes: m.config.numClasses)
+        let fp = try QuantEvaluation.fpLogits(m, dataset: test, count: min(limit ?? test.count, test.count), mean: norm.mean, std: norm.std,
+                                              batch: batch, threads: threads)
+        let n = fp.labels.count, requested = min(limit ?? test.count, test.count)
+        reportSkipped(fp.skipped, console: console)
+        let fpLogits = fp.logits
+        let fpTop1 = Evaluation.accuracy(logits: fpLogits, labels: fp.labels, classes: m.config.numClasses)
         timings.append(.init(phase: "FP evaluation", seconds: Date().timeIntervalSince(t0)))
-        console.info(String(format: "FP top-1 %.2f%% on %d test images", 100 * fpTop1, n))
+        console.info(String(format: "FP top-1 %.2f%% on %d images of %@", 100 * fpTop1, n, dataset.data))
         var report = ReportData(title: "OuroMamba comparison", model: path, modelSHA256: try QuantPipeline.fileSHA256(path),
                                 configSummary: "D=\(m.config.embedDim), depth \(m.config.depth), L=\(m.config.seqLen), \(m.config.numClasses) classes",
-                                testSet: data, testSamples: n, fpTop1: fpTop1)
+                                testSet: dataset.data, testSamples: n, fpTop1: fpTop1)
         var cells: [Cell] = []
         let eng = QuantEngine(rawValue: engine)!
         var firstSynthetic: Tensor?
@@ -121,7 +123,7 @@ struct CompareCommand: ParsableCommand {
                 if firstSynthetic == nil { firstSynthetic = images }
                 timings.append(.init(phase: "samples \(src)", seconds: Date().timeIntervalSince(t0)))
             } else {
-                images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config)
+                images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config, transform: dataset.transform?.transform, threads: threads)
                 // A samples folder from `generate`: show it like a syn: source.
                 if !src.hasPrefix("real:") && !src.hasPrefix("noise:"), let set = try? SampleSet.read(src) {
                     let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: src + "/meta.json"))) as? [String: Any]
@@ -145,7 +147,7 @@ struct CompareCommand: ParsableCommand {
                     let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: src,
                                                        threads: threads, console: console, calibration: r)
                     let te = Date()
-                    let e = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean,
+                    let e = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: requested, mean: norm.mean,
                                                     std: norm.std, batch: batch, threads: threads, fpLogits: fpLogits)
                     timings.append(.init(phase: "evaluation \(src) \(method.rawValue) \(s)", seconds: Date().timeIntervalSince(te)))
                     console.info(String(format: "%@ %@ %@: top-1 %.2f%%, agreement %.2f%%, cosine %.4f", src, method.rawValue,
@@ -170,11 +172,12 @@ struct CompareCommand: ParsableCommand {
                           settings: ss.map(\.description))
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try cliQuant { try AtomicFile.write(Array(md.utf8), to: out + "/compare.md") }
-        let json: [String: Any] = [
-            "model": path, "fp_top1": fpTop1, "test_samples": n, "test_set": data, "engine": engine,
+        var json: [String: Any] = [
+            "model": path, "fp_top1": fpTop1, "test_samples": n, "test_set": dataset.data, "engine": engine,
             "runs": cells.map { ["calib_source": $0.source, "method": $0.method, "setting": $0.setting, "top1": $0.top1,
                                  "agreement": $0.agreement, "logit_cosine": $0.cosine, "outlier_frac": $0.outlier,
                                  "calib_seconds": $0.calibSeconds] as [String: Any] }]
+        if dataset.skipBad { json["skipped"] = fp.skipped.count; json["bad_files"] = badImagesJSON(fp.skipped) }
         let bytes = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
         try cliQuant { try AtomicFile.write([UInt8](bytes), to: out + "/compare.json") }
         if common.json { Console.printJSON(json) } else { console.result(md) }
@@ -184,7 +187,7 @@ struct CompareCommand: ParsableCommand {
     func markdown(_ cells: [Cell], fpTop1: Double, count: Int, modelPath: String, sources: [String], methods: [String],
                   settings: [String]) -> String {
         var s = String(format: "# OuroMamba-Quant comparison (the project's OuroMamba)\n\nmodel `%@`, test set %@ (%d images), engine %@, FP top-1 **%.2f%%**\n\n",
-                       modelPath, data, count, engine, 100 * fpTop1)
+                       modelPath, dataset.data, count, engine, 100 * fpTop1)
         let cols = methods.flatMap { m in settings.map { (m, $0) } }
         s += "| calibration | " + cols.map { "\($0.0) \($0.1)" }.joined(separator: " | ") + " |\n"
         s += "|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"

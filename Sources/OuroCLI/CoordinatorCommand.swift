@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OuroCluster
+import OuroEngine
 import OuroGen
 import OuroModel
 import OuroQuant
@@ -97,7 +98,7 @@ struct CoordinatorCommand: ParsableCommand {
                 plan.samplesDirectory = URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path
                 plan.sampleMeta = ["model": path]
             } else {
-                plan.calibImages = try source.load(for: m.config)
+                plan.calibImages = try source.load(for: m.config, threads: Hardware.cores)
             }
         }
         var options = JobSessionOptions(endpoint: bind)

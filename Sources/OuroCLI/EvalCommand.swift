@@ -9,17 +9,18 @@ import OuroQuant
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Top-1 accuracy of a model on the Fashion-MNIST test split.",
+        abstract: "Top-1 accuracy of a model on a labelled dataset (Fashion-MNIST test split, image folder or file list).",
         discussion: """
         Examples:
           ouromamba eval --json
+          ouromamba eval --model vim_t_midclstok_76p1acc.pth --data imagefolder:/data/imagenet/val --json
           ouromamba eval --model models/vim-fashion.safetensors --limit 1000
           ouromamba eval --model M.safetensors --quantized q.safetensors --engine int --json
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Dataset: fashion-mnist or fashion-mnist:DIR.") var data = "fashion-mnist"
-    @Option(name: .long, help: "Evaluate only the first N test images.") var limit: Int?
+    @OptionGroup var dataset: DataOptions
+    @Option(name: .long, help: "Evaluate only the first N images.") var limit: Int?
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Quantized artifact from `quantize`: report its top-1, agreement with FP and logit cosine.")
     var quantized: String?
@@ -40,9 +41,9 @@ struct EvalCommand: ParsableCommand {
         let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
-        let test = try loadTestSplit(data)
+        let test = try dataset.open(for: m.config)
         let n = min(limit ?? test.count, test.count)
-        let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+        let norm = inputNormalization(m.config)
         if let quantized {
             try runQuantized(m, modelPath: path, artifact: quantized, test: test, count: n, norm: norm, threads: threads, console: console)
             return
@@ -53,18 +54,21 @@ struct EvalCommand: ParsableCommand {
         let result: Evaluation.TopOne
         if let gpu = try resolved.model(m) {
             result = try Evaluation.topOne(classes: m.config.numClasses, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                           batch: batch, progress: progress) { try gpu.logits($0) }
+                                           batch: batch, threads: threads, progress: progress) { try gpu.logits($0) }
         } else {
             result = try Evaluation.topOne(model: m, dataset: test, count: n, mean: norm.mean, std: norm.std,
                                            batch: batch, threads: threads, progress: progress)
         }
         let secs = Date().timeIntervalSince(started)
         if common.json {
-            Console.printJSON(["top1": result.top1, "samples": n, "correct": result.correct, "model": path,
-                               "seconds": secs, "device": resolved.backendName])
+            var o: [String: Any] = ["top1": result.top1, "samples": result.total, "correct": result.correct, "model": path,
+                                    "seconds": secs, "device": resolved.backendName, "data": dataset.data]
+            if dataset.skipBad { o["skipped"] = result.skipped.count; o["bad_files"] = badImagesJSON(result.skipped) }
+            Console.printJSON(o)
         } else {
-            console.result(String(format: "top-1 %.2f%% (%d/%d) on %@ test, %.1f s", 100 * result.top1, result.correct, n,
-                                  data, secs))
+            console.result(String(format: "top-1 %.2f%% (%d/%d) on %@, %.1f s", 100 * result.top1, result.correct, result.total,
+                                  dataset.data, secs))
+            reportSkipped(result.skipped, console: console)
         }
     }
 }
@@ -72,17 +76,19 @@ struct EvalCommand: ParsableCommand {
 extension EvalCommand {
     /// Runs the sim and int engines on the same images: top-1 of each, prediction differences,
     /// and per-image logit differences max|int − sim| / max|sim|.
-    func compareEngines(_ q: QuantizedModel, test: ImageDataset, count n: Int, norm: (mean: [Float], std: [Float]),
+    func compareEngines(_ q: QuantizedModel, test: any LabelledImageSource, count n: Int, norm: (mean: [Float], std: [Float]),
                         threads: Int, console: Console) throws {
         let sim = q.simulatedModel(), K = q.config.numClasses
         let hs = try cliQuant { try q.hooks(engine: .sim, threads: threads) }
         let hi = try cliQuant { try q.hooks(engine: .int, threads: threads) }
-        var correct = [0, 0], differ = 0, above = 0, worst = 0.0
-        var i = 0
+        var correct = [0, 0], differ = 0, above = 0, worst = 0.0, evaluated = 0
+        var skipped = test.listingProblems
         let bar = ProgressBar("eval sim vs int", total: n, console: console)
-        while i < n {
-            let c = min(batch, n - i)
-            let (x, y) = try test.batch(indices: Array(i..<(i + c)), mean: norm.mean, std: norm.std)
+        try test.forEachBatch(count: n, batch: batch, threads: threads) { part, done in
+            skipped += part.bad
+            let c = part.images.count
+            guard c > 0 else { bar.update(done, unit: "img"); return }
+            let (x, y) = try part.images.batch(indices: Array(0..<c), mean: norm.mean, std: norm.std)
             let zs = try sim.logits(x, batchSize: 16, hooks: hs, threads: threads)
             let zi = try sim.logits(x, batchSize: 16, hooks: hi, threads: threads)
             if let e = hi.error { throw CLIError("integer engine: \(e)") }
@@ -98,21 +104,24 @@ extension EvalCommand {
                 worst = max(worst, e)
                 if e > 1e-4 { above += 1 }
             }
-            i += c
-            bar.update(i, unit: "img")
+            evaluated += c
+            bar.update(done, unit: "img")
         }
-        let t = correct.map { Double($0) / Double(max(n, 1)) }
+        let t = correct.map { Double($0) / Double(max(evaluated, 1)) }
         if common.json {
-            Console.printJSON(["samples": n, "top1_sim": t[0], "top1_int": t[1], "prediction_differences": differ,
-                               "max_logit_rel_diff": worst, "images_above_1e-4": above])
+            var o: [String: Any] = ["samples": evaluated, "top1_sim": t[0], "top1_int": t[1], "prediction_differences": differ,
+                                    "max_logit_rel_diff": worst, "images_above_1e-4": above]
+            if dataset.skipBad { o["skipped"] = skipped.count; o["bad_files"] = badImagesJSON(skipped) }
+            Console.printJSON(o)
         } else {
             console.result(String(format: "sim top-1 %.2f%%, int top-1 %.2f%%; predictions differ on %d of %d images; logits max|int−sim|/max|sim| = %.2e (above 1e-4 on %d images)",
-                                  100 * t[0], 100 * t[1], differ, n, worst, above))
+                                  100 * t[0], 100 * t[1], differ, evaluated, worst, above))
+            reportSkipped(skipped, console: console)
         }
     }
 
     /// Evaluates a quantized artifact against its FP model.
-    func runQuantized(_ m: VisionMamba, modelPath: String, artifact: String, test: ImageDataset, count n: Int,
+    func runQuantized(_ m: VisionMamba, modelPath: String, artifact: String, test: any LabelledImageSource, count n: Int,
                       norm: (mean: [Float], std: [Float]), threads: Int, console: Console) throws {
         let q = try cliQuant { try QuantArtifact.read(path: artifact) }
         try QuantEvaluation.checkSource(q, model: m, modelPath: modelPath, artifact: artifact)
@@ -127,14 +136,17 @@ extension EvalCommand {
                                         batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
         let secs = Date().timeIntervalSince(started)
         if common.json {
-            Console.printJSON(["top1": r.top1, "samples": n, "agreement": r.agreement, "logit_cosine": r.logitCosine,
-                               "fp_top1": r.fpTop1, "engine": eng.rawValue, "quantized": artifact, "model": modelPath,
-                               "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
-                               "outlier_frac": r.meanOutlierFraction, "seconds": secs])
+            var o: [String: Any] = ["top1": r.top1, "samples": r.samples, "agreement": r.agreement, "logit_cosine": r.logitCosine,
+                                    "fp_top1": r.fpTop1, "engine": eng.rawValue, "quantized": artifact, "model": modelPath,
+                                    "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
+                                    "outlier_frac": r.meanOutlierFraction, "seconds": secs, "data": dataset.data]
+            if dataset.skipBad { o["skipped"] = r.skipped.count; o["bad_files"] = badImagesJSON(r.skipped) }
+            Console.printJSON(o)
         } else {
-            console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%% (FP %.2f%%), agreement %.2f%%, logit cosine %.4f, outlier fraction %.4f on %d %@ test images, %.1f s",
+            console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%% (FP %.2f%%), agreement %.2f%%, logit cosine %.4f, outlier fraction %.4f on %d images of %@, %.1f s",
                                   q.quant.setting.description, q.quant.method.rawValue, eng.rawValue, 100 * r.top1, 100 * r.fpTop1,
-                                  100 * r.agreement, r.logitCosine, r.meanOutlierFraction, n, data, secs))
+                                  100 * r.agreement, r.logitCosine, r.meanOutlierFraction, r.samples, dataset.data, secs))
+            reportSkipped(r.skipped, console: console)
         }
     }
 }
@@ -144,6 +156,10 @@ enum QuantEvaluation {
     struct Result {
         var fpTop1: Double, top1: Double, agreement: Double, logitCosine: Double
         var report: OutlierReport
+        /// Images evaluated (bad ones left out under --skip-bad are not counted).
+        var samples: Int
+        /// Images left out under --skip-bad.
+        var skipped: [BadImage]
         /// Outlier fraction averaged over points.
         var meanOutlierFraction: Double {
             let n = report.entries.count
@@ -160,32 +176,45 @@ enum QuantEvaluation {
         }
     }
 
-    /// FP logits of the first `count` test images (computed once per comparison matrix).
-    static func fpLogits(_ m: VisionMamba, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
-                         threads: Int) throws -> [Float] {
-        var out: [Float] = []
-        var i = 0
-        while i < count {
-            let n = min(batch, count - i)
-            let (x, _) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
+    /// FP logits of the good images among the first `count` (computed once per comparison matrix).
+    static func fpLogits(_ m: VisionMamba, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
+                         threads: Int) throws -> (logits: [Float], labels: [Int32], skipped: [BadImage]) {
+        var out: [Float] = [], labels: [Int32] = [], skipped = dataset.listingProblems
+        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, _ in
+            skipped += part.bad
+            guard part.images.count > 0 else { return }
+            let (x, y) = try part.images.batch(indices: Array(0..<part.images.count), mean: mean, std: std)
             out += try m.logits(x, batchSize: 16, threads: threads).data
-            i += n
+            labels += y
         }
-        return out
+        return (out, labels, skipped)
     }
 
-    static func run(fp m: VisionMamba, quantized q: QuantizedModel, engine: QuantEngine, dataset: ImageDataset, count: Int,
+    /// The first good image of `dataset`, normalised (for report figures).
+    static func firstImage(_ dataset: any LabelledImageSource, norm: (mean: [Float], std: [Float]), threads: Int) throws -> Tensor {
+        var i = 0
+        while i < dataset.count {
+            let part = try dataset.read([i], threads: 1)
+            if part.images.count == 1 { return try part.images.batch(indices: [0], mean: norm.mean, std: norm.std).images }
+            i += 1
+        }
+        throw CLIError("the dataset has no readable image")
+    }
+
+    static func run(fp m: VisionMamba, quantized q: QuantizedModel, engine: QuantEngine, dataset: any LabelledImageSource, count: Int,
                     mean: [Float], std: [Float], batch: Int, threads: Int, fpLogits: [Float]? = nil,
                     progress: (Int) -> Void = { _ in }) throws -> Result {
         let sim = q.simulatedModel()
         let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
         let K = m.config.numClasses
-        var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0
-        var i = 0
-        while i < count {
-            let n = min(batch, count - i)
-            let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
-            let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(i * K)..<((i + n) * K)])) }
+        var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0, evaluated = 0
+        var skipped = dataset.listingProblems
+        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, done in
+            skipped += part.bad
+            let n = part.images.count
+            guard n > 0 else { progress(done); return }
+            let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
+            let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(evaluated * K)..<((evaluated + n) * K)])) }
                 ?? m.logits(x, batchSize: 16, threads: threads)
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
@@ -199,25 +228,34 @@ enum QuantEvaluation {
                 for (a, c) in zip(f, qv) { dot += Double(a) * Double(c); nf += Double(a) * Double(a); nq += Double(c) * Double(c) }
                 cosSum += dot / max((nf * nq).squareRoot(), 1e-30)
             }
-            i += n
-            progress(i)
+            evaluated += n
+            progress(done)
         }
-        let c = Double(max(count, 1))
+        let c = Double(max(evaluated, 1))
         return Result(fpTop1: Double(fpCorrect) / c, top1: Double(qCorrect) / c, agreement: Double(agree) / c,
-                      logitCosine: cosSum / c, report: hooks.report)
+                      logitCosine: cosSum / c, report: hooks.report, samples: evaluated, skipped: skipped)
     }
 }
 
-/// Loads the test split of a dataset spec, as a CLI error on failure.
-func loadTestSplit(_ spec: String) throws -> ImageDataset {
-    do { return try DatasetSpec(parsing: spec).load(split: .test) }
-    catch let e as DataError { throw CLIError(e.description) }
+/// Says how many images --skip-bad left out, and which (the first few; --json lists all).
+func reportSkipped(_ bad: [BadImage], console: Console) {
+    guard !bad.isEmpty else { return }
+    console.notice("skipped \(bad.count) bad image\(bad.count == 1 ? "" : "s") or folders (--skip-bad):")
+    for b in bad.prefix(10) { console.notice("  \(b)") }
+    if bad.count > 10 { console.notice("  … and \(bad.count - 10) more (see --json)") }
 }
 
 /// Accuracy of a model on a labelled dataset.
 enum Evaluation {
-    struct TopOne { var correct: Int; var total: Int; var top1: Double { total == 0 ? 0 : Double(correct) / Double(total) }
-        var predictions: [Int] }
+    struct TopOne {
+        var correct: Int
+        /// Images evaluated (without the ones --skip-bad left out).
+        var total: Int
+        var top1: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+        var predictions: [Int]
+        /// Images left out under --skip-bad.
+        var skipped: [BadImage] = []
+    }
 
     /// Top-1 of precomputed logits.
     static func accuracy(logits: [Float], labels: [Int32], classes K: Int) -> Double {
@@ -229,21 +267,24 @@ enum Evaluation {
         return labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
     }
 
-    static func topOne(model: VisionMamba, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
+    static func topOne(model: VisionMamba, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
                        threads: Int, hooks: ForwardHooks? = nil, progress: (Int) -> Void = { _ in }) throws -> TopOne {
         try topOne(classes: model.config.numClasses, dataset: dataset, count: count, mean: mean, std: std, batch: batch,
-                   progress: progress) { try model.logits($0, batchSize: 16, hooks: hooks, threads: threads) }
+                   threads: threads, progress: progress) { try model.logits($0, batchSize: 16, hooks: hooks, threads: threads) }
     }
 
-    /// Top-1 of the first `count` images, `batch` at a time, with `logits` computing each batch's
-    /// logits (the CPU model, or its GPU copy).
-    static func topOne(classes K: Int, dataset: ImageDataset, count: Int, mean: [Float], std: [Float], batch: Int,
-                       progress: (Int) -> Void = { _ in }, logits computeLogits: (Tensor) throws -> Tensor) throws -> TopOne {
+    /// Top-1 of the first `count` images, `batch` at a time (decoded on `threads` threads), with
+    /// `logits` computing each batch's logits (the CPU model, or its GPU copy).
+    static func topOne(classes K: Int, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
+                       threads: Int, progress: (Int) -> Void = { _ in },
+                       logits computeLogits: (Tensor) throws -> Tensor) throws -> TopOne {
         var correct = 0, preds: [Int] = []
-        var i = 0
-        while i < count {
-            let n = min(batch, count - i)
-            let (x, y) = try dataset.batch(indices: Array(i..<(i + n)), mean: mean, std: std)
+        var skipped = dataset.listingProblems
+        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, done in
+            skipped += part.bad
+            let n = part.images.count
+            guard n > 0 else { progress(done); return }
+            let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
             let logits = try computeLogits(x)
             for b in 0..<n {
                 let row = logits.data[(b * K)..<((b + 1) * K)]
@@ -251,10 +292,9 @@ enum Evaluation {
                 preds.append(p)
                 if p == Int(y[b]) { correct += 1 }
             }
-            i += n
-            progress(i)
+            progress(done)
         }
-        return TopOne(correct: correct, total: count, predictions: preds)
+        return TopOne(correct: correct, total: preds.count, predictions: preds, skipped: skipped)
     }
 }
 

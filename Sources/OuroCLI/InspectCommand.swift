@@ -16,9 +16,9 @@ struct InspectCommand: ParsableCommand {
 
 /// An input image: a test image of the dataset, or image `index` of a samples file.
 struct ImageChoice: ParsableArguments {
-    @Option(name: .long, help: "Samples directory/file (from generate); default: the Fashion-MNIST test split.") var samples: String?
+    @Option(name: .long, help: "Samples directory/file (from generate); default: an image of --data.") var samples: String?
     @Option(name: .long, help: "Image index.") var image = 0
-    @Option(name: .long, help: "Dataset for test images.") var data = "fashion-mnist"
+    @OptionGroup var dataset: DataOptions
 
     func load(for m: VisionMamba) throws -> Tensor {
         if let samples {
@@ -28,10 +28,13 @@ struct ImageChoice: ParsableArguments {
             do { try m.checkInput(x, source: samples) } catch let e as ModelError { throw CLIError(e.description) }
             return x
         }
-        let test = try loadTestSplit(data)
-        guard image >= 0 && image < test.count else { throw CLIError("--image \(image): the test split has \(test.count) images") }
-        let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
-        return try test.batch(indices: [image], mean: norm.mean, std: norm.std).images
+        let test = try dataset.open(for: m.config)
+        guard image >= 0 && image < test.count else { throw CLIError("--image \(image): \(dataset.data) has \(test.count) images") }
+        let norm = inputNormalization(m.config)
+        let part: SourceBatch
+        do { part = try test.read([image], threads: 1) } catch let e as DataError { throw CLIError(e.description) }
+        guard part.images.count == 1 else { throw CLIError("--image \(image): \(part.bad.first?.description ?? "unreadable")") }
+        return try part.images.batch(indices: [0], mean: norm.mean, std: norm.std).images
     }
 }
 

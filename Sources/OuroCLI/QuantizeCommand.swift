@@ -17,17 +17,20 @@ struct QuantizeCommand: ParsableCommand {
         --calib: a samples folder from `generate` (samples.safetensors with `images` [N,C,H,W]
         normalised float32 and `labels` [N]), syn:GENERATOR:N (generate N samples first with the
         default Gen configuration, --seed and --gen-iterations; written to <out dir>/samples),
-        real:N (seeded Fashion-MNIST training images) or noise:N (seeded N(0,1) images).
+        real:N (seeded Fashion-MNIST training images), real:N@DATASET (N seeded images of
+        fashion-mnist[:DIR], imagefolder:DIR or filelist:FILE, preprocessed with --transform) or
+        noise:N (seeded N(0,1) images).
         --workers N shards the job over N local worker processes (1 thread each); the artifact is
         byte-identical to the in-process run with --threads 1.
         --setting: w4a4 (4/4/8), w4a8 (4/8/16), w8a8 (8/8/16) or wXaYoZ (bits; o16 = float outliers).
 
         Example:
           ouromamba quantize --model M.safetensors --calib real:128 --setting w4a4 --method ouromamba --out q.safetensors
+          ouromamba quantize --model vim_t.pth --calib real:128@imagefolder:/data/imagenet/train --data imagefolder:/data/imagenet/val --out q.safetensors
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N or noise:N.") var calib: String
+    @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N, real:N@DATASET or noise:N.") var calib: String
     @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.") var setting = "w4a4"
     @Option(name: .long, help: "ouromamba, static-minmax, static-per-token or static-outlier-list.") var method = "ouromamba"
     @Option(name: .long, help: "Output artifact (.safetensors), written atomically.") var out: String
@@ -39,8 +42,8 @@ struct QuantizeCommand: ParsableCommand {
     @Option(name: .long, help: "Adam iterations of a syn:GENERATOR:N source.") var genIterations = GenConfig().iterations
     @Flag(name: .long, help: "Skip the FP-vs-quantized evaluation and report.html/report.json beside the artifact.")
     var noReport = false
-    @Option(name: .long, help: "Evaluate the report on the first N test images (default: the whole test split).") var evalLimit: Int?
-    @Option(name: .long, help: "Dataset of the report's evaluation.") var data = "fashion-mnist"
+    @Option(name: .long, help: "Evaluate the report on the first N images of --data (default: all).") var evalLimit: Int?
+    @OptionGroup var dataset: DataOptions
     @OptionGroup var cluster: LocalClusterOptions
 
     /// `<directory of --out>/samples`: where a syn: source's samples are written.
@@ -67,7 +70,7 @@ struct QuantizeCommand: ParsableCommand {
                 plan.samplesDirectory = samplesDirectory
                 plan.sampleMeta = ["model": path, "threads": cluster.workerThreads, "workers": workers]
             } else {
-                plan.calibImages = try source.load(for: m.config)
+                plan.calibImages = try source.load(for: m.config, transform: dataset.transform?.transform, threads: common.resolvedThreads())
             }
             let sha = try QuantPipeline.fileSHA256(path)
             let done = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
@@ -93,7 +96,7 @@ struct QuantizeCommand: ParsableCommand {
                           predictions: preds, wallSeconds: wall, extraMeta: ["model": path, "threads": threads])
             images = set.images
         } else {
-            images = try source.load(for: m.config)
+            images = try source.load(for: m.config, transform: dataset.transform?.transform, threads: threads)
         }
         let genSeconds = Date().timeIntervalSince(started)
         let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: calib,
@@ -115,7 +118,7 @@ struct QuantizeCommand: ParsableCommand {
                            timings: [ReportData.Timing], workers: [ReportData.WorkerTiming] = []) throws -> RunReport.Summary? {
         guard !noReport else { return nil }
         let s = try RunReport.write(model: m, modelPath: path, quantized: q, artifact: out, samplesDirectory: syn ? samplesDirectory : nil,
-                                    data: data, limit: evalLimit, threads: max(1, threads), console: console, timings: timings,
+                                    data: dataset, limit: evalLimit, threads: max(1, threads), console: console, timings: timings,
                                     workers: workers)
         if !common.json && !common.quiet {
             print(RunReport.table(s, setting: q.quant.setting.description, method: q.quant.method.rawValue))
@@ -201,7 +204,8 @@ enum QuantPipeline {
 /// Where calibration images come from.
 enum CalibrationSource {
     case directory(String)
-    case real(Int, seed: UInt64)
+    /// `real:N` (Fashion-MNIST's training split) or `real:N@DATASET`.
+    case real(Int, seed: UInt64, dataset: String?)
     case noise(Int, seed: UInt64)
     case synthetic(GeneratorKind, Int, seed: UInt64)
 
@@ -210,7 +214,16 @@ enum CalibrationSource {
             guard let n = Int(v), n >= 1 else { throw CLIError("calibration source '\(s)': expected a positive count after ':'") }
             return n
         }
-        if s.hasPrefix("real:") { self = .real(try count(s.dropFirst(5)), seed: seed) }
+        if s.hasPrefix("real:") {
+            let rest = s.dropFirst(5)
+            if let at = rest.firstIndex(of: "@") {
+                let spec = String(rest[rest.index(after: at)...])
+                do { _ = try DatasetSpec(parsing: spec) } catch let e as DataError { throw CLIError("calibration source '\(s)': \(e.message)") }
+                self = .real(try count(rest[..<at]), seed: seed, dataset: spec)
+            } else {
+                self = .real(try count(rest), seed: seed, dataset: nil)
+            }
+        }
         else if s.hasPrefix("noise:") { self = .noise(try count(s.dropFirst(6)), seed: seed) }
         else if s.hasPrefix("syn:") {
             let parts = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -231,8 +244,10 @@ enum CalibrationSource {
         return g
     }
 
-    /// The images [N, C, H, W] (normalised model inputs), checked against the model.
-    func load(for c: VisionMambaConfig) throws -> Tensor {
+    /// The images [N, C, H, W] (normalised model inputs), checked against the model. Image files
+    /// of `real:N@DATASET` go through `transform` (nil: the default for the model's size) and
+    /// are decoded on `threads` threads.
+    func load(for c: VisionMambaConfig, transform: ImageTransform? = nil, threads: Int = 1) throws -> Tensor {
         let x: Tensor
         switch self {
         case .synthetic:
@@ -247,13 +262,17 @@ enum CalibrationSource {
                 data += rng.normals(per)
             }
             x = Tensor(shape: [n, c.channels, c.imageSize, c.imageSize], data: data)
-        case .real(let n, let seed):
-            let train: ImageDataset
-            do { train = try FashionMNIST.load(split: .train) } catch let e as DataError { throw CLIError(e.description) }
-            let norm = c.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+        case .real(let n, let seed, let spec):
+            // Fashion-MNIST: its training split; image folders and lists: the whole set.
+            let source = try openDataset(spec ?? "fashion-mnist", split: .train, config: c, transform: transform, policy: .fail)
+            let norm = inputNormalization(c)
             do {
-                let idx = try Shuffler.seededSubset(count: n, of: train.count, seed: seed)
-                x = try train.batch(indices: idx, mean: norm.mean, std: norm.std).images
+                guard n <= source.count else {
+                    throw CLIError("calibration source real:\(n)@\(spec ?? "fashion-mnist"): only \(source.count) images there")
+                }
+                let idx = try Shuffler.seededSubset(count: n, of: source.count, seed: seed)
+                let part = try source.read(idx, threads: threads)
+                x = try part.images.batch(indices: Array(0..<part.images.count), mean: norm.mean, std: norm.std).images
             } catch let e as DataError { throw CLIError(e.description) }
         case .directory(let d):
             var isDir: ObjCBool = false

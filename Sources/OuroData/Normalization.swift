@@ -7,6 +7,11 @@ public struct Normalization: Sendable, Equatable {
     /// Standard deviation per channel, each finite and > 0.
     public let std: [Float]
 
+    /// ImageNet's per-channel mean (RGB), the default of the official Vim checkpoints.
+    public static let imageNetMean: [Float] = [0.485, 0.456, 0.406]
+    /// ImageNet's per-channel std (RGB).
+    public static let imageNetStd: [Float] = [0.229, 0.224, 0.225]
+
     /// Validates and broadcasts `mean`/`std` to `channels` values.
     public init(mean: [Float], std: [Float], channels: Int, context: String = "Normalization") throws {
         func expand(_ v: [Float], _ what: String) throws -> [Float] {

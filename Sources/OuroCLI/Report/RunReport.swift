@@ -11,19 +11,20 @@ enum RunReport {
     struct Summary { var fpTop1: Double, top1: Double, agreement: Double, cosine: Double, samples: Int }
 
     static func write(model m: VisionMamba, modelPath: String, quantized q: QuantizedModel, artifact: String,
-                      samplesDirectory: String?, data: String, limit: Int?, threads: Int, console: Console,
+                      samplesDirectory: String?, data: DataOptions, limit: Int?, threads: Int, console: Console,
                       timings: [ReportData.Timing], workers: [ReportData.WorkerTiming] = []) throws -> Summary {
-        let test = try loadTestSplit(data)
+        let test = try data.open(for: m.config)
         let n = min(limit ?? test.count, test.count)
-        let norm = m.config.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
+        let norm = inputNormalization(m.config)
         let t0 = Date()
         let bar = ProgressBar("evaluate FP vs quantized", total: n, console: console)
         let e = try QuantEvaluation.run(fp: m, quantized: q, engine: .sim, dataset: test, count: n, mean: norm.mean, std: norm.std,
                                         batch: 64, threads: threads) { bar.update($0, unit: "img") }
+        reportSkipped(e.skipped, console: console)
         var d = ReportData(title: "OuroMamba \(q.quant.setting) \(q.quant.method.rawValue)", model: modelPath,
                            modelSHA256: q.provenance.modelSHA256,
                            configSummary: "D=\(m.config.embedDim), depth \(m.config.depth), L=\(m.config.seqLen), \(m.config.numClasses) classes",
-                           testSet: data, testSamples: n, fpTop1: e.fpTop1)
+                           testSet: data.data, testSamples: e.samples, fpTop1: e.fpTop1)
         d.results = [.init(source: q.provenance.calibSource, method: q.quant.method.rawValue, setting: q.quant.setting.description,
                            top1: e.top1, agreement: e.agreement, logitCosine: e.logitCosine)]
         let layer = m.config.depth / 2
@@ -34,17 +35,17 @@ enum RunReport {
                                                             fidelity: meta?["label_fidelity"] as? Double)]
             attentionInput = s.images
         }
-        let x0 = try test.batch(indices: [0], mean: norm.mean, std: norm.std).images
+        let x0 = try QuantEvaluation.firstImage(test, norm: norm, threads: threads)
         d.attention = try ReportCollector.attention(m, images: attentionInput ?? x0, image: 0, layer: layer, threads: threads)
         d.outlierMap = try ReportCollector.outlierMap(q, image: x0, layer: layer, point: ActivationPoint(.out), threads: threads)
         d.calibrationOutlierFractions = ReportCollector.calibrationFractions(q)
         d.evalOutlierFractions = ReportCollector.evalFractions(e.report, config: m.config)
         d.scales = ReportCollector.scales(q, layers: [0, m.config.depth - 1])
-        d.timings = timings + [.init(phase: "evaluation (\(n) test images)", seconds: Date().timeIntervalSince(t0))]
+        d.timings = timings + [.init(phase: "evaluation (\(e.samples) images)", seconds: Date().timeIntervalSince(t0))]
         d.workers = workers
         let dir = URL(fileURLWithPath: artifact).deletingLastPathComponent().path
         try ReportCollector.write(d, to: dir)
-        return Summary(fpTop1: e.fpTop1, top1: e.top1, agreement: e.agreement, cosine: e.logitCosine, samples: n)
+        return Summary(fpTop1: e.fpTop1, top1: e.top1, agreement: e.agreement, cosine: e.logitCosine, samples: e.samples)
     }
 
     /// The FP vs quantized table printed at the end of `quantize`.
