@@ -8,8 +8,8 @@ import OuroQuant
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: forward, train, gen, gemm.",
-        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self, BenchGPUParity.self])
+        abstract: "Benchmarks: forward, train, gen, gemm, scan, decode.",
+        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self, BenchDecode.self, BenchGPUParity.self])
 }
 
 /// Best-of timing of a closure.

@@ -41,6 +41,20 @@ public struct ParallelRunner: Sendable {
 public enum Hardware {
     /// Active processor count.
     public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The CPU's name from /proc/cpuinfo ("unknown CPU" elsewhere), to label measured figures.
+    public static var cpuName: String {
+        guard let f = fopen("/proc/cpuinfo", "r") else { return "unknown CPU" }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if s.hasPrefix("model name"), let colon = s.firstIndex(of: ":") {
+                return s[s.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        return "unknown CPU"
+    }
 }
 
 #if canImport(Glibc)

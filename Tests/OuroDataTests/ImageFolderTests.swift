@@ -81,7 +81,7 @@ func makeDirs(_ paths: String...) throws {
             #expect(s.listingProblems.map(\.path) == [d + "/2"])
             #expect(s.listingProblems[0].reason.contains("empty class folder"))
             let b = try s.read(Array(0..<s.count), threads: 2)
-            #expect(b.images.count == 1 && b.indices == [1])
+            #expect(b.images.count == 1 && b.indices == [0])
             #expect(Set(b.bad.map { String($0.path.dropFirst(d.count + 1)) }) == ["0/truncated.jpg", "1/corrupt.jpg", "1/text.png", "1/damaged.png"])
             #expect(b.bad.first { $0.path.hasSuffix("text.png") }?.reason.contains("not a JPEG or PNG") == true)
 
