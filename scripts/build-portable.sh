@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a portable release `ouromamba` for x86-64 Linux machines without a Swift toolchain:
-# the Swift runtime (--static-swift-stdlib), libzmq, OpenBLAS, zlib and their dependencies are
+# the Swift runtime (--static-swift-stdlib), libzmq, OpenBLAS, zlib, libjpeg, libpng and their dependencies are
 # linked statically; glibc, libstdc++ and libgcc_s stay dynamic so that dlopen keeps working.
 #
 # How: SwiftPM's module maps ask for -lzmq / -lopenblas / -lz. A folder searched first holds
@@ -25,6 +25,8 @@ ar rcs "$S/libouro_gssstub.a" "$S/gssstub.o"
 echo "GROUP ( $(find_a zmq) $(find_a sodium) $(find_a pgm) $(find_a norm) $(find_a protokit) $(find_a bsd) $(find_a md) $S/libouro_gssstub.a -lstdc++ )" > "$S/libzmq.a"
 echo "GROUP ( $(find_a openblas) $(find_a gfortran) $(find_a quadmath) -lm -lpthread )" > "$S/libopenblas.a"
 echo "GROUP ( $(find_a z) )" > "$S/libz.a"
+echo "GROUP ( $(find_a jpeg) )" > "$S/libjpeg.a"
+echo "GROUP ( $(find_a png16) $(find_a z) -lm )" > "$S/libpng16.a"
 # A copy of Foundation's ICU archive whose 34 MB packaged-data member is replaced by a stub
 # (found first through -L, like the scripts above).
 ICU=$(dirname "$(command -v swift)")/../lib/swift_static/linux/lib_FoundationICU.a

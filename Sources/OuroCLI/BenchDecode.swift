@@ -24,6 +24,7 @@ struct BenchDecode: ParsableCommand {
     @Option(name: .long, help: "imagefolder:DIR or filelist:FILE (default: synthesized JPEGs).") var data: String?
     @Option(name: .long, help: "Images to decode.") var count = 64
     @Option(name: .long, help: "WxH of the synthesized JPEGs.") var syntheticSize = "500x375"
+    @Option(name: .long, help: "Write the synthesized JPEGs to this folder (an imagefolder layout) and keep them.") var keep: String?
     @Option(name: .long, help: "Images per decoded batch.") var batch = 32
     @Option(name: .long, help: "vim or none (default: vim for 224² models).") var transform: TransformChoice?
     @Flag(name: .long, help: "Also time the FP forward pass on the decoded images (batch 8).") var forward = false
@@ -40,9 +41,9 @@ struct BenchDecode: ParsableCommand {
         if let data { spec = data } else {
             let dims = syntheticSize.split(separator: "x").compactMap { Int($0) }
             guard dims.count == 2, dims.allSatisfy({ $0 > 0 }) else { throw CLIError("--synthetic-size '\(syntheticSize)': expected WxH") }
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ouromamba-bench-\(UUID().uuidString)").path
-            temp = dir
-            try ExampleImages.writeFolder(dir, count: count, width: dims[0], height: dims[1], classes: min(10, c.numClasses))
+            let dir = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("ouromamba-bench-\(UUID().uuidString)").path
+            if keep == nil { temp = dir }
+            try ExampleImages.writeFolder(dir, count: count, width: dims[0], height: dims[1], classes: max(1, min(10, c.numClasses, count)))
             spec = "imagefolder:" + dir
         }
         let source = try openDataset(spec, split: .test, config: c, transform: transform?.transform, policy: .fail)

@@ -84,26 +84,28 @@ struct ImageDataCLITests {
         try requireReady()
         let dir = tmp("jpegs")
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 18 images: RGB, grayscale and CMYK in turn, landscape, portrait and square, one progressive.
         let sizes = [(300, 200), (181, 257), (224, 224), (401, 223), (150, 330), (260, 261)]
+            + (0..<12).map { (230 + 13 * $0, 250 - 5 * $0) }
         for (i, (w, h)) in sizes.enumerated() {
             let cls = dir + "/data/" + ["n01440764", "n01443537", "n01484850"][i % 3]
             try FileManager.default.createDirectory(atPath: cls, withIntermediateDirectories: true)
-            let channels = [3, 1, 4][i % 3]
+            let channels = [3, 1, 4][(i + i / 3) % 3]
             let px = (0..<(w * h * channels)).map { UInt8(truncatingIfNeeded: ($0 / channels % w) &* 3 &+ ($0 / (w * channels)) &* 2 &+ $0 % channels &* 50) }
             try writeFile(cls + "/img\(i).JPEG", try ImageDecoder.encodeJPEG(pixels: px, width: w, height: h, channels: channels, progressive: i == 3))
         }
         let tiny = try #require(Self.tiny)
         let ev = try json(try CLI.run(["eval", "--model", tiny, "--data", "imagefolder:" + dir + "/data", "--batch", "4", "--json"], timeout: 600), "eval vim-tiny")
         #expect((ev["samples"] as? Int) == sizes.count)
-        let q = try json(try CLI.run(["quantize", "--model", tiny, "--calib", "real:4@imagefolder:" + dir + "/data", "--method", "static-minmax",
+        let q = try json(try CLI.run(["quantize", "--model", tiny, "--calib", "real:16@imagefolder:" + dir + "/data", "--method", "static-minmax",
                                       "--setting", "w4a8", "--no-report", "--out", dir + "/q.safetensors", "--json"], timeout: 900), "quantize vim-tiny")
-        #expect((q["calib_count"] as? Int) == 4)
-        #expect((q["calib_source"] as? String) == "real:4@imagefolder:" + dir + "/data")
+        #expect((q["calib_count"] as? Int) == 16)
+        #expect((q["calib_source"] as? String) == "real:16@imagefolder:" + dir + "/data")
         // The transformed input: 3×224² and ImageNet-normalised (a white pixel is (1 − 0.485) / 0.229).
         _ = try json(try CLI.run(["infer", "--model", tiny, "--images", dir + "/data/n01440764", "--output", dir + "/y.safetensors", "--json"], timeout: 600), "infer")
         let y = try SafeTensorsFile.read(path: dir + "/y.safetensors")
-        #expect(y.shape(of: "input") == [2, 3, 224, 224])
-        #expect(y.shape(of: "logits") == [2, 1000])
+        #expect(y.shape(of: "input") == [6, 3, 224, 224])
+        #expect(y.shape(of: "logits") == [6, 1000])
         let mx = try y.tensor("input").floats().max() ?? 0
         #expect(mx <= (1 - 0.406) / 0.225 + 1e-5 && mx > 1)
     }
