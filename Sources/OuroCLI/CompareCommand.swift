@@ -34,6 +34,8 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
     @Option(name: .long, help: "Adam iterations for syn:GENERATOR:N sources.") var genIterations = 500
     @Option(name: .long, help: "Layer shown in the report's attention and outlier figures (default: middle).") var reportLayer: Int?
+    @Option(name: .long, help: "Images of --data that form the reference set of the data-quality diagnostic (the first N readable ones).")
+    var referenceImages = 128
     @Option(name: .long, help: "Run folder: compare.md, compare.json, report.json, report.html, samples/.") var out: String
     @OptionGroup var common: CommonOptions
 
@@ -109,6 +111,15 @@ struct CompareCommand: ParsableCommand {
         var report = ReportData(title: "OuroMamba comparison", model: path, modelSHA256: try QuantPipeline.fileSHA256(path),
                                 configSummary: "D=\(m.config.embedDim), depth \(m.config.depth), L=\(m.config.seqLen), \(m.config.numClasses) classes",
                                 testSet: dataset.data, testSamples: n, fpTop1: fpTop1)
+        // The data-quality diagnostic: every calibration set against real images of --data.
+        t0 = Date()
+        let refPart = try test.read(Array(0..<min(requested, max(1, referenceImages))), threads: threads)
+        let refImages = try refPart.images.batch(indices: Array(0..<refPart.images.count), mean: norm.mean, std: norm.std).images
+        let refProfile = try cliQuant { try ActivationProfile.measure(model: m, images: refImages, threads: threads) }
+        var quality = ReportData.DataQuality(reference: "\(dataset.data) (first \(refPart.images.count) images)", referenceImages: refPart.images.count,
+                                             points: refProfile.points.map(\.name), referenceOutlierRate: refProfile.points.map(\.outlierRate),
+                                             sets: [])
+        timings.append(.init(phase: "data-quality reference profile", seconds: Date().timeIntervalSince(t0)))
         var cells: [Cell] = []
         let eng = QuantEngine(rawValue: engine)!
         var firstSynthetic: Tensor?
@@ -132,6 +143,10 @@ struct CompareCommand: ParsableCommand {
                     if firstSynthetic == nil { firstSynthetic = images }
                 }
             }
+            let profile = try cliQuant { try ActivationProfile.measure(model: m, images: images, threads: threads) }
+            let ratios = try cliQuant { try profile.ratios(to: refProfile) }
+            quality.sets.append(.init(source: src, images: profile.images, maxRatio: ratios.map(\.maxAbs), p999Ratio: ratios.map(\.p999),
+                                      outlierRate: profile.points.map(\.outlierRate)))
             for method in ms {
                 // Calibration depends on the method and the inlier bits only (calib_inputs = fp).
                 var cache: [Int: (Calibrator.Result, Double)] = [:]
@@ -167,9 +182,10 @@ struct CompareCommand: ParsableCommand {
         try addFigures(&report, model: m, quantized: figureModel, evalReport: figureReport, samples: firstSynthetic,
                        test: test, norm: norm, threads: threads)
         report.timings = timings
+        report.dataQuality = quality
         try ReportCollector.write(report, to: out)
         let md = markdown(cells, fpTop1: fpTop1, count: n, modelPath: path, sources: sources, methods: ms.map(\.rawValue),
-                          settings: ss.map(\.description))
+                          settings: ss.map(\.description)) + Self.qualityMarkdown(quality)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try cliQuant { try AtomicFile.write(Array(md.utf8), to: out + "/compare.md") }
         var json: [String: Any] = [
@@ -178,9 +194,30 @@ struct CompareCommand: ParsableCommand {
                                  "agreement": $0.agreement, "logit_cosine": $0.cosine, "outlier_frac": $0.outlier,
                                  "calib_seconds": $0.calibSeconds] as [String: Any] }]
         if dataset.skipBad { json["skipped"] = fp.skipped.count; json["bad_files"] = badImagesJSON(fp.skipped) }
+        json["data_quality"] = [
+            "reference": quality.reference, "reference_images": quality.referenceImages, "points": quality.points,
+            "reference_outlier_rate": quality.referenceOutlierRate,
+            "sets": quality.sets.map { ["source": $0.source, "images": $0.images, "max_ratio": $0.maxRatio, "p999_ratio": $0.p999Ratio,
+                                        "outlier_rate": $0.outlierRate] as [String: Any] }] as [String: Any]
         let bytes = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
         try cliQuant { try AtomicFile.write([UInt8](bytes), to: out + "/compare.json") }
         if common.json { Console.printJSON(json) } else { console.result(md) }
+    }
+
+    /// One row per calibration set: geometric means over the points of the range ratios to the
+    /// reference, and the mean outlier rates.
+    static func qualityMarkdown(_ q: ReportData.DataQuality) -> String {
+        func gmean(_ v: [Double]) -> Double { Foundation.exp(v.map { Foundation.log(max($0, 1e-30)) }.reduce(0, +) / Double(max(1, v.count))) }
+        func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(max(1, v.count)) }
+        var s = "\n## Calibration data quality\n\nAgainst \(q.reference); geometric means over the \(q.points.count) points "
+        s += "(1 = the reference's range; per point in report.html and compare.json).\n\n"
+        s += "| calibration | p99.9 ratio | max ratio | points with p99.9 ratio outside [0.5, 2] | outlier rate (reference \(String(format: "%.2f%%", 100 * mean(q.referenceOutlierRate)))) |\n|---|---:|---:|---:|---:|\n"
+        for set in q.sets {
+            let off = set.p999Ratio.filter { $0 < 0.5 || $0 > 2 }.count
+            s += String(format: "| %@ | %.3f | %.3f | %d / %d | %.2f%% |\n", set.source, gmean(set.p999Ratio), gmean(set.maxRatio), off,
+                        set.p999Ratio.count, 100 * mean(set.outlierRate))
+        }
+        return s
     }
 
     /// Rows: sources; columns: methods × settings; cells: top-1 (agreement, cosine).

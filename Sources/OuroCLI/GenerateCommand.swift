@@ -30,6 +30,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Learning rate.") var lr: Float = 0.25
     @Option(name: .long, help: "Weight of the output loss λ_O.") var lambdaO: Float = 1
     @Option(name: .long, help: "Output loss: ce or mae.") var outputLoss = "ce"
+    @Flag(name: .long, help: "After every Adam step, clamp the pixels to the valid input range (de-normalised [0, 1]); off in the spec's defaults.")
+    var clampValidRange = false
     @Option(name: .long, help: "Output directory.") var out: String
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
@@ -46,6 +48,7 @@ struct GenerateCommand: ParsableCommand {
         var c = GenConfig()
         c.generator = GeneratorKind(rawValue: method)!
         c.samples = count; c.iterations = iterations; c.seed = seed; c.lr = lr; c.lambdaO = lambdaO; c.outputLoss = outputLoss
+        c.clampValidRange = clampValidRange
         return c
     }
 

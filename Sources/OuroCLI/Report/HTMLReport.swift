@@ -26,6 +26,7 @@ enum HTMLReport {
             s += "<figure><img class=\"heat\" alt=\"patched attention\" src=\"data:image/png;base64,\(pat)\"/><figcaption>patched attention</figcaption></figure></div>"
             body += section("attention", "Implicit vs patched attention", s)
         }
+        if let q = d.dataQuality, !q.sets.isEmpty { body += section("data-quality", "Calibration data quality", dataQuality(q)) }
         if let o = d.outlierMap {
             var s = "<p>Outlier channels of point <code>layer\(o.layer).\(SVG.esc(o.point))</code> for test image \(o.image) (W4A4 OuroMamba): red cells are channels quantized as outliers at that step. The list is rebuilt from empty at every refresh window.</p>"
             s += SVG.outlierMap(title: "layer \(o.layer) · \(o.point): channels × time steps", mask: o.mask, steps: o.steps,
@@ -99,6 +100,48 @@ enum HTMLReport {
     }
 
     static func pct(_ v: Double) -> String { String(format: "%.2f%%", 100 * v) }
+
+    /// Range ratios and outlier rates of each calibration set against the reference, per point
+    /// (figures), then per point kind over the layers (table; ratios as geometric means).
+    static func dataQuality(_ q: ReportData.DataQuality) -> String {
+        var s = "<p>Each calibration set against <b>\(SVG.esc(q.reference))</b> (\(q.referenceImages) images), measured with the FP model at every quantization point. "
+        s += "Static inlier scales follow the calibration set's ranges: a p99.9 ratio above 1 means coarser inlier steps on real data, below 1 means real activations get clipped; "
+        s += "an outlier rate far from the reference's means the dynamic lists were sized for other data. Points are in layer order, 12 per layer (dashed lines).</p>"
+        let layers = Array(stride(from: 0, to: q.points.count, by: 12))
+        s += SVG.lines(title: "p99.9 of |x|: calibration set / reference (log scale)", series: q.sets.map { ($0.source, $0.p999Ratio) },
+                       xLabel: "quantization point", markers: layers, logY: true)
+        s += SVG.lines(title: "max |x|: calibration set / reference (log scale)", series: q.sets.map { ($0.source, $0.maxRatio) },
+                       xLabel: "quantization point", markers: layers, logY: true)
+        s += SVG.lines(title: "outlier-channel rate (share of entries)", series: [("reference", q.referenceOutlierRate)] + q.sets.map { ($0.source, $0.outlierRate) },
+                       xLabel: "quantization point", markers: layers)
+        let kinds = unique(q.points.map { String($0.split(separator: ".", maxSplits: 1).last ?? "") })
+        func byKind(_ v: [Double], _ k: String, geometric: Bool) -> Double {
+            let xs = q.points.indices.filter { String(q.points[$0].split(separator: ".", maxSplits: 1).last ?? "") == k }.map { v[$0] }
+            guard !xs.isEmpty else { return .nan }
+            return geometric ? Foundation.exp(xs.map { Foundation.log(max($0, 1e-30)) }.reduce(0, +) / Double(xs.count))
+                             : xs.reduce(0, +) / Double(xs.count)
+        }
+        s += "<table><tr><th rowspan=\"2\">point (mean over layers)</th><th rowspan=\"2\">reference outlier rate</th>"
+        for set in q.sets { s += "<th colspan=\"3\">\(SVG.esc(set.source))</th>" }
+        s += "</tr><tr>" + q.sets.map { _ in "<th>p99.9 ratio</th><th>max ratio</th><th>outlier rate</th>" }.joined() + "</tr>"
+        for k in kinds {
+            s += "<tr><td><code>\(SVG.esc(k))</code></td><td class=\"n\">\(pct(byKind(q.referenceOutlierRate, k, geometric: false)))</td>"
+            for set in q.sets {
+                s += String(format: "<td class=\"n\">%.3g</td><td class=\"n\">%.3g</td>", byKind(set.p999Ratio, k, geometric: true), byKind(set.maxRatio, k, geometric: true))
+                s += "<td class=\"n\">\(pct(byKind(set.outlierRate, k, geometric: false)))</td>"
+            }
+            s += "</tr>"
+        }
+        s += "</table><details><summary>every point</summary><table><tr><th>point</th><th>reference outlier rate</th>"
+        for set in q.sets { s += "<th>\(SVG.esc(set.source)): p99.9 ratio / max ratio / outlier rate</th>" }
+        s += "</tr>"
+        for (i, p) in q.points.enumerated() {
+            s += "<tr><td><code>\(SVG.esc(p))</code></td><td class=\"n\">\(pct(q.referenceOutlierRate[i]))</td>"
+            for set in q.sets { s += String(format: "<td class=\"n\">%.3g / %.3g / ", set.p999Ratio[i], set.maxRatio[i]) + pct(set.outlierRate[i]) + "</td>" }
+            s += "</tr>"
+        }
+        return s + "</table></details>"
+    }
 
     /// Rows: calibration sources; columns: method × setting; cells: top-1 (agreement, cosine).
     static func accuracyTable(_ d: ReportData) -> String {

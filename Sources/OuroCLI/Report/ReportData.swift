@@ -56,6 +56,26 @@ struct ReportData: Codable {
     var evalOutlierFractions: [PointSeries] = []
     var scales: [ScaleSeries] = []
     var timings: [Timing] = []
+    /// How each calibration set's activation ranges and outlier rates compare with a reference
+    /// set of real images, per quantization point (`compare` only).
+    struct DataQuality: Codable {
+        struct CalibrationSet: Codable {
+            var source: String
+            var images: Int
+            /// Per point: max |x| and p99.9 of |x| of this set over the reference's.
+            var maxRatio: [Double]
+            var p999Ratio: [Double]
+            /// Per point: share of entries in the outlier lists (μ + λσ marking).
+            var outlierRate: [Double]
+        }
+        var reference: String
+        var referenceImages: Int
+        /// `layer<l>.<point>`, in layout order (12 per layer).
+        var points: [String]
+        var referenceOutlierRate: [Double]
+        var sets: [CalibrationSet]
+    }
+    var dataQuality: DataQuality?
     /// Cluster runs only; empty for a single process.
     var workers: [WorkerTiming] = []
     var notes: [String] = []
