@@ -16,6 +16,7 @@ struct EvalCommand: ParsableCommand {
           ouromamba eval --model vim_t_midclstok_76p1acc.pth --data imagefolder:/data/imagenet/val --json
           ouromamba eval --model models/vim-fashion.safetensors --limit 1000
           ouromamba eval --model M.safetensors --quantized q.safetensors --engine int --json
+          ouromamba eval --quantized q.safetensors --engine int --quantized-only --limit 2000
         """)
 
     @OptionGroup var model: ModelOptions
@@ -24,6 +25,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Quantized artifact from `quantize`: report its top-1, agreement with FP and logit cosine.")
     var quantized: String?
+    @Flag(name: .long, help: "With --quantized: evaluate the quantized model alone (no FP forward, so no agreement or logit cosine).")
+    var quantizedOnly = false
     @Option(name: .long, help: "Quantized engine: sim (float32 GEMM over the quantization levels), int (packed integer kernels), or both (compare them; they should agree bit for bit).")
     var engine: EngineChoice = .sim
     @OptionGroup var common: CommonOptions
@@ -31,6 +34,8 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
+        if quantizedOnly && quantized == nil { throw ValidationError("--quantized-only needs --quantized") }
+        if quantizedOnly && engine == .both { throw ValidationError("--quantized-only runs one engine: --engine sim or int") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
     }
 
@@ -133,15 +138,20 @@ extension EvalCommand {
         let started = Date()
         let bar = ProgressBar("eval \(q.quant.setting) \(eng.rawValue)", total: n, console: console)
         let r = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: n, mean: norm.mean, std: norm.std,
-                                        batch: batch, threads: threads) { done in bar.update(done, unit: "img") }
+                                        batch: batch, threads: threads, withFP: !quantizedOnly) { done in bar.update(done, unit: "img") }
         let secs = Date().timeIntervalSince(started)
         if common.json {
-            var o: [String: Any] = ["top1": r.top1, "samples": r.samples, "agreement": r.agreement, "logit_cosine": r.logitCosine,
-                                    "fp_top1": r.fpTop1, "engine": eng.rawValue, "quantized": artifact, "model": modelPath,
+            var o: [String: Any] = ["top1": r.top1, "samples": r.samples, "engine": eng.rawValue, "quantized": artifact, "model": modelPath,
                                     "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
                                     "outlier_frac": r.meanOutlierFraction, "seconds": secs, "data": dataset.data]
+            if !quantizedOnly { o["agreement"] = r.agreement; o["logit_cosine"] = r.logitCosine; o["fp_top1"] = r.fpTop1 }
             if dataset.skipBad { o["skipped"] = r.skipped.count; o["bad_files"] = badImagesJSON(r.skipped) }
             Console.printJSON(o)
+        } else if quantizedOnly {
+            console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%%, outlier fraction %.4f on %d images of %@, %.1f s (quantized model only)",
+                                  q.quant.setting.description, q.quant.method.rawValue, eng.rawValue, 100 * r.top1, r.meanOutlierFraction,
+                                  r.samples, dataset.data, secs))
+            reportSkipped(r.skipped, console: console)
         } else {
             console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%% (FP %.2f%%), agreement %.2f%%, logit cosine %.4f, outlier fraction %.4f on %d images of %@, %.1f s",
                                   q.quant.setting.description, q.quant.method.rawValue, eng.rawValue, 100 * r.top1, 100 * r.fpTop1,
@@ -202,7 +212,7 @@ enum QuantEvaluation {
     }
 
     static func run(fp m: VisionMamba, quantized q: QuantizedModel, engine: QuantEngine, dataset: any LabelledImageSource, count: Int,
-                    mean: [Float], std: [Float], batch: Int, threads: Int, fpLogits: [Float]? = nil,
+                    mean: [Float], std: [Float], batch: Int, threads: Int, fpLogits: [Float]? = nil, withFP: Bool = true,
                     progress: (Int) -> Void = { _ in }) throws -> Result {
         let sim = q.simulatedModel()
         let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
@@ -214,10 +224,16 @@ enum QuantEvaluation {
             let n = part.images.count
             guard n > 0 else { progress(done); return }
             let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
-            let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(evaluated * K)..<((evaluated + n) * K)])) }
-                ?? m.logits(x, batchSize: 16, threads: threads)
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
+            guard withFP else {
+                for b in 0..<n where argmax(zq.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { qCorrect += 1 }
+                evaluated += n
+                progress(done)
+                return
+            }
+            let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(evaluated * K)..<((evaluated + n) * K)])) }
+                ?? m.logits(x, batchSize: 16, threads: threads)
             for b in 0..<n {
                 let f = zf.data[(b * K)..<((b + 1) * K)], qv = zq.data[(b * K)..<((b + 1) * K)]
                 let pf = argmax(f), pq = argmax(qv)
