@@ -87,13 +87,10 @@ extension EvalCommand {
         let hs = try cliQuant { try q.hooks(engine: .sim, threads: threads) }
         let hi = try cliQuant { try q.hooks(engine: .int, threads: threads) }
         var correct = [0, 0], differ = 0, above = 0, worst = 0.0, evaluated = 0
-        var skipped = test.listingProblems
         let bar = ProgressBar("eval sim vs int", total: n, console: console)
-        try test.forEachBatch(count: n, batch: batch, threads: threads) { part, done in
-            skipped += part.bad
-            let c = part.images.count
-            guard c > 0 else { bar.update(done, unit: "img"); return }
-            let (x, y) = try part.images.batch(indices: Array(0..<c), mean: norm.mean, std: norm.std)
+        let skipped = try test.forEachInputBatch(count: n, batch: batch, threads: threads, mean: norm.mean, std: norm.std,
+                                                 progress: { bar.update($0, unit: "img") }) { x, y, _ in
+            let c = y.count
             let zs = try sim.logits(x, batchSize: 16, hooks: hs, threads: threads)
             let zi = try sim.logits(x, batchSize: 16, hooks: hi, threads: threads)
             if let e = hi.error { throw CLIError("integer engine: \(e)") }
@@ -110,7 +107,6 @@ extension EvalCommand {
                 if e > 1e-4 { above += 1 }
             }
             evaluated += c
-            bar.update(done, unit: "img")
         }
         let t = correct.map { Double($0) / Double(max(evaluated, 1)) }
         if common.json {
@@ -189,11 +185,8 @@ enum QuantEvaluation {
     /// FP logits of the good images among the first `count` (computed once per comparison matrix).
     static func fpLogits(_ m: VisionMamba, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
                          threads: Int) throws -> (logits: [Float], labels: [Int32], skipped: [BadImage]) {
-        var out: [Float] = [], labels: [Int32] = [], skipped = dataset.listingProblems
-        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, _ in
-            skipped += part.bad
-            guard part.images.count > 0 else { return }
-            let (x, y) = try part.images.batch(indices: Array(0..<part.images.count), mean: mean, std: std)
+        var out: [Float] = [], labels: [Int32] = []
+        let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std) { x, y, _ in
             out += try m.logits(x, batchSize: 16, threads: threads).data
             labels += y
         }
@@ -218,18 +211,14 @@ enum QuantEvaluation {
         let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
         let K = m.config.numClasses
         var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0, evaluated = 0
-        var skipped = dataset.listingProblems
-        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, done in
-            skipped += part.bad
-            let n = part.images.count
-            guard n > 0 else { progress(done); return }
-            let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
+        let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
+                                                    progress: progress) { x, y, _ in
+            let n = y.count
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
             guard withFP else {
                 for b in 0..<n where argmax(zq.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { qCorrect += 1 }
                 evaluated += n
-                progress(done)
                 return
             }
             let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(evaluated * K)..<((evaluated + n) * K)])) }
@@ -245,11 +234,30 @@ enum QuantEvaluation {
                 cosSum += dot / max((nf * nq).squareRoot(), 1e-30)
             }
             evaluated += n
-            progress(done)
         }
         let c = Double(max(evaluated, 1))
         return Result(fpTop1: Double(fpCorrect) / c, top1: Double(qCorrect) / c, agreement: Double(agree) / c,
                       logitCosine: cosSum / c, report: hooks.report, samples: evaluated, skipped: skipped)
+    }
+}
+
+extension LabelledImageSource {
+    /// Visits the first `count` images as normalised batches, `body(x, labels, consumed)`
+    /// (`consumed`: source images read so far, good or bad); returns the images and folders
+    /// left out under --skip-bad. A batch whose images were all bad only reports progress.
+    func forEachInputBatch(count: Int, batch: Int, threads: Int, mean: [Float], std: [Float], progress: (Int) -> Void = { _ in },
+                           _ body: (Tensor, [Int32], Int) throws -> Void) throws -> [BadImage] {
+        var skipped = listingProblems
+        try forEachBatch(count: count, batch: batch, threads: threads) { part, done in
+            skipped += part.bad
+            let n = part.images.count
+            if n > 0 {
+                let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
+                try body(x, y, done)
+            }
+            progress(done)
+        }
+        return skipped
     }
 }
 
@@ -295,20 +303,14 @@ enum Evaluation {
                        threads: Int, progress: (Int) -> Void = { _ in },
                        logits computeLogits: (Tensor) throws -> Tensor) throws -> TopOne {
         var correct = 0, preds: [Int] = []
-        var skipped = dataset.listingProblems
-        try dataset.forEachBatch(count: count, batch: batch, threads: threads) { part, done in
-            skipped += part.bad
-            let n = part.images.count
-            guard n > 0 else { progress(done); return }
-            let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
+        let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
+                                                    progress: progress) { x, y, _ in
             let logits = try computeLogits(x)
-            for b in 0..<n {
-                let row = logits.data[(b * K)..<((b + 1) * K)]
-                let p = argmax(row)
+            for b in 0..<y.count {
+                let p = argmax(logits.data[(b * K)..<((b + 1) * K)])
                 preds.append(p)
                 if p == Int(y[b]) { correct += 1 }
             }
-            progress(done)
         }
         return TopOne(correct: correct, total: preds.count, predictions: preds, skipped: skipped)
     }

@@ -24,17 +24,8 @@ struct ImageDataCLITests {
         try #require(ImageDataPrerequisites.ready, "missing the binary, ../shared/fixtures or dataset-fashion-mnist (CI=true)")
     }
 
-    func tmp(_ name: String) -> String {
-        let d = NSTemporaryDirectory() + "ouro-img-\(name)-\(UUID().uuidString.prefix(8))"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
-
-    func json(_ r: CLI.Result, _ cmd: String) throws -> [String: Any] {
-        #expect(r.status == 0, "\(cmd) failed: \(r.stderr.suffix(600))")
-        let line = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(cmd): \(r.stdout.suffix(300))")
-    }
+    func tmp(_ name: String) -> String { CLITests().tmp("img-" + name) }
+    func json(_ r: CLI.Result, _ cmd: String) throws -> [String: Any] { try CLITests().json(r, cmd) }
 
     /// Fashion-MNIST test images 0..<count written as PNGs in an imagefolder layout
     /// (`<label>/<index>.png`), returned with the folder's file order.
