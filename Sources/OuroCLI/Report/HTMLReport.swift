@@ -109,9 +109,9 @@ enum HTMLReport {
         s += "an outlier rate far from the reference's means the dynamic lists were sized for other data. Points are in layer order, 12 per layer (dashed lines).</p>"
         let layers = Array(stride(from: 0, to: q.points.count, by: 12))
         s += SVG.lines(title: "p99.9 of |x|: calibration set / reference (log scale)", series: q.sets.map { ($0.source, $0.p999Ratio) },
-                       xLabel: "quantization point", markers: layers, logY: true)
+                       xLabel: "quantization point", markers: layers, logY: true, reference: 1)
         s += SVG.lines(title: "max |x|: calibration set / reference (log scale)", series: q.sets.map { ($0.source, $0.maxRatio) },
-                       xLabel: "quantization point", markers: layers, logY: true)
+                       xLabel: "quantization point", markers: layers, logY: true, reference: 1)
         s += SVG.lines(title: "outlier-channel rate (share of entries)", series: [("reference", q.referenceOutlierRate)] + q.sets.map { ($0.source, $0.outlierRate) },
                        xLabel: "quantization point", markers: layers)
         let kinds = unique(q.points.map { String($0.split(separator: ".", maxSplits: 1).last ?? "") })

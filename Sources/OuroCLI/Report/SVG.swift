@@ -34,14 +34,15 @@ enum SVG {
         return s + "</svg>"
     }
 
-    /// Line chart of several series over an integer x axis, with optional vertical markers.
+    /// Line chart of several series over an integer x axis, with optional vertical markers and a
+    /// horizontal reference line at `reference`.
     static func lines(title: String, series: [(name: String, values: [Double])], xLabel: String,
-                      markers: [Int] = [], width: Int = 720, height: Int = 240, logY: Bool = false) -> String {
+                      markers: [Int] = [], width: Int = 720, height: Int = 240, logY: Bool = false, reference: Double? = nil) -> String {
         let left = 60.0, right = 170.0, top = 28.0, bottom = 36.0
         let w = Double(width) - left - right, h = Double(height) - top - bottom
         let n = series.map { $0.values.count }.max() ?? 1
         func tr(_ v: Double) -> Double { logY ? Foundation.log10(max(v, 1e-12)) : v }
-        let vals = series.flatMap { $0.values }.map(tr)
+        let vals = series.flatMap { $0.values }.map(tr) + (reference.map { [tr($0)] } ?? [])
         let lo = vals.min() ?? 0, hi = max(vals.max() ?? 1, lo + 1e-12)
         var s = "<svg class=\"chart\" role=\"img\" aria-label=\"\(esc(title))\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\">"
         s += "<text x=\"\(left)\" y=\"18\" class=\"t\">\(esc(title))</text>"
@@ -49,6 +50,11 @@ enum SVG {
         for m in markers {
             let x = left + w * Double(m) / Double(max(1, n - 1))
             s += "<line x1=\"\(f(x))\" y1=\"\(top)\" x2=\"\(f(x))\" y2=\"\(f(top + h))\" class=\"marker\"/>"
+        }
+        if let reference {
+            let y = top + h - h * (tr(reference) - lo) / (hi - lo)
+            s += "<line x1=\"\(left)\" y1=\"\(f(y))\" x2=\"\(f(left + w))\" y2=\"\(f(y))\" class=\"marker\"/>"
+            s += "<text x=\"\(f(left - 4))\" y=\"\(f(y + 4))\" class=\"l\" text-anchor=\"end\">\(String(format: "%.3g", reference))</text>"
         }
         for (si, ser) in series.enumerated() {
             let pts = ser.values.enumerated().map { (i, v) -> String in
@@ -58,8 +64,8 @@ enum SVG {
             }.joined(separator: " ")
             s += "<polyline points=\"\(pts)\" fill=\"none\" stroke=\"\(palette[si % palette.count])\" stroke-width=\"1.5\"><title>\(esc(ser.name))</title></polyline>"
         }
-        let loLabel = logY ? String(format: "1e%.1f", lo) : String(format: "%.3g", lo)
-        let hiLabel = logY ? String(format: "1e%.1f", hi) : String(format: "%.3g", hi)
+        let loLabel = String(format: "%.3g", logY ? Foundation.pow(10, lo) : lo)
+        let hiLabel = String(format: "%.3g", logY ? Foundation.pow(10, hi) : hi)
         s += "<text x=\"\(f(left - 4))\" y=\"\(f(top + h))\" class=\"l\" text-anchor=\"end\">\(loLabel)</text>"
         s += "<text x=\"\(f(left - 4))\" y=\"\(f(top + 8))\" class=\"l\" text-anchor=\"end\">\(hiLabel)</text>"
         s += "<text x=\"\(f(left + w / 2))\" y=\"\(f(top + h + 26))\" class=\"l\" text-anchor=\"middle\">\(esc(xLabel)) (0…\(n - 1))</text>"
