@@ -32,6 +32,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Output loss: ce or mae.") var outputLoss = "ce"
     @Flag(name: .long, help: "After every Adam step, clamp the pixels to the valid input range (de-normalised [0, 1]); off in the spec's defaults.")
     var clampValidRange = false
+    @Option(name: .long, help: "Weight of a total-variation prior (mean squared neighbour difference); off by default.") var tvWeight: Float?
+    @Option(name: .long, help: "Weight of an L2 prior (mean squared pixel); off by default.") var l2Weight: Float?
+    @Option(name: .long, help: "Random circular shift of up to ±N pixels before every objective evaluation; off by default.") var jitter: Int?
+    @Flag(name: .long, help: "Random horizontal flips before every objective evaluation; off by default.") var flip = false
+    @Option(name: .long, help: "Layers entering the contrastive loss, comma-separated (default: all).") var contrastLayers: String?
+    @Option(name: .long, help: "Contrastive candidate window K (odd; the spec's 5).") var contrastWindow: Int?
+    @Option(name: .long, help: "Positives per full window k (the spec's 12).") var contrastTopk: Int?
     @Option(name: .long, help: "Output directory.") var out: String
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
@@ -42,6 +49,9 @@ struct GenerateCommand: ParsableCommand {
         }
         if count < 1 { throw ValidationError("--count must be ≥ 1") }
         if iterations < 0 { throw ValidationError("--iterations must be ≥ 0") }
+        if let contrastLayers, contrastLayers.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+            throw ValidationError("--contrast-layers must be comma-separated layer indices, e.g. 0,2,5")
+        }
     }
 
     func genConfig() -> GenConfig {
@@ -49,6 +59,10 @@ struct GenerateCommand: ParsableCommand {
         c.generator = GeneratorKind(rawValue: method)!
         c.samples = count; c.iterations = iterations; c.seed = seed; c.lr = lr; c.lambdaO = lambdaO; c.outputLoss = outputLoss
         c.clampValidRange = clampValidRange
+        c.tvWeight = tvWeight; c.l2Weight = l2Weight; c.jitter = jitter; c.flip = flip ? true : nil
+        if let contrastLayers { c.contrastLayers = contrastLayers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+        if let contrastWindow { c.contrastNbhd = contrastWindow }
+        if let contrastTopk { c.contrastTopk = contrastTopk }
         return c
     }
 
@@ -60,6 +74,10 @@ struct GenerateCommand: ParsableCommand {
         let (m, path) = try model.load()
         let sha = try QuantPipeline.fileSHA256(path)
         let cfg = genConfig()
+        if let ls = cfg.contrastLayers, let bad = ls.first(where: { !(0..<m.config.depth).contains($0) }) {
+            throw CLIError("--contrast-layers: layer \(bad) does not exist, the model has layers 0…\(m.config.depth - 1)")
+        }
+        do { try cfg.validate() } catch { throw CLIError("\(error)") }
         let set: SampleSet, preds: [Int], wall: Double
         if let workers = cluster.workers {
             // Sharded over local worker processes; same files as the in-process path with --threads = worker threads.

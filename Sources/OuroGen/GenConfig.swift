@@ -39,6 +39,18 @@ public struct GenConfig: Codable, Equatable, Sendable {
     public var pseBandwidth: Double = 0.01
     public var pseGridPoints = 10
 
+    // Levers beyond the spec (docs/method-notes.md). Optional, so that a configuration without
+    // them encodes exactly as before (job identity, meta.json) and older JSON still decodes.
+    /// Weight of the total-variation prior (mean squared difference of neighbouring pixels).
+    public var tvWeight: Float? = nil
+    /// Weight of the L2 prior (mean squared pixel).
+    public var l2Weight: Float? = nil
+    /// Random circular shift of up to ±`jitter` pixels in each direction before every
+    /// evaluation of the objective (per sample and iteration).
+    public var jitter: Int? = nil
+    /// Random horizontal flip (probability ½) before every evaluation of the objective.
+    public var flip: Bool? = nil
+
     public init() {}
 
     /// Identifier of the random-number recipe; part of the data set's identity.
@@ -57,6 +69,9 @@ public struct GenConfig: Codable, Equatable, Sendable {
         guard ["proportional", "clip"].contains(borderTopk) else { throw bad("border_topk must be proportional or clip") }
         guard ["ce", "mae"].contains(outputLoss) else { throw bad("output_loss must be ce or mae") }
         guard tau > 0 else { throw bad("tau must be > 0") }
+        if let w = tvWeight { guard w >= 0, w.isFinite else { throw bad("tv_weight must be finite and ≥ 0") } }
+        if let w = l2Weight { guard w >= 0, w.isFinite else { throw bad("l2_weight must be finite and ≥ 0") } }
+        if let j = jitter { guard j >= 0 else { throw bad("jitter must be ≥ 0") } }
     }
 }
 

@@ -77,13 +77,17 @@ public struct Generator {
             var adam = AdamPixels(count: x.count, config: config)
             let norm = c.normalization(defaultMean: 0, defaultStd: 1)
             for k in 0..<config.iterations {
-                let (parts, g) = try objective.evaluate(images: Tensor(shape: shape, data: x), labels: labels)
-                let mean = parts.total.reduce(0, +) / Double(count)
-                guard mean.isFinite, g.data.allSatisfy({ $0.isFinite }) else {
+                let views = randomViews(firstSample: first, count: count, iteration: k)
+                let input = views.isEmpty ? x : transformed(x, views: views, pullBack: false)
+                let (parts, gv) = try objective.evaluate(images: Tensor(shape: shape, data: input), labels: labels)
+                var g = views.isEmpty ? gv.data : transformed(gv.data, views: views, pullBack: true)
+                let prior = addPriors(x, count: count, grad: &g)
+                let mean = (parts.total.reduce(0, +) + prior) / Double(count)
+                guard mean.isFinite, g.allSatisfy({ $0.isFinite }) else {
                     throw GenError("gen: non-finite loss or gradient in block \(b) at iteration \(k)")
                 }
                 curve.append(mean)
-                adam.step(k, x: &x, grad: g.data)
+                adam.step(k, x: &x, grad: g)
                 if config.clampValidRange { clampToValidRange(&x, channels: c.channels, mean: norm.mean, std: norm.std) }
                 progress(k + 1)
             }
@@ -96,6 +100,48 @@ public struct Generator {
         let lc = parts.contrastivePerLayer.map { $0.isEmpty ? 0 : $0.reduce(0, +) / Double($0.count) }
         return GeneratedBlock(index: b, firstSample: first, images: Tensor(shape: shape, data: x), labels: labels,
                               finalLoss: parts.total, finalContrastive: lc, finalOutput: parts.output, lossCurve: curve)
+    }
+
+    /// The random views of a block's samples at one iteration (empty without jitter and flips).
+    func randomViews(firstSample: Int, count: Int, iteration k: Int) -> [ImagePriors.View] {
+        let jitter = config.jitter ?? 0, flip = config.flip ?? false
+        guard jitter > 0 || flip else { return [] }
+        return (0..<count).map {
+            ImagePriors.View.draw(seed: config.seed, sample: firstSample + $0, iteration: k, jitter: jitter, flip: flip)
+        }
+    }
+
+    /// Each image of `x` through its view (or, with `pullBack`, a gradient back through it).
+    func transformed(_ x: [Float], views: [ImagePriors.View], pullBack: Bool) -> [Float] {
+        let C = model.config.channels, S = model.config.imageSize, per = C * S * S
+        var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                for (i, v) in views.enumerated() {
+                    if pullBack { v.pullBack(xp.baseAddress! + i * per, channels: C, side: S, out: op.baseAddress! + i * per) }
+                    else { v.apply(xp.baseAddress! + i * per, channels: C, side: S, out: op.baseAddress! + i * per) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adds the TV and L2 priors' gradients to `grad`; returns their summed loss over the images.
+    func addPriors(_ x: [Float], count: Int, grad: inout [Float]) -> Double {
+        let tv = config.tvWeight ?? 0, l2 = config.l2Weight ?? 0
+        guard tv > 0 || l2 > 0 else { return 0 }
+        let C = model.config.channels, S = model.config.imageSize, per = C * S * S
+        var loss = 0.0
+        x.withUnsafeBufferPointer { xp in
+            grad.withUnsafeMutableBufferPointer { gp in
+                for i in 0..<count {
+                    let xi = xp.baseAddress! + i * per, gi = gp.baseAddress! + i * per
+                    if tv > 0 { loss += ImagePriors.totalVariation(xi, channels: C, side: S, weight: tv, grad: gi) }
+                    if l2 > 0 { loss += ImagePriors.l2(xi, count: per, weight: l2, grad: gi) }
+                }
+            }
+        }
+        return loss
     }
 
     /// Clamps each channel to the normalised image of [0, 1].
