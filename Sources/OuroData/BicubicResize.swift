@@ -64,7 +64,7 @@ public enum BicubicResize {
     }
 
     /// `image` resized to `width` × `height`.
-    public static func resize(_ image: DecodedImage, width: Int, height: Int) throws -> DecodedImage {
+    public static func resize(_ image: RasterImage, width: Int, height: Int) throws -> RasterImage {
         guard width > 0, height > 0 else {
             throw DataError("BicubicResize", "target size \(width)×\(height), expected positive sizes")
         }
@@ -102,7 +102,7 @@ public enum BicubicResize {
             rowOffset = firstRow
         }
         guard height != image.height else {
-            return try DecodedImage(width: width, height: height, channels: ch, pixels: src)
+            return try RasterImage(width: width, height: height, channels: ch, pixels: src)
         }
         var out = [UInt8](repeating: 0, count: height * width * ch)
         let half = 1 << (precisionBits - 1), stride = width * ch
@@ -120,6 +120,6 @@ public enum BicubicResize {
                 }
             }
         }
-        return try DecodedImage(width: width, height: height, channels: ch, pixels: out)
+        return try RasterImage(width: width, height: height, channels: ch, pixels: out)
     }
 }

@@ -9,7 +9,7 @@ public enum ImageDecoder {
     ///
     /// - Throws: `DataError` naming `name` for a format that is neither JPEG nor PNG, or for
     ///   data the library rejects (with its message).
-    public static func decode(_ bytes: [UInt8], name: String) throws -> DecodedImage {
+    public static func decode(_ bytes: [UInt8], name: String) throws -> RasterImage {
         var img = ouro_image()
         var err = [CChar](repeating: 0, count: 256)
         let status: Int32
@@ -28,14 +28,14 @@ public enum ImageDecoder {
         let w = Int(img.width), h = Int(img.height), c = Int(img.channels)
         let samples = Array(UnsafeBufferPointer(start: img.pixels, count: w * h * c))
         switch Int(img.layout) {
-        case Int(OURO_CMYK_ADOBE.rawValue): return try DecodedImage(width: w, height: h, channels: 3, pixels: cmykToRGB(samples, inverted: true))
-        case Int(OURO_CMYK.rawValue): return try DecodedImage(width: w, height: h, channels: 3, pixels: cmykToRGB(samples, inverted: false))
-        default: return try DecodedImage(width: w, height: h, channels: c, pixels: samples)
+        case Int(OURO_CMYK_ADOBE.rawValue): return try RasterImage(width: w, height: h, channels: 3, pixels: cmykToRGB(samples, inverted: true))
+        case Int(OURO_CMYK.rawValue): return try RasterImage(width: w, height: h, channels: 3, pixels: cmykToRGB(samples, inverted: false))
+        default: return try RasterImage(width: w, height: h, channels: c, pixels: samples)
         }
     }
 
     /// Reads and decodes the file at `path`; errors name the path.
-    public static func decode(file path: String) throws -> DecodedImage {
+    public static func decode(file path: String) throws -> RasterImage {
         let bytes: [UInt8]
         do { bytes = try FileIO.contents(of: path) } catch let e as DataError { throw DataError(path, e.message) }
         return try decode(bytes, name: path)

@@ -56,7 +56,7 @@ public struct ImageFileSource: LabelledImageSource {
             throw DataError("ImageFileSource.read", "index \(bad), expected 0..<\(count)")
         }
         let per = channels * size * size
-        var results = [Result<DecodedImage, Error>?](repeating: nil, count: indices.count)
+        var results = [Result<RasterImage, Error>?](repeating: nil, count: indices.count)
         results.withUnsafeMutableBufferPointer { slots in
             let out = UncheckedSlots(base: slots.baseAddress!)
             ParallelRunner(threads: threads).forEach(indices.count) { k in
@@ -85,7 +85,7 @@ public struct ImageFileSource: LabelledImageSource {
     }
 
     /// Each parallel iteration writes its own slot only.
-    private struct UncheckedSlots: @unchecked Sendable { let base: UnsafeMutablePointer<Result<DecodedImage, Error>?> }
+    private struct UncheckedSlots: @unchecked Sendable { let base: UnsafeMutablePointer<Result<RasterImage, Error>?> }
 }
 
 extension ImageFileSource {

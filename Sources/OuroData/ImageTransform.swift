@@ -32,7 +32,7 @@ public enum ImageTransform: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `image` as a `size` × `size` image with `channels` channels; errors name `name`.
-    public func apply(_ image: DecodedImage, size: Int, channels: Int, name: String) throws -> DecodedImage {
+    public func apply(_ image: RasterImage, size: Int, channels: Int, name: String) throws -> RasterImage {
         let img = try image.converted(toChannels: channels)
         switch self {
         case .none:

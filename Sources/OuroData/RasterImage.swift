@@ -1,4 +1,4 @@
-/// An 8-bit image with interleaved channels, ready for `PNG`.
+/// An 8-bit image with interleaved channels: decoded image files (`ImageDecoder`) and PNG output.
 public struct RasterImage: Sendable, Equatable {
     /// Width in pixels.
     public let width: Int

@@ -20,7 +20,7 @@ enum ImageGoldens {
         }
     }
 
-    static func image(_ name: String) throws -> DecodedImage { try ImageDecoder.decode(file: directory + "/" + name) }
+    static func image(_ name: String) throws -> RasterImage { try ImageDecoder.decode(file: directory + "/" + name) }
 }
 
 @Suite struct ImageGoldenTests {
@@ -70,7 +70,7 @@ enum ImageGoldens {
     /// Resizing a constant image keeps it constant (normalised weights), upscaling included.
     @Test func resizeKeepsConstants() throws {
         for (w, h, ow, oh) in [(7, 5, 30, 11), (100, 3, 9, 9), (13, 13, 13, 40)] {
-            let img = try DecodedImage(width: w, height: h, channels: 3, pixels: [UInt8](repeating: 77, count: w * h * 3))
+            let img = try RasterImage(width: w, height: h, channels: 3, pixels: [UInt8](repeating: 77, count: w * h * 3))
             let r = try BicubicResize.resize(img, width: ow, height: oh)
             #expect(r.pixels.allSatisfy { $0 == 77 }, "\(w)×\(h) → \(ow)×\(oh)")
         }

@@ -1,29 +1,8 @@
-/// A decoded 8-bit image with interleaved channels: 1 (luminance) or 3 (RGB), rows top to bottom.
-public struct DecodedImage: Sendable, Equatable {
-    /// Width in pixels.
-    public let width: Int
-    /// Height in pixels.
-    public let height: Int
-    /// 1 (luminance) or 3 (RGB).
-    public let channels: Int
-    /// `height * width * channels` bytes.
-    public var pixels: [UInt8]
-
-    /// Wraps pixels; throws when the byte count does not match the size.
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, channels == 1 || channels == 3, pixels.count == width * height * channels else {
-            throw DataError("DecodedImage", "\(pixels.count) bytes for \(width)×\(height)×\(channels), expected 1 or 3 channels "
-                            + "and width × height × channels bytes")
-        }
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.pixels = pixels
-    }
-
+/// Channel conversion, cropping and layout changes of `RasterImage` for the image-file datasets.
+extension RasterImage {
     /// The image with `count` channels, as PIL's `convert`: luminance → RGB repeats the value;
     /// RGB → luminance is ITU-R 601-2 in PIL's fixed point, (19595 R + 38470 G + 7471 B + 2^15) >> 16.
-    public func converted(toChannels count: Int) throws -> DecodedImage {
+    public func converted(toChannels count: Int) throws -> RasterImage {
         if count == channels { return self }
         let n = width * height
         var out = [UInt8](repeating: 0, count: n * count)
@@ -36,15 +15,15 @@ public struct DecodedImage: Sendable, Equatable {
                 out[i] = UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
             }
         default:
-            throw DataError("DecodedImage.converted", "\(channels) → \(count) channels, expected 1 or 3 on each side")
+            throw DataError("RasterImage.converted", "\(channels) → \(count) channels, expected 1 or 3 on each side")
         }
-        return try DecodedImage(width: width, height: height, channels: count, pixels: out)
+        return try RasterImage(width: width, height: height, channels: count, pixels: out)
     }
 
     /// The rectangle at (`left`, `top`) of size `cropWidth` × `cropHeight`, which must lie inside the image.
-    public func cropped(left: Int, top: Int, width cropWidth: Int, height cropHeight: Int) throws -> DecodedImage {
+    public func cropped(left: Int, top: Int, width cropWidth: Int, height cropHeight: Int) throws -> RasterImage {
         guard left >= 0, top >= 0, cropWidth > 0, cropHeight > 0, left + cropWidth <= width, top + cropHeight <= height else {
-            throw DataError("DecodedImage.cropped", "crop \(cropWidth)×\(cropHeight) at (\(left), \(top)) of a \(width)×\(height) image")
+            throw DataError("RasterImage.cropped", "crop \(cropWidth)×\(cropHeight) at (\(left), \(top)) of a \(width)×\(height) image")
         }
         var out = [UInt8](repeating: 0, count: cropWidth * cropHeight * channels)
         let row = cropWidth * channels
@@ -52,7 +31,7 @@ public struct DecodedImage: Sendable, Equatable {
             let src = ((top + y) * width + left) * channels
             out[(y * row)..<((y + 1) * row)] = pixels[src..<(src + row)]
         }
-        return try DecodedImage(width: cropWidth, height: cropHeight, channels: channels, pixels: out)
+        return try RasterImage(width: cropWidth, height: cropHeight, channels: channels, pixels: out)
     }
 
     /// Writes the pixels planar (C, H, W) into `out` starting at `offset`.
