@@ -29,14 +29,20 @@ static void jpeg_emit(j_common_ptr cinfo, int msg_level) {
     if (msg_level < 0) jpeg_fail(cinfo);
 }
 
+/* The error manager of both directions: errors and warnings jump back to `guard->jump`. */
+static struct jpeg_error_mgr *jpeg_guard_init(jpeg_guard *guard) {
+    struct jpeg_error_mgr *err = jpeg_std_error(&guard->pub);
+    guard->pub.error_exit = jpeg_fail;
+    guard->pub.emit_message = jpeg_emit;
+    return err;
+}
+
 int ouro_jpeg_decode(const uint8_t *data, size_t size, ouro_image *out, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     jpeg_guard guard;
     uint8_t *volatile pixels = NULL;
     memset(out, 0, sizeof *out);
-    cinfo.err = jpeg_std_error(&guard.pub);
-    guard.pub.error_exit = jpeg_fail;
-    guard.pub.emit_message = jpeg_emit;
+    cinfo.err = jpeg_guard_init(&guard);
     if (setjmp(guard.jump)) {
         set_err(err, errlen, guard.message);
         jpeg_destroy_decompress(&cinfo);
@@ -81,9 +87,7 @@ int ouro_jpeg_encode(const uint8_t *pixels, int width, int height, int channels,
     unsigned long volatile length = 0;
     *jpeg = NULL; *jpeg_size = 0;
     if (channels != 1 && channels != 3 && channels != 4) { set_err(err, errlen, "channels must be 1, 3 or 4"); return -1; }
-    cinfo.err = jpeg_std_error(&guard.pub);
-    guard.pub.error_exit = jpeg_fail;
-    guard.pub.emit_message = jpeg_emit;
+    cinfo.err = jpeg_guard_init(&guard);
     if (setjmp(guard.jump)) {
         set_err(err, errlen, guard.message);
         jpeg_destroy_compress(&cinfo);
