@@ -66,7 +66,8 @@ let package = Package(
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroModelTests", dependencies: ["OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], swiftSettings: fast + v5),
+        // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.
+        .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v5),
         .testTarget(name: "OuroQuantTests", dependencies: ["OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroTrainTests", dependencies: ["OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
