@@ -100,9 +100,9 @@ struct CompareCommand: ParsableCommand {
         let norm = inputNormalization(m.config)
         var timings: [ReportData.Timing] = []
         var t0 = Date()
-        let fp = try QuantEvaluation.fpLogits(m, dataset: test, count: min(limit ?? test.count, test.count), mean: norm.mean, std: norm.std,
-                                              batch: batch, threads: threads)
-        let n = fp.labels.count, requested = min(limit ?? test.count, test.count)
+        let requested = min(limit ?? test.count, test.count)
+        let fp = try QuantEvaluation.fpLogits(m, dataset: test, count: requested, mean: norm.mean, std: norm.std, batch: batch, threads: threads)
+        let n = fp.labels.count
         reportSkipped(fp.skipped, console: console)
         let fpLogits = fp.logits
         let fpTop1 = Evaluation.accuracy(logits: fpLogits, labels: fp.labels, classes: m.config.numClasses)
@@ -193,7 +193,7 @@ struct CompareCommand: ParsableCommand {
             "runs": cells.map { ["calib_source": $0.source, "method": $0.method, "setting": $0.setting, "top1": $0.top1,
                                  "agreement": $0.agreement, "logit_cosine": $0.cosine, "outlier_frac": $0.outlier,
                                  "calib_seconds": $0.calibSeconds] as [String: Any] }]
-        if dataset.skipBad { json["skipped"] = fp.skipped.count; json["bad_files"] = badImagesJSON(fp.skipped) }
+        dataset.addSkipped(fp.skipped, to: &json)
         json["data_quality"] = [
             "reference": quality.reference, "reference_images": quality.referenceImages, "points": quality.points,
             "reference_outlier_rate": quality.referenceOutlierRate,

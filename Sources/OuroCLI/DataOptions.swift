@@ -18,6 +18,13 @@ struct DataOptions: ParsableArguments {
     @Flag(name: .long, help: "Leave out unreadable images, empty class folders and labels out of range, and count and list them (in --json output), instead of stopping at the first.")
     var skipBad = false
 
+    /// With --skip-bad, adds `skipped` (count) and `bad_files` (`path`, `reason`) to a JSON result.
+    func addSkipped(_ bad: [BadImage], to json: inout [String: Any]) {
+        guard skipBad else { return }
+        json["skipped"] = bad.count
+        json["bad_files"] = bad.map { ["path": $0.path, "reason": $0.reason] }
+    }
+
     /// The evaluation images for a model of `config`.
     func open(for config: VisionMambaConfig) throws -> any LabelledImageSource {
         try openDataset(data, split: .test, config: config, transform: transform?.transform, policy: skipBad ? .skip : .fail)
@@ -41,6 +48,3 @@ func inputNormalization(_ c: VisionMambaConfig) -> (mean: [Float], std: [Float])
     }
     return c.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
 }
-
-/// Images left out under --skip-bad, for JSON output.
-func badImagesJSON(_ bad: [BadImage]) -> [[String: String]] { bad.map { ["path": $0.path, "reason": $0.reason] } }

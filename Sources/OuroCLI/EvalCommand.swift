@@ -68,7 +68,7 @@ struct EvalCommand: ParsableCommand {
         if common.json {
             var o: [String: Any] = ["top1": result.top1, "samples": result.total, "correct": result.correct, "model": path,
                                     "seconds": secs, "device": resolved.backendName, "data": dataset.data]
-            if dataset.skipBad { o["skipped"] = result.skipped.count; o["bad_files"] = badImagesJSON(result.skipped) }
+            dataset.addSkipped(result.skipped, to: &o)
             Console.printJSON(o)
         } else {
             console.result(String(format: "top-1 %.2f%% (%d/%d) on %@, %.1f s", 100 * result.top1, result.correct, result.total,
@@ -89,7 +89,7 @@ extension EvalCommand {
         var correct = [0, 0], differ = 0, above = 0, worst = 0.0, evaluated = 0
         let bar = ProgressBar("eval sim vs int", total: n, console: console)
         let skipped = try test.forEachInputBatch(count: n, batch: batch, threads: threads, mean: norm.mean, std: norm.std,
-                                                 progress: { bar.update($0, unit: "img") }) { x, y, _ in
+                                                 progress: { bar.update($0, unit: "img") }) { x, y in
             let c = y.count
             let zs = try sim.logits(x, batchSize: 16, hooks: hs, threads: threads)
             let zi = try sim.logits(x, batchSize: 16, hooks: hi, threads: threads)
@@ -112,7 +112,7 @@ extension EvalCommand {
         if common.json {
             var o: [String: Any] = ["samples": evaluated, "top1_sim": t[0], "top1_int": t[1], "prediction_differences": differ,
                                     "max_logit_rel_diff": worst, "images_above_1e-4": above]
-            if dataset.skipBad { o["skipped"] = skipped.count; o["bad_files"] = badImagesJSON(skipped) }
+            dataset.addSkipped(skipped, to: &o)
             Console.printJSON(o)
         } else {
             console.result(String(format: "sim top-1 %.2f%%, int top-1 %.2f%%; predictions differ on %d of %d images; logits max|int−sim|/max|sim| = %.2e (above 1e-4 on %d images)",
@@ -141,7 +141,7 @@ extension EvalCommand {
                                     "setting": q.quant.setting.description, "method": q.quant.method.rawValue,
                                     "outlier_frac": r.meanOutlierFraction, "seconds": secs, "data": dataset.data]
             if !quantizedOnly { o["agreement"] = r.agreement; o["logit_cosine"] = r.logitCosine; o["fp_top1"] = r.fpTop1 }
-            if dataset.skipBad { o["skipped"] = r.skipped.count; o["bad_files"] = badImagesJSON(r.skipped) }
+            dataset.addSkipped(r.skipped, to: &o)
             Console.printJSON(o)
         } else if quantizedOnly {
             console.result(String(format: "%@ %@ (%@ engine): top-1 %.2f%%, outlier fraction %.4f on %d images of %@, %.1f s (quantized model only)",
@@ -186,7 +186,7 @@ enum QuantEvaluation {
     static func fpLogits(_ m: VisionMamba, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
                          threads: Int) throws -> (logits: [Float], labels: [Int32], skipped: [BadImage]) {
         var out: [Float] = [], labels: [Int32] = []
-        let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std) { x, y, _ in
+        let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std) { x, y in
             out += try m.logits(x, batchSize: 16, threads: threads).data
             labels += y
         }
@@ -212,7 +212,7 @@ enum QuantEvaluation {
         let K = m.config.numClasses
         var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0, evaluated = 0
         let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
-                                                    progress: progress) { x, y, _ in
+                                                    progress: progress) { x, y in
             let n = y.count
             let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
             if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
@@ -242,18 +242,18 @@ enum QuantEvaluation {
 }
 
 extension LabelledImageSource {
-    /// Visits the first `count` images as normalised batches, `body(x, labels, consumed)`
-    /// (`consumed`: source images read so far, good or bad); returns the images and folders
+    /// Visits the first `count` images as normalised batches, `body(x, labels)`, and reports the
+    /// source images read so far (good or bad) to `progress`; returns the images and folders
     /// left out under --skip-bad. A batch whose images were all bad only reports progress.
     func forEachInputBatch(count: Int, batch: Int, threads: Int, mean: [Float], std: [Float], progress: (Int) -> Void = { _ in },
-                           _ body: (Tensor, [Int32], Int) throws -> Void) throws -> [BadImage] {
+                           _ body: (Tensor, [Int32]) throws -> Void) throws -> [BadImage] {
         var skipped = listingProblems
         try forEachBatch(count: count, batch: batch, threads: threads) { part, done in
             skipped += part.bad
             let n = part.images.count
             if n > 0 {
                 let (x, y) = try part.images.batch(indices: Array(0..<n), mean: mean, std: std)
-                try body(x, y, done)
+                try body(x, y)
             }
             progress(done)
         }
@@ -304,7 +304,7 @@ enum Evaluation {
                        logits computeLogits: (Tensor) throws -> Tensor) throws -> TopOne {
         var correct = 0, preds: [Int] = []
         let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
-                                                    progress: progress) { x, y, _ in
+                                                    progress: progress) { x, y in
             let logits = try computeLogits(x)
             for b in 0..<y.count {
                 let p = argmax(logits.data[(b * K)..<((b + 1) * K)])

@@ -70,7 +70,7 @@ struct QuantizeCommand: ParsableCommand {
                 plan.samplesDirectory = samplesDirectory
                 plan.sampleMeta = ["model": path, "threads": cluster.workerThreads, "workers": workers]
             } else {
-                plan.calibImages = try source.load(for: m.config, transform: dataset.transform?.transform, threads: common.resolvedThreads())
+                plan.calibImages = try source.load(for: m.config, transform: dataset.transform?.transform, threads: common.threads ?? Hardware.cores)
             }
             let sha = try QuantPipeline.fileSHA256(path)
             let done = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)

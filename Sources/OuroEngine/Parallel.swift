@@ -50,7 +50,9 @@ public enum Hardware {
         while fgets(&line, Int32(line.count), f) != nil {
             let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if s.hasPrefix("model name"), let colon = s.firstIndex(of: ":") {
-                return s[s.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                var name = s[s.index(after: colon)...].drop(while: \.isWhitespace)
+                while name.last?.isWhitespace == true { name = name.dropLast() }
+                return String(name)
             }
         }
         return "unknown CPU"
