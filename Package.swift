@@ -32,8 +32,12 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
+        // Float32 SIMD kernels of the engine (selective scan), AVX2 and AVX-512 with run-time dispatch.
+        .target(name: "CFloatKernels", path: "Sources/CFloatKernels", exclude: ["README.md"],
+                cSettings: [.unsafeFlags(["-O3"])]),
+
         // engine: tensors, BLAS, vector math, threading and the backend seam.
-        .target(name: "OuroEngine", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
         .target(name: "OuroCheckpoint", exclude: ["README.md"], swiftSettings: fast + v5),
         // Vision Mamba: config, weights, forward and backward.

@@ -1,24 +1,47 @@
+import CFloatKernels
+
 /// Elementwise activations and their derivatives, vectorised.
 public enum Elementwise {
     /// out = SiLU(x).
-    public static func silu(_ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    @inlinable public static func silu(_ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         mapSIMD8(n, x, out) { VectorMath.silu($0) }
     }
 
     /// out = softplus(x) with threshold 20.
-    public static func softplus(_ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    public static func softplus(_ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                path: FloatKernelPath = .automatic) {
+        if let p = path.cPath { ouro_softplus(p, n, x, out); return }
+        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
         mapSIMD8(n, x, out) { VectorMath.softplus($0) }
     }
 
+    /// m[r][e] += 0.5·y[r][e]·SiLU(z[r][e]) for r < rows, e < E: the mixer's gate, averaged over
+    /// the two scan directions. Row strides are `ldy`, `ldz` and `ldm`.
+    public static func gateAccumulate(rows: Int, channels E: Int, y: UnsafePointer<Float>, ldy: Int,
+                                      z: UnsafePointer<Float>, ldz: Int, m: UnsafeMutablePointer<Float>, ldm: Int,
+                                      path: FloatKernelPath = .automatic) {
+        if let p = path.cPath { ouro_gate_accumulate(p, rows, Int32(E), y, ldy, z, ldz, m, ldm); return }
+        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
+        for r in 0..<rows {
+            let yr = y + r * ldy, zr = z + r * ldz, mr = m + r * ldm
+            var e = 0
+            while e + 8 <= E {
+                mr.store8(e, mr.load8(e) + 0.5 * yr.load8(e) * VectorMath.silu(zr.load8(e)))
+                e += 8
+            }
+            while e < E { mr[e] += 0.5 * yr[e] * ScalarMath.silu(zr[e]); e += 1 }
+        }
+    }
+
     /// SiLU'(z) = σ(z)(1 + z(1 − σ(z))).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func siluGrad(_ z: SIMD8<Float>) -> SIMD8<Float> {
         let s = VectorMath.sigmoid(z)
         return s * (1 + z * (1 - s))
     }
 
     /// Softplus'(v) = σ(v), and exactly 1 above the threshold.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func softplusGrad(_ v: SIMD8<Float>) -> SIMD8<Float> {
         VectorMath.sigmoid(v).replacing(with: 1, where: v .> SIMD8<Float>(repeating: 20))
     }

@@ -9,7 +9,7 @@ public enum VectorMath {
     ///
     /// Rounding and the float→int step use the 1.5·2²³ magic constant: Swift's generic
     /// `SIMD8<Int32>(_:rounding:)` and `clamped` do not vectorise and were 5× slower.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp2(_ x: V) -> V {
         var xc = x.replacing(with: -126, where: x .< V(repeating: -126))
         xc = xc.replacing(with: 127, where: xc .> V(repeating: 127))
@@ -32,7 +32,7 @@ public enum VectorMath {
     ///
     /// Cody–Waite reduction x = n·ln2 + r keeps full precision for large |x| (exp2(x·log2 e)
     /// would lose ~ulp(x·log2 e), about 4e-6 relative at |x| = 80).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp(_ x: V) -> V {
         var xc = x.replacing(with: -87.33654, where: x .< V(repeating: -87.33654))
         xc = xc.replacing(with: 88.72283, where: xc .> V(repeating: 88.72283))
@@ -54,7 +54,7 @@ public enum VectorMath {
     }
 
     /// Natural log for positive finite x (Cephes-style decomposition).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func log(_ x: V) -> V {
         let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
         // Exponent as float via the magic constant (generic int→float conversion is slow).
@@ -80,7 +80,7 @@ public enum VectorMath {
     }
 
     /// log(1 + y) for y ≥ 0, accurate for small y (Goldberg's correction).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func log1p(_ y: V) -> V {
         let w = 1 + y
         let d = w - 1
@@ -91,7 +91,7 @@ public enum VectorMath {
     }
 
     /// Softplus with PyTorch's threshold: v if v > 20, else log(1 + e^v).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func softplus(_ v: V) -> V {
         let vc = v.replacing(with: 20, where: v .> V(repeating: 20))
         let r = log1p(exp(vc))
@@ -99,25 +99,25 @@ public enum VectorMath {
     }
 
     /// Logistic sigmoid 1 / (1 + e^{−x}).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
     /// SiLU x·σ(x).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func silu(_ x: V) -> V { x * sigmoid(x) }
 }
 
 /// Scalar versions with the same numerics as the SIMD ones (used for tails).
 public enum ScalarMath {
-    @inline(__always) public static func exp(_ x: Float) -> Float { VectorMath.exp(.init(repeating: x))[0] }
-    @inline(__always) public static func exp2(_ x: Float) -> Float { VectorMath.exp2(.init(repeating: x))[0] }
-    @inline(__always) public static func sigmoid(_ x: Float) -> Float { VectorMath.sigmoid(.init(repeating: x))[0] }
-    @inline(__always) public static func silu(_ x: Float) -> Float { VectorMath.silu(.init(repeating: x))[0] }
-    @inline(__always) public static func softplus(_ x: Float) -> Float { VectorMath.softplus(.init(repeating: x))[0] }
+    @inlinable @inline(__always) public static func exp(_ x: Float) -> Float { VectorMath.exp(.init(repeating: x))[0] }
+    @inlinable @inline(__always) public static func exp2(_ x: Float) -> Float { VectorMath.exp2(.init(repeating: x))[0] }
+    @inlinable @inline(__always) public static func sigmoid(_ x: Float) -> Float { VectorMath.sigmoid(.init(repeating: x))[0] }
+    @inlinable @inline(__always) public static func silu(_ x: Float) -> Float { VectorMath.silu(.init(repeating: x))[0] }
+    @inlinable @inline(__always) public static func softplus(_ x: Float) -> Float { VectorMath.softplus(.init(repeating: x))[0] }
 }
 
 /// Applies a SIMD8 function over a buffer, elementwise, in place or out of place.
-@inline(__always)
+@inlinable @inline(__always)
 public func mapSIMD8(_ n: Int, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                      _ f: (SIMD8<Float>) -> SIMD8<Float>) {
     var i = 0
@@ -136,17 +136,17 @@ public func mapSIMD8(_ n: Int, _ src: UnsafePointer<Float>, _ dst: UnsafeMutable
 
 extension UnsafePointer where Pointee == Float {
     /// Loads 8 floats (unaligned).
-    @inline(__always) public func load8(_ i: Int) -> SIMD8<Float> {
+    @inlinable @inline(__always) public func load8(_ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(self + i).loadUnaligned(as: SIMD8<Float>.self)
     }
 }
 extension UnsafeMutablePointer where Pointee == Float {
     /// Loads 8 floats (unaligned).
-    @inline(__always) public func load8(_ i: Int) -> SIMD8<Float> {
+    @inlinable @inline(__always) public func load8(_ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(self + i).loadUnaligned(as: SIMD8<Float>.self)
     }
     /// Stores 8 floats (unaligned).
-    @inline(__always) public func store8(_ i: Int, _ v: SIMD8<Float>) {
+    @inlinable @inline(__always) public func store8(_ i: Int, _ v: SIMD8<Float>) {
         UnsafeMutableRawPointer(self + i).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 }

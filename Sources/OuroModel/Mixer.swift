@@ -195,15 +195,9 @@ struct Mixer: MixerBackend {
         let E = config.dInner, zBase = xz.ptr + E
         if first { m.pointer.update(repeating: 0, count: rows * E) }
         runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
-            for r in range {
-                let yr = y.ptr + r * E, zr = zBase + r * 2 * E, mr = m.pointer + r * E
-                var e = 0
-                while e + 8 <= E {
-                    mr.store8(e, mr.load8(e) + 0.5 * yr.load8(e) * VectorMath.silu(zr.load8(e)))
-                    e += 8
-                }
-                while e < E { mr[e] += 0.5 * yr[e] * ScalarMath.silu(zr[e]); e += 1 }
-            }
+            let r = range.lowerBound
+            Elementwise.gateAccumulate(rows: range.count, channels: E, y: y.ptr + r * E, ldy: E, z: zBase + r * 2 * E, ldz: 2 * E,
+                                       m: m.pointer + r * E, ldm: E)
         }
     }
 }

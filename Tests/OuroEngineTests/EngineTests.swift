@@ -91,6 +91,99 @@ import OuroEngine
         #expect(worst < 1e-5, "scan error \(worst)")
     }
 
+    /// Runs the scan with one kernel; returns y and the kept states (empty when not kept).
+    private func runScan(_ kernel: FloatKernelPath, B: Int, L: Int, E: Int, N: Int, reverse: Bool,
+                         keep: Bool, threads: Int) -> (y: [Float], states: [Float]) {
+        let xw = 3 + 2 * N
+        var rng = Xoshiro256StarStar(seed: UInt64(E * 31 + N))
+        let u = rng.normals(B * L * E), delta = rng.normals(B * L * E).map { 0.01 + abs($0) * 0.5 }
+        let a2T = (0..<(N * E)).map { _ in -Float(0.5 + rng.nextUniform() * 20) }
+        let bc = rng.normals(B * L * xw), d = rng.normals(E)
+        var y = [Float](repeating: .nan, count: B * L * E), states = [Float](repeating: .nan, count: keep ? B * L * N * E : 0)
+        u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { ap in
+        bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in y.withUnsafeMutableBufferPointer { yp in
+        states.withUnsafeMutableBufferPointer { sp in
+            SelectiveScan.forward(shape: .init(batch: B, length: L, channels: E, state: N), u: up.baseAddress!, delta: dp.baseAddress!,
+                                  a2T: ap.baseAddress!, bc: .init(base: bp.baseAddress!, ld: xw, bOffset: 2, cOffset: 2 + N),
+                                  d: ddp.baseAddress!, reverse: reverse, y: yp.baseAddress!, states: keep ? sp.baseAddress! : nil,
+                                  runner: ParallelRunner(threads: threads), kernel: kernel)
+        }}}}}}}
+        return (y, states)
+    }
+
+    /// The C kernels equal the Swift reference bit for bit: several 64-channel blocks with a
+    /// ragged tail, odd and even state sizes, both directions, with and without kept states.
+    private func expectKernelMatchesReference(_ kernel: FloatKernelPath) {
+        for (E, N) in [(150, 16), (19, 5), (64, 1)] {
+            for reverse in [false, true] {
+                for keep in [false, true] {
+                    let ref = runScan(.reference, B: 2, L: 13, E: E, N: N, reverse: reverse, keep: keep, threads: 1)
+                    let got = runScan(kernel, B: 2, L: 13, E: E, N: N, reverse: reverse, keep: keep, threads: 2)
+                    let same = zip(ref.y, got.y).allSatisfy { $0.bitPattern == $1.bitPattern }
+                        && zip(ref.states, got.states).allSatisfy { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "\(kernel) E=\(E) N=\(N) reverse=\(reverse) keep=\(keep) differs from the reference")
+                }
+            }
+        }
+    }
+
+    /// Softplus (both sides of the threshold, tiny and large values), the gate and the causal conv
+    /// (both directions, with SiLU, ragged channel counts) equal the Swift reference bit for bit.
+    private func expectElementwiseMatchesReference(_ path: FloatKernelPath) {
+        var rng = Xoshiro256StarStar(seed: 11)
+        let n = 1000 + 13
+        var x = rng.normals(n).map { $0 * 12 }
+        x[0] = 20; x[1] = 20.000002; x[2] = -90; x[3] = 1e-7; x[4] = 95
+        func softplus(_ p: FloatKernelPath) -> [Float] {
+            var out = [Float](repeating: .nan, count: n)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { Elementwise.softplus(n, xp.baseAddress!, $0.baseAddress!, path: p) } }
+            return out
+        }
+        #expect(softplus(path).map(\.bitPattern) == softplus(.reference).map(\.bitPattern), "softplus \(path)")
+
+        for E in [37, 64] {
+            let rows = 5
+            let y = rng.normals(rows * E), z = rng.normals(rows * 2 * E).map { $0 * 6 }, m0 = rng.normals(rows * E)
+            func gate(_ p: FloatKernelPath) -> [Float] {
+                var m = m0
+                y.withUnsafeBufferPointer { yp in z.withUnsafeBufferPointer { zp in m.withUnsafeMutableBufferPointer { mp in
+                    Elementwise.gateAccumulate(rows: rows, channels: E, y: yp.baseAddress!, ldy: E, z: zp.baseAddress! + E, ldz: 2 * E,
+                                               m: mp.baseAddress!, ldm: E, path: p)
+                }}}
+                return m
+            }
+            #expect(gate(path).map(\.bitPattern) == gate(.reference).map(\.bitPattern), "gate \(path) E=\(E)")
+
+            let B = 2, L = 7, K = 4
+            let cx = rng.normals(B * L * 2 * E), wT = rng.normals(K * E), bias = rng.normals(E)
+            for reverse in [false, true] {
+                func conv(_ p: FloatKernelPath) -> [Float] {
+                    var out = [Float](repeating: .nan, count: B * L * E), act = out
+                    cx.withUnsafeBufferPointer { xp in wT.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in act.withUnsafeMutableBufferPointer { ap in
+                        CausalConv1d.forward(batch: B, length: L, channels: E, taps: K, x: xp.baseAddress!, ldx: 2 * E, wT: wp.baseAddress!,
+                                             bias: bp.baseAddress!, reverse: reverse, out: op.baseAddress!, silu: ap.baseAddress!,
+                                             runner: ParallelRunner(threads: 2), path: p)
+                    }}}}}
+                    return out + act
+                }
+                #expect(conv(path).map(\.bitPattern) == conv(.reference).map(\.bitPattern), "conv \(path) E=\(E) reverse=\(reverse)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: FloatKernelPath.avx2.isAvailable, "this CPU has no AVX2+FMA"))
+    func avx2KernelsAreBitIdenticalToReference() {
+        expectKernelMatchesReference(.avx2)
+        expectElementwiseMatchesReference(.avx2)
+    }
+
+    @Test(.enabled(if: FloatKernelPath.avx512.isAvailable, "this CPU has no AVX-512 F"))
+    func avx512KernelsAreBitIdenticalToReference() {
+        expectKernelMatchesReference(.avx512)
+        expectElementwiseMatchesReference(.avx512)
+    }
+
     @Test func parallelRunnerCoversEveryItemOnce() {
         for threads in [1, 2, 3] {
             var hits = [Int](repeating: 0, count: 37)

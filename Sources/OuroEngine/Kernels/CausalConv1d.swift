@@ -1,3 +1,5 @@
+import CFloatKernels
+
 /// Depthwise causal conv1d (`vim-architecture.md` §2.4 and §7), in original token order.
 ///
 /// Forward direction: pre[t] = b + Σ_k w[k]·x[t + k − (K−1)]. With `reverse` (the backward
@@ -16,8 +18,20 @@ public enum CausalConv1d {
                                x: UnsafePointer<Float>, ldx: Int, wT: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>, reverse: Bool,
                                out: UnsafeMutablePointer<Float>, silu: UnsafeMutablePointer<Float>? = nil,
-                               runner: ParallelRunner) {
+                               runner: ParallelRunner, path: FloatKernelPath = .automatic) {
         let rowsPerJob = 16, jobsPerImage = (L + rowsPerJob - 1) / rowsPerJob
+        if let p = path.cPath {
+            var args = ouro_conv_args(L: Int32(L), E: Int32(E), K: Int32(K), x: x, ldx: ldx, wT: wT, bias: bias,
+                                      reverse: reverse ? 1 : 0, out: out, silu: silu)
+            withUnsafePointer(to: &args) { args in
+                runner.forEach(batch * jobsPerImage) { job in
+                    let b = job / jobsPerImage, t0 = (job % jobsPerImage) * rowsPerJob
+                    ouro_conv_forward_rows(p, args, Int32(b), Int32(t0), Int32(min(L, t0 + rowsPerJob)))
+                }
+            }
+            return
+        }
+        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
         let full = E / 8 * 8
         runner.forEach(batch * jobsPerImage) { job in
             let b = job / jobsPerImage, t0 = (job % jobsPerImage) * rowsPerJob

@@ -1,3 +1,5 @@
+import CFloatKernels
+
 /// The selective scan of Mamba (`vim-architecture.md` §2.5 and §7), forward and backward.
 ///
 /// All tensors are in **original token order**; `reverse` runs the recurrence from the last
@@ -23,13 +25,34 @@ public enum SelectiveScan {
         }
     }
 
+    /// Channels per job of the C kernels (their stack block holds at most this many).
+    static let blockChannels = Int(OURO_SCAN_BLOCK)
+    /// Largest state size the C kernels hold on their stack; larger ones run the reference.
+    static let maxKernelState = Int(OURO_SCAN_MAX_STATE)
+
     /// y = scan(u, Δ, A, B, C, D). `a2T` is A·log2(e) transposed to (N, E).
     /// When `states` is given, h after each step is stored as [b][t][n][e] (original positions).
     public static func forward(shape s: Shape, u: UnsafePointer<Float>, delta: UnsafePointer<Float>,
                                a2T: UnsafePointer<Float>, bc: TokenMatrices, d: UnsafePointer<Float>,
                                reverse: Bool, y: UnsafeMutablePointer<Float>,
-                               states: UnsafeMutablePointer<Float>?, runner: ParallelRunner) {
-        let L = s.length, E = s.channels, N = s.state, chunks = s.chunks
+                               states: UnsafeMutablePointer<Float>?, runner: ParallelRunner,
+                               kernel: FloatKernelPath = .automatic) {
+        let L = s.length, E = s.channels, N = s.state
+        if let path = kernel.cPath, N <= maxKernelState {
+            var args = ouro_scan_args(L: Int32(L), E: Int32(E), N: Int32(N), u: u, delta: delta, a2T: a2T,
+                                      bc: bc.base, ld: bc.ld, boff: bc.bOffset, coff: bc.cOffset, d: d,
+                                      reverse: reverse ? 1 : 0, y: y, states: states)
+            let blocks = (E + blockChannels - 1) / blockChannels
+            withUnsafePointer(to: &args) { args in
+                runner.forEach(s.batch * blocks) { job in
+                    let b = job / blocks, e0 = (job % blocks) * blockChannels
+                    ouro_scan_forward_block(path, args, Int32(b), Int32(e0), Int32(min(E, e0 + blockChannels)))
+                }
+            }
+            return
+        }
+        precondition(kernel.isAvailable, "scan kernel \(kernel) is not available on this CPU")
+        let chunks = s.chunks
         runner.forEach(s.batch * chunks) { job in
             let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)
             if let states {

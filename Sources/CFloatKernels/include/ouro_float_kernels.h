@@ -1,0 +1,73 @@
+#ifndef OURO_FLOAT_KERNELS_H
+#define OURO_FLOAT_KERNELS_H
+/// Float32 SIMD kernels of the engine (selective scan, causal conv, softplus, gate), compiled
+/// per function for AVX2+FMA and AVX-512 and chosen at run time. Every path gives bit-identical
+/// results: the same float operations, in the same order, in every lane.
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Kernel path selector.
+enum {
+    OURO_FLOAT_PATH_AUTO = 0,    ///< The widest path this CPU supports.
+    OURO_FLOAT_PATH_AVX2 = 1,    ///< 8 lanes (AVX2 + FMA).
+    OURO_FLOAT_PATH_AVX512 = 2   ///< 16 lanes (AVX-512 F); only when ouro_float_has_avx512().
+};
+
+/// 1 when this CPU supports AVX-512 F (the 16-lane path may be used).
+int ouro_float_has_avx512(void);
+/// AUTO -> concrete path; -1 when the path is unknown or this CPU lacks it.
+int ouro_float_resolve_path(int path);
+
+/// Arguments of one scan call; all tensors in original token order.
+typedef struct {
+    int L, E, N;              ///< tokens, channels, state size
+    const float *u;           ///< [B][L][E]
+    const float *delta;       ///< [B][L][E]
+    const float *a2T;         ///< A * log2(e), transposed to [N][E]
+    const float *bc;          ///< token-shared B and C: B[b,t,n] = bc[(b*L+t)*ld + boff + n]
+    long ld, boff, coff;
+    const float *d;           ///< [E]
+    int reverse;              ///< run from the last token to the first
+    float *y;                 ///< [B][L][E] output
+    float *states;            ///< optional [B][L][N][E]: h after every step (NULL: not kept)
+} ouro_scan_args;
+
+/// Channels per scan block and the largest state size the scan holds on its stack.
+#define OURO_SCAN_BLOCK 64
+#define OURO_SCAN_MAX_STATE 64
+
+/// y for image b and channels [e0, e1) (e1 - e0 <= OURO_SCAN_BLOCK, N <= OURO_SCAN_MAX_STATE).
+/// y = D*u + sum_n C[n] * h[n], with h[n] = 2^(dt * a2[n]) * h[n] + (dt*u) * B[n] accumulated
+/// in two chains (even n, odd n), exactly as OuroEngine's reference order.
+void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1);
+
+/// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
+void ouro_softplus(int path, long n, const float *x, float *out);
+
+/// m[r][e] += 0.5 * y[r][e] * SiLU(z[r][e]) for r < rows, e < E (the mixer's gate, averaged
+/// over the two scan directions).
+void ouro_gate_accumulate(int path, long rows, int E, const float *y, long ldy, const float *z, long ldz,
+                          float *m, long ldm);
+
+/// Depthwise causal conv1d (vim-architecture.md 2.4) in original token order.
+typedef struct {
+    int L, E, K;              ///< tokens, channels, taps
+    const float *x;           ///< input rows [B][L] with stride ldx
+    long ldx;
+    const float *wT;          ///< taps transposed to [K][E]
+    const float *bias;        ///< [E]
+    int reverse;              ///< anti-causal with reversed taps (the backward scan direction)
+    float *out;               ///< [B][L][E] pre-activation
+    float *silu;              ///< optional [B][L][E]: SiLU(out) (NULL: not written)
+} ouro_conv_args;
+
+/// Rows [t0, t1) of image b.
+void ouro_conv_forward_rows(int path, const ouro_conv_args *args, int b, int t0, int t1);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

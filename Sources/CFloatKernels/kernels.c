@@ -1,0 +1,66 @@
+// Dispatch of the float kernels over the AVX2 (8-lane) and AVX-512 (16-lane) instantiations of
+// body.inc.
+#include "ouro_float_kernels.h"
+#include <stdint.h>
+#include <string.h>
+
+// Fused multiply-adds only where body.inc asks for them: the Swift reference does not contract.
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
+#define LANES 8
+#define TARGET __attribute__((target("avx2,fma")))
+#define NAME(x) x##_avx2
+#include "body.inc"
+#undef LANES
+#undef TARGET
+#undef NAME
+
+#define LANES 16
+#define TARGET __attribute__((target("avx512f,avx2,fma")))
+#define NAME(x) x##_avx512
+#include "body.inc"
+#undef LANES
+#undef TARGET
+#undef NAME
+
+static int has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+int ouro_float_has_avx512(void) {
+    __builtin_cpu_init();
+    return has_avx2() && __builtin_cpu_supports("avx512f");
+}
+
+int ouro_float_resolve_path(int path) {
+    switch (path) {
+    case OURO_FLOAT_PATH_AUTO:
+        return ouro_float_has_avx512() ? OURO_FLOAT_PATH_AVX512 : (has_avx2() ? OURO_FLOAT_PATH_AVX2 : -1);
+    case OURO_FLOAT_PATH_AVX2: return has_avx2() ? OURO_FLOAT_PATH_AVX2 : -1;
+    case OURO_FLOAT_PATH_AVX512: return ouro_float_has_avx512() ? OURO_FLOAT_PATH_AVX512 : -1;
+    default: return -1;
+    }
+}
+
+void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1) {
+    if (path == OURO_FLOAT_PATH_AVX512) scan_block_avx512(args, b, e0, e1);
+    else scan_block_avx2(args, b, e0, e1);
+}
+
+void ouro_softplus(int path, long n, const float *x, float *out) {
+    if (path == OURO_FLOAT_PATH_AVX512) softplus_n_avx512(n, x, out);
+    else softplus_n_avx2(n, x, out);
+}
+
+void ouro_gate_accumulate(int path, long rows, int E, const float *y, long ldy, const float *z, long ldz,
+                          float *m, long ldm) {
+    if (path == OURO_FLOAT_PATH_AVX512) gate_accumulate_avx512(rows, E, y, ldy, z, ldz, m, ldm);
+    else gate_accumulate_avx2(rows, E, y, ldy, z, ldz, m, ldm);
+}
+
+void ouro_conv_forward_rows(int path, const ouro_conv_args *args, int b, int t0, int t1) {
+    if (path == OURO_FLOAT_PATH_AVX512) conv_rows_avx512(args, b, t0, t1);
+    else conv_rows_avx2(args, b, t0, t1);
+}
