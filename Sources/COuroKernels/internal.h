@@ -5,6 +5,10 @@
 #include <string.h>
 
 #define OURO_AVX2 __attribute__((target("avx2,fma")))
+#define OURO_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
+
+/// Whether a path may use the AVX2 kernels (the AVX-512 path keeps them where it has no wider one).
+static inline int ouro_simd(int path) { return path == OURO_PATH_AVX2 || path == OURO_PATH_AVX512; }
 
 static inline int ouro_min(int a, int b) { return a < b ? a : b; }
 static inline int ouro_roundup(int a, int m) { return (a + m - 1) / m * m; }
@@ -22,12 +26,16 @@ void ouro_microtile_w4_avx2(const int8_t *a, int lda, const int32_t *rowsum, con
                             int G, int F, int32_t ct[OURO_MR_W4][OURO_NR]);
 void ouro_microtile_w8_avx2(const int8_t *a, int lda, const uint8_t *panel, int G,
                             int32_t ct[OURO_MR_W4][OURO_NR]);
+void ouro_microtile_w4_vnni512(const int8_t *a, int lda, const int32_t *rowsum, const uint8_t *panel,
+                               int G, int32_t ct[OURO_MR_W4][OURO_NR]);
 
 /// Dispatches to the microtile of `path`/`wbits`; returns the microtile height (6 or 4).
 static inline int ouro_microtile(int path, const int8_t *a, int lda, const int32_t *rowsum,
                                  const uint8_t *panel, int G, int mr, int wbits, int abits,
                                  int32_t ct[OURO_MR_W4][OURO_NR]) {
-    if (path == OURO_PATH_AVX2) {
+    if (path == OURO_PATH_AVX512 && wbits == 4) {
+        ouro_microtile_w4_vnni512(a, lda, rowsum, panel, G, ct);
+    } else if (ouro_simd(path)) {
         if (wbits == 4) ouro_microtile_w4_avx2(a, lda, rowsum, panel, G, ouro_flush_interval(abits), ct);
         else ouro_microtile_w8_avx2(a, lda, panel, G, ct);
     } else {

@@ -95,13 +95,88 @@ OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32
     }
 }
 
+// The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
+static inline void outlier_block_avx512(const float *wT, int N, int o, const int R, const int NV, __mmask16 mask,
+                                        const int32_t *cols, const float *const *vals, int n,
+                                        int obits, const float *so, const float *wscale, float *const *y) {
+    const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
+    __m512 f[4][2];
+    __m512i iacc[4][2];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < NV; q++) iacc[r][q] = _mm512_setzero_si512();
+    for (int j0 = 0; j0 < n; j0 += chunk) {
+        const int j1 = ouro_min(n, j0 + chunk);
+        for (int r = 0; r < R; r++)
+            for (int q = 0; q < NV; q++) f[r][q] = _mm512_setzero_ps();
+        for (int j = j0; j < j1; j++) {
+            const float *w = wT + (size_t)cols[j] * N + o;
+            __m512 wv[2];
+            for (int q = 0; q < NV; q++) wv[q] = _mm512_maskz_loadu_ps(q == NV - 1 ? mask : (__mmask16)0xFFFF, w + 16 * q);
+            for (int r = 0; r < R; r++) {
+                const __m512 v = _mm512_set1_ps(vals[r][j]);
+                for (int q = 0; q < NV; q++) f[r][q] = _mm512_fmadd_ps(v, wv[q], f[r][q]);
+            }
+        }
+        if (obits == 8 && n > chunk)
+            for (int r = 0; r < R; r++)
+                for (int q = 0; q < NV; q++) iacc[r][q] = _mm512_add_epi32(iacc[r][q], _mm512_cvttps_epi32(f[r][q]));
+    }
+    for (int r = 0; r < R; r++) {
+        const __m512 vso = _mm512_set1_ps(so[r]);
+        for (int q = 0; q < NV; q++) {
+            const __mmask16 m = q == NV - 1 ? mask : (__mmask16)0xFFFF;
+            __m512 ws = _mm512_maskz_loadu_ps(m, wscale + o + 16 * q);
+            __m512 res = f[r][q];
+            if (obits == 8) {
+                ws = _mm512_mul_ps(vso, ws);
+                if (n > chunk) res = _mm512_cvtepi32_ps(iacc[r][q]);
+            }
+            float *yq = y[r] + o + 16 * q;
+            const __m512 out = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yq), _mm512_mul_ps(ws, res));
+            _mm512_mask_storeu_ps(yq, m, out);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
+static inline void outlier_rows_impl512(const float *wT, int N, const int R, const int32_t *cols, const float *const *vals,
+                                        int n, int obits, const float *so, const float *wscale, float *const *y) {
+    int o = 0;
+    for (; o + 32 <= N; o += 32) outlier_block_avx512(wT, N, o, R, 2, 0xFFFF, cols, vals, n, obits, so, wscale, y);
+    for (; o + 16 <= N; o += 16) outlier_block_avx512(wT, N, o, R, 1, 0xFFFF, cols, vals, n, obits, so, wscale, y);
+    if (o < N) outlier_block_avx512(wT, N, o, R, 1, (__mmask16)((1u << (N - o)) - 1), cols, vals, n, obits, so, wscale, y);
+}
+
+OURO_AVX512 static void ouro_outlier_rows_avx512(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+                                                 int n, int obits, const float *so, const float *wscale, float *const *y) {
+    switch (R) {
+    case 4: outlier_rows_impl512(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
+    case 3: outlier_rows_impl512(wT, N, 3, cols, vals, n, obits, so, wscale, y); break;
+    case 2: outlier_rows_impl512(wT, N, 2, cols, vals, n, obits, so, wscale, y); break;
+    default: outlier_rows_impl512(wT, N, 1, cols, vals, n, obits, so, wscale, y); break;
+    }
+}
+
 OURO_AVX2 static void ouro_dequant_tile_avx2(const ouro_mpgemm_args *p, int t, int mr, int o0,
                                              int32_t ct[OURO_MR_W4][OURO_NR]);
 
 // Dequantizes one microtile into y: y = (S_I(t) * s_w[o]) * float(c).
+// Same arithmetic, one 16-column vector per row.
+OURO_AVX512 static void dequant_tile_avx512(const ouro_mpgemm_args *p, int t, int mr, int o0,
+                                            int32_t ct[OURO_MR_W4][OURO_NR]) {
+    const __m512 w = _mm512_loadu_ps(p->wscale + o0);
+    for (int r = 0; r < mr; r++) {
+        const __m512 si = _mm512_set1_ps(p->inlier_scale[t + r]);
+        float *yr = p->y + (size_t)(t + r) * p->ldy + o0;
+        _mm512_storeu_ps(yr, _mm512_mul_ps(_mm512_mul_ps(si, w), _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)&ct[r][0]))));
+    }
+}
+
 static inline void dequant_tile(const ouro_mpgemm_args *p, int t, int mr, int o0, int ncol,
                                 int32_t ct[OURO_MR_W4][OURO_NR]) {
-    if (p->path == OURO_PATH_AVX2 && ncol == OURO_NR) { ouro_dequant_tile_avx2(p, t, mr, o0, ct); return; }
+    if (p->path == OURO_PATH_AVX512 && ncol == OURO_NR) { dequant_tile_avx512(p, t, mr, o0, ct); return; }
+    if (ouro_simd(p->path) && ncol == OURO_NR) { ouro_dequant_tile_avx2(p, t, mr, o0, ct); return; }
     for (int r = 0; r < mr; r++) {
         const float si = p->inlier_scale[t + r];
         float *yr = p->y + (size_t)(t + r) * p->ldy + o0;
@@ -154,7 +229,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
                        p->optr, p->ocols, p->abuf, lda, p->rowsum);
     // Outlier values: dynamic symmetric 8-bit scale per row, or the raw floats (obits 16).
     if (p->optr) {
-        if (p->path == OURO_PATH_AVX2) outlier_values_avx2(p, row0, row1);
+        if (ouro_simd(p->path)) outlier_values_avx2(p, row0, row1);
         else outlier_values_portable(p, row0, row1);
     }
     int32_t ct[OURO_MR_W4][OURO_NR];
@@ -178,7 +253,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     for (int t = row0; t < row1;) {
         const int b = p->optr[t], n = p->optr[t + 1] - b;
         if (n == 0) { t++; continue; }
-        if (p->path != OURO_PATH_AVX2) {
+        if (!ouro_simd(p->path)) {
             ouro_outlier_row_portable(p->wT, p->N, p->N, p->ocols + b, p->ovals + b, n, p->obits, p->oscale[t],
                                       p->wscale, p->y + (size_t)t * p->ldy);
             t++;
@@ -223,7 +298,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        else ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }
 }

@@ -149,6 +149,66 @@ OURO_AVX2 static double sum_sq_avx2(const float *x, const uint32_t *keep, int C,
     return s;
 }
 
+// AVX-512: the same passes 16 channels (range, flags, quantization) or 8 doubles (sums) at a
+// time. The double sums keep lane j = channel mod 8 and the same final tree, so every path
+// agrees bit for bit.
+OURO_AVX512 static void inlier_range_avx512(const float *x, const uint32_t *keep, int C, float *lo, float *hi, float *amax) {
+    __m512 l = _mm512_setzero_ps(), h = l, m = l;
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
+        l = _mm512_min_ps(l, v);
+        h = _mm512_max_ps(h, v);
+        m = _mm512_max_ps(m, _mm512_abs_ps(v));
+    }
+    float tl, th, tm;
+    inlier_range_avx2(x + c, keep + c, C - c, &tl, &th, &tm);
+    const float vl = _mm512_reduce_min_ps(l), vh = _mm512_reduce_max_ps(h), vm = _mm512_reduce_max_ps(m);
+    *lo = tl < vl ? tl : vl; *hi = th > vh ? th : vh; *amax = tm > vm ? tm : vm;
+}
+
+OURO_AVX512 static inline __m512d abs8_pd(const float *x, const uint32_t *keep) {
+    const __m256 k = _mm256_loadu_ps((const float *)keep);
+    return _mm512_abs_pd(_mm512_cvtps_pd(_mm256_and_ps(_mm256_loadu_ps(x), k)));
+}
+
+OURO_AVX512 static inline double lanes512(__m512d a) {
+    double l[8];
+    _mm512_storeu_pd(l, a);
+    return lanes8(l);
+}
+
+OURO_AVX512 static double sum_abs_avx512(const float *x, const uint32_t *keep, int C) {
+    __m512d a = _mm512_setzero_pd();
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c += 8) a = _mm512_add_pd(a, abs8_pd(x + c, keep + c));
+    double s = lanes512(a);
+    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    return s;
+}
+
+OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, int C, double mu, int all) {
+    __m512d a = _mm512_setzero_pd();
+    const __m512d vmu = _mm512_set1_pd(mu);
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c += 8) {
+        const __m512d d = _mm512_sub_pd(abs8_pd(x + c, keep + c), vmu);
+        const __m512d sq = _mm512_mul_pd(d, d);
+        if (all) a = _mm512_add_pd(a, sq);
+        else {
+            const __mmask8 k = _mm256_cmpneq_epi32_mask(_mm256_loadu_si256((const __m256i *)(keep + c)), _mm256_setzero_si256());
+            a = _mm512_add_pd(a, _mm512_maskz_mov_pd(k, sq));
+        }
+    }
+    double s = lanes512(a);
+    for (int c = C8; c < C; c++) {
+        if (!all && !keep[c]) continue;
+        const double d = (double)fabsf(keep_f(keep, c, x[c])) - mu;
+        s += d * d;
+    }
+    return s;
+}
+
 // The largest float g <= thr: for every float a, (double)a > thr exactly when a > g, so the
 // flag test can run in float.
 static float float_floor(double thr) {
@@ -166,7 +226,8 @@ static int flag_portable(const float *x, uint32_t *keep, int c0, int C, double t
     return m;
 }
 
-OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
+// `base` is added to the recorded channel numbers (x and keep already point at channel base).
+OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh, int base) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 vt = _mm256_set1_ps(float_floor(thr));
     int m = 0, c = 0;
@@ -178,10 +239,28 @@ OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr
             const int j = __builtin_ctz(over);
             over &= over - 1;
             keep[c + j] = 0;
+            fresh[m++] = base + c + j;
+        }
+    }
+    const int k = flag_portable(x, keep, c, C, thr, fresh + m);
+    for (int i = m; i < m + k; i++) fresh[i] += base;
+    return m + k;
+}
+
+OURO_AVX512 static int flag_avx512(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
+    const __m512 vt = _mm512_set1_ps(float_floor(thr));
+    int m = 0, c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 v = _mm512_abs_ps(_mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c))));
+        unsigned over = _mm512_cmp_ps_mask(v, vt, _CMP_GT_OQ);
+        while (over) {
+            const int j = __builtin_ctz(over);
+            over &= over - 1;
+            keep[c + j] = 0;
             fresh[m++] = c + j;
         }
     }
-    return m + flag_portable(x, keep, c, C, thr, fresh + m);
+    return m + flag_avx2(x + c, keep + c, C - c, thr, fresh + m, c);
 }
 
 // Merges the ascending `fresh` channels into the ascending list.
@@ -195,19 +274,23 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
 // sigma (over the current inliers, or all channels with listed ones as zeros) join the list.
 // Returns 1 when the list changed.
 static int detect(int path, const ouro_point_params *p, const float *x, float S, point_state *st) {
-    const int C = p->C, avx2 = path == OURO_PATH_AVX2;
+    const int C = p->C, avx512 = path == OURO_PATH_AVX512, avx2 = ouro_simd(path);
     float lo, hi, amax;
-    if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
+    if (avx512) inlier_range_avx512(x, st->keep, C, &lo, &hi, &amax);
+    else if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
     else inlier_range_portable(x, st->keep, C, &lo, &hi, &amax);
     const double sdyn = p->asymmetric ? ((double)hi - (double)lo) / (double)((1 << p->inlier_bits) - 1)
                                       : (double)amax / (double)((1 << (p->inlier_bits - 1)) - 1);
     if (!(sdyn > (double)S)) return 0;
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
-    const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
-    const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
+    const double mu = (avx512 ? sum_abs_avx512(x, st->keep, C) : avx2 ? sum_abs_avx2(x, st->keep, C)
+                                                                   : sum_abs_portable(x, st->keep, C)) / n;
+    const double ss = avx512 ? sum_sq_avx512(x, st->keep, C, mu, all)
+                     : avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
     const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
-    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
+    const int m = avx512 ? flag_avx512(x, st->keep, C, thr, st->fresh)
+                : avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh, 0) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
     return 1;
@@ -251,7 +334,7 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
     const int C = p->C;
     const float z = (float)zi;
     const float top = p->asymmetric ? (float)((1 << p->inlier_bits) - 1) : (float)((1 << (p->inlier_bits - 1)) - 1);
-    if (path == OURO_PATH_AVX2) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
+    if (ouro_simd(path)) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
     else
         for (int c = 0; c < C; c++)
             if (st->keep[c]) x[c] = p->asymmetric ? qasym(x[c], S, z, top) : qsym(x[c], S, top);

@@ -42,14 +42,30 @@ OURO_AVX2 static int32_t quant_row_avx2(const float *x, int K, float s, int qmax
     return _mm_cvtsi128_si32(s4) + quant_row_portable(x + k, K - k, s, qmax, a + k);
 }
 
+// 16 values per step: the same per-element divide, round, clamp; int8 by a saturating narrow
+// (the values are already within +-qmax, so nothing saturates).
+OURO_AVX512 static int32_t quant_row_avx512(const float *x, int K, float s, int qmax, int8_t *a) {
+    const __m512 vs = _mm512_set1_ps(s), hi = _mm512_set1_ps((float)qmax), lo = _mm512_set1_ps((float)-qmax);
+    __m512i acc = _mm512_setzero_si512();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + k), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512i q = _mm512_cvtps_epi32(_mm512_max_ps(_mm512_min_ps(r, hi), lo));
+        acc = _mm512_add_epi32(acc, q);
+        _mm_storeu_si128((__m128i *)(a + k), _mm512_cvtsepi32_epi8(q));
+    }
+    return _mm512_reduce_add_epi32(acc) + quant_row_avx2(x + k, K - k, s, qmax, a + k);
+}
+
 void ouro_quantize_rows(int path, const float *x, int ldx, int row0, int row1, int rowpad, int K,
                         const float *scale, int qmax, const int32_t *optr, const int32_t *ocols,
                         int8_t *a, int lda, int32_t *rowsum) {
     for (int t = row0; t < row1; t++) {
         int8_t *at = a + (size_t)t * lda;
         const float *xt = x + (size_t)t * ldx;
-        int32_t sum = path == OURO_PATH_AVX2 ? quant_row_avx2(xt, K, scale[t], qmax, at)
-                                             : quant_row_portable(xt, K, scale[t], qmax, at);
+        int32_t sum = path == OURO_PATH_AVX512 ? quant_row_avx512(xt, K, scale[t], qmax, at)
+                    : ouro_simd(path) ? quant_row_avx2(xt, K, scale[t], qmax, at)
+                                      : quant_row_portable(xt, K, scale[t], qmax, at);
         if (optr) {
             for (int j = optr[t]; j < optr[t + 1]; j++) { sum -= at[ocols[j]]; at[ocols[j]] = 0; }
         }

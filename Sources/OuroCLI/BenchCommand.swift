@@ -24,6 +24,22 @@ func bestTime(repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows
     return best
 }
 
+/// Best-of timings of several closures measured round-robin (each repetition times every closure
+/// once, in order), so that a slow spell of a shared machine hits all of them alike and their
+/// ratios stay meaningful.
+func bestTimesInterleaved(repeats: Int, warmup: Int = 1, _ bodies: [() throws -> Void]) throws -> [Double] {
+    for _ in 0..<warmup { for body in bodies { try body() } }
+    var best = [Double](repeating: .infinity, count: bodies.count)
+    for _ in 0..<max(1, repeats) {
+        for (i, body) in bodies.enumerated() {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            best[i] = min(best[i], Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+    }
+    return best
+}
+
 /// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it).
 /// OpenBLAS runs with the command's thread count here: this is the reference the floors use.
 func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5, threads: Int = Hardware.cores) -> Double {
@@ -83,7 +99,20 @@ struct BenchForward: ParsableCommand {
         for b in batch {
             var rng = Xoshiro256StarStar(seed: 7)
             let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
-            let t = skipFP32 && q != nil ? Double.nan : try bestTime(repeats: repeats) { _ = try m.forward(x, threads: threads) }
+            // FP32 and the quantized engines are timed round-robin: their ratios come from one run.
+            var bodies: [() throws -> Void] = []
+            if !(skipFP32 && q != nil) { bodies.append { _ = try m.forward(x, threads: threads) } }
+            let sim = q?.simulatedModel()
+            var engineHooks: [(QuantEngine, QuantizedHooks)] = []
+            if let q, let sim {
+                for engine in self.engine.engines {
+                    let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
+                    engineHooks.append((engine, hooks))
+                    bodies.append { _ = try sim.forward(x, hooks: hooks, threads: threads) }
+                }
+            }
+            var times = try bestTimesInterleaved(repeats: repeats, bodies)
+            let t = skipFP32 && q != nil ? Double.nan : times.removeFirst()
             let msPer = t / Double(b) * 1000
             var row: [String: Any] = ["batch": b, "floor_ms_per_image": floorMs]
             if !t.isNaN {
@@ -103,11 +132,8 @@ struct BenchForward: ParsableCommand {
                 }
             }
             if let q {
-                let sim = q.simulatedModel()
                 var report: OutlierReport?
-                for engine in self.engine.engines {
-                    let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
-                    let tq = try bestTime(repeats: repeats) { _ = try sim.forward(x, hooks: hooks, threads: threads) }
+                for ((engine, hooks), tq) in zip(engineHooks, times) {
                     if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
                     if report == nil { report = hooks.report }
                     row["\(engine.rawValue)_images_per_s"] = Double(b) / tq

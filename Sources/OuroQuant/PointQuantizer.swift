@@ -42,7 +42,7 @@ public struct PointQuantizer: Sendable {
     public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool, apply: Bool,
                     counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?, path: KernelPath = .auto) {
         let resolved = path == .auto ? PointQuantizer.path : path
-        precondition(resolved != .avx2 || KernelPath.avx2Available, "PointQuantizer: AVX2 requested on a CPU without it")
+        precondition(KernelPath.available.contains(resolved), "PointQuantizer: \(resolved) requested on a CPU without it")
         precondition(scales.count == 1 || scales.count >= L, "PointQuantizer: \(scales.count) scales for \(L) steps")
         var mode = Int32(OURO_OUTLIERS_NONE), lambda = 0.0, nRefresh = 1, allZeros: Int32 = 0
         var fixed: [Int32] = []

@@ -25,7 +25,7 @@ struct GEMMCase {
     }
 }
 
-let paths: [KernelPath] = KernelPath.avx2Available ? [.portable, .avx2] : [.portable]
+let paths: [KernelPath] = KernelPath.available
 let oddShapes: [(T: Int, K: Int, N: Int)] = [
     (1, 1, 1), (7, 3, 5), (1, 17, 44), (7, 33, 5), (7, 100, 44), (1, 384, 5), (7, 384, 44), (13, 100, 17),
 ]

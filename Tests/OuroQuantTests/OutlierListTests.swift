@@ -76,6 +76,12 @@ import OuroQuant
             #expect(la == lb)
             #expect(la.contains { !$0.isEmpty }, "the data must trigger detection")
             #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+            if KernelPath.avx512Available {
+                var c = x
+                let lc = c.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .avx512) }
+                #expect(la == lc, "AVX-512 lists")
+                #expect(a.map(\.bitPattern) == c.map(\.bitPattern), "AVX-512 values")
+            }
         }
     }
 }

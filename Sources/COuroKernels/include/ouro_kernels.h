@@ -13,7 +13,9 @@ extern "C" {
 enum {
     OURO_PATH_AUTO = 0,     ///< AVX2 when the CPU has AVX2+FMA, else portable.
     OURO_PATH_PORTABLE = 1, ///< Plain C, any x86-64 (or other) CPU.
-    OURO_PATH_AVX2 = 2      ///< vpmaddubsw/vpmaddwd kernels; only when ouro_has_avx2().
+    OURO_PATH_AVX2 = 2,     ///< vpmaddubsw/vpmaddwd kernels; only when ouro_has_avx2().
+    OURO_PATH_AVX512 = 3    ///< AVX-512 BW/VL + VNNI (vpdpbusd) kernels, AVX2 where none exists;
+                            ///< only when ouro_has_avx512().
 };
 
 /// Microkernel geometry (rows of A per microtile for each weight mode, columns per panel).
@@ -26,7 +28,10 @@ enum {
 int ouro_kernels_version(void);
 /// 1 when this CPU supports AVX2 and FMA (the AVX2 path may be used).
 int ouro_has_avx2(void);
-/// AUTO -> concrete path; returns -1 when AVX2 is requested but unavailable or path is unknown.
+/// 1 when this CPU supports AVX-512 F/BW/VL/DQ and VNNI (and AVX2+FMA): the AVX512 path may be used.
+int ouro_has_avx512(void);
+/// AUTO -> concrete path (AVX512, else AVX2, else PORTABLE); returns -1 when a SIMD path is
+/// requested but unavailable, or the path is unknown.
 int ouro_resolve_path(int path);
 
 /// Reduction length padded to a multiple of 4 (one vpmaddubsw/vpmaddwd group).

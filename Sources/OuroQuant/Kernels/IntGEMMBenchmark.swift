@@ -62,7 +62,7 @@ public enum IntGEMMBenchmark {
     /// A Markdown table of `rows`, headed by the BLAS core and thread count.
     public static func format(_ rows: [Row], threads: Int = 2) -> String {
         var s = "OpenBLAS core \(String(cString: openblas_get_corename())), threads \(threads), "
-        s += "kernel path \(KernelPath.avx2Available ? "avx2" : "portable")\n"
+        s += "kernel path \((try? KernelPath.auto.resolved()) ?? .portable)\n"
         s += "| M | K | N | setting | outl. | full ms | full GOP/s | inner GOP/s | sgemm GFLOP/s | full/sgemm | inner/sgemm |\n"
         s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in rows {
