@@ -62,8 +62,12 @@ struct BenchForward: ParsableCommand {
         commandName: "forward",
         abstract: "Images/s of the FP forward pass, next to the sgemm compute floor.",
         discussion: """
+        With --pair MODEL=ARTIFACT (repeatable) several models run in one invocation, each FP32
+        next to its quantized artifact, and a closing table lists the int/FP32 ratios side by side.
+
         Example:
           ouromamba bench forward --model ../shared/fixtures/vim-tiny-shape.pth --batch 1 --batch 8
+          ouromamba bench forward --pair m1.pth=q1.safetensors --pair m2.safetensors=q2.safetensors --engine int --batch 8 --batch 64
         """)
 
     @OptionGroup var model: ModelOptions
@@ -75,15 +79,55 @@ struct BenchForward: ParsableCommand {
     var engine: EngineChoice = .both
     @Flag(name: .customLong("skip-fp32"), help: "With --quantized, time only the quantized engines (to profile them alone).")
     var skipFP32 = false
+    @Option(name: .long, help: ArgumentHelp("A checkpoint and its quantized artifact to time side by side (repeatable; replaces --model and --quantized).",
+                                            valueName: "model=artifact"))
+    var pair: [String] = []
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
+
+    func validate() throws {
+        if !pair.isEmpty && (model.model != nil || quantized != nil) {
+            throw ValidationError("--pair replaces --model and --quantized; give one or the other")
+        }
+        for p in pair where p.split(separator: "=", maxSplits: 1).count != 2 {
+            throw ValidationError("--pair \(p): expected MODEL=ARTIFACT")
+        }
+    }
 
     func run() throws {
         let resolved = try device.resolve(command: "bench forward", gpuImplemented: true, console: common.console())
         let threads = common.resolvedThreads()
-        let (m, path) = try model.load()
-        let q = try quantized.map { file in try cliQuant { try QuantArtifact.read(path: file) } }
-        if let q, let quantized { try QuantEvaluation.checkSource(q, model: m, modelPath: path, artifact: quantized) }
+        if let w = BLAS.coreTypeWarning { FileHandle.standardError.write(Data((w + "\n").utf8)) }
+        var jsonModels: [[String: Any]] = []
+        var summary: [String] = []
+        if pair.isEmpty {
+            let (m, path) = try model.load()
+            let q = try quantized.map { file in try cliQuant { try QuantArtifact.read(path: file) } }
+            if let q, let quantized { try QuantEvaluation.checkSource(q, model: m, modelPath: path, artifact: quantized) }
+            jsonModels.append(try time(m, path: path, q, resolved: resolved, threads: threads, summary: &summary))
+        } else {
+            for p in pair {
+                let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
+                let path = parts[0], m = try ModelOptions.load(path: path)
+                let q = try cliQuant { try QuantArtifact.read(path: parts[1]) }
+                try QuantEvaluation.checkSource(q, model: m, modelPath: path, artifact: parts[1])
+                jsonModels.append(try time(m, path: path, q, resolved: resolved, threads: threads, summary: &summary))
+            }
+        }
+        if common.json {
+            if jsonModels.count == 1 { Console.printJSON(jsonModels[0]) } else { Console.printJSON(["models": jsonModels]) }
+        } else if !summary.isEmpty && (pair.count > 1 || batch.count > 1) {
+            print("\nside by side (ratios > 1: the quantized engine is faster)")
+            print("| model | D | depth | L | batch | FP32 ms/image | engine | ms/image | × FP32 |")
+            print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+            summary.forEach { print($0) }
+        }
+    }
+
+    /// Times one model (and its artifact) at every batch size; returns its JSON object and adds
+    /// its rows to `summary`.
+    private func time(_ m: VisionMamba, path: String, _ q: QuantizedModel?, resolved: ResolvedDevice, threads: Int,
+                      summary: inout [String]) throws -> [String: Any] {
         let c = m.config
         let flops = ModelCost.gemmFlops(c)
         let gpu = try resolved.model(m)
@@ -138,6 +182,11 @@ struct BenchForward: ParsableCommand {
                     if report == nil { report = hooks.report }
                     row["\(engine.rawValue)_images_per_s"] = Double(b) / tq
                     if !t.isNaN { row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq }
+                    if !t.isNaN {
+                        summary.append(String(format: "| %@ | %d | %d | %d | %d | %.2f | %@ %@ | %.2f | %.2f |", (path as NSString).lastPathComponent,
+                                              c.embedDim, c.depth, c.seqLen, b, msPer, q.quant.setting.description, engine.rawValue,
+                                              tq / Double(b) * 1000, t / tq))
+                    }
                     if !common.json {
                         let vsFP = t.isNaN ? "" : String(format: "  (%.2f× FP32)", t / tq)
                         print(String(format: "batch %3d: %@ %@: %8.2f images/s  %8.2f ms/image", b, q.quant.setting.description,
@@ -158,9 +207,7 @@ struct BenchForward: ParsableCommand {
             }
             rows.append(row)
         }
-        if common.json {
-            Console.printJSON(["model": path, "threads": threads, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
-                               "openblas_core": BLAS.coreName, "results": rows])
-        }
+        return ["model": path, "threads": threads, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
+                "openblas_core": BLAS.coreName, "results": rows]
     }
 }

@@ -174,6 +174,7 @@ struct BenchGemm: ParsableCommand {
         }
         let repeats = self.repeats ?? 30
         let threads = common.resolvedThreads()
+        if let w = BLAS.coreTypeWarning { FileHandle.standardError.write(Data((w + "\n").utf8)) }
         let shapes = quick ? [(M: 1576, K: 192, N: 768), (M: 1576, K: 384, N: 192)] : IntGEMMBenchmark.defaultShapes
         let rows = try cliQuant {
             try IntGEMMBenchmark.run(shapes: shapes, settings: quick ? [.w4a4] : IntGEMMSetting.allCases, threads: threads, repeats: repeats)

@@ -57,7 +57,13 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> (VisionMamba, String) {
         let path = try modelPath()
-        do { return (try VisionMamba.load(path: path, configPath: config, stride: stride), path) }
+        return (try Self.load(path: path, configPath: config, stride: stride), path)
+    }
+
+    /// Loads a checkpoint (its config from `configPath`, else beside it, else inferred), with
+    /// loading errors as CLI errors.
+    static func load(path: String, configPath: String? = nil, stride: Int? = nil) throws -> VisionMamba {
+        do { return try VisionMamba.load(path: path, configPath: configPath, stride: stride) }
         catch let e as ModelError { throw CLIError(e.description) }
         catch { throw CLIError("\(error)") }
     }

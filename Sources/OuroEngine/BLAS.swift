@@ -1,4 +1,8 @@
 import CBLAS
+import CFloatKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Row-major single-precision GEMM through OpenBLAS `cblas_sgemm`.
 public enum BLAS {
@@ -51,6 +55,27 @@ public enum BLAS {
 
     /// The OpenBLAS kernel family in use (printed next to every timing).
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// When OpenBLAS runs pre-AVX kernels on a CPU with AVX2 or AVX-512 (OpenBLAS 0.3.21 does not
+    /// know newer CPUs such as Emerald Rapids and falls back to "Prescott", about 5× slower), the
+    /// `OPENBLAS_CORETYPE` value to set before starting; nil when the kernels fit the CPU or the
+    /// variable is already set.
+    public static var suggestedCoreType: String? {
+        guard getenv("OPENBLAS_CORETYPE") == nil else { return nil }
+        let generic: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai",
+                                    "coppermine", "northwood", "banias", "opteron", "opteron_sse3", "barcelona"]
+        guard generic.contains(coreName.lowercased()) else { return nil }
+        if ouro_float_has_avx512() != 0 { return "SkylakeX" }
+        if ouro_float_resolve_path(Int32(OURO_FLOAT_PATH_AVX2)) >= 0 { return "Haswell" }
+        return nil
+    }
+
+    /// A one-line warning for `suggestedCoreType`, or nil.
+    public static var coreTypeWarning: String? {
+        suggestedCoreType.map {
+            "note: OpenBLAS uses its generic \(coreName) kernels on this CPU; FP32 GEMMs run several times faster with OPENBLAS_CORETYPE=\($0)"
+        }
+    }
 
     /// OpenBLAS build configuration string.
     public static var config: String { String(cString: openblas_get_config()) }
