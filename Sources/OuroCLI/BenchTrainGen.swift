@@ -87,7 +87,7 @@ struct BenchGen: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Also time this vim-tiny-shape checkpoint (224×224).") var tiny: String?
-    @Option(name: .long, help: "Generator.") var method = "ouromamba"
+    @Option(name: .long, help: "Generator.") var method: GeneratorKind = .ouromamba
     @Option(name: .long, help: "Timed iterations.") var iterations = 3
     @Option(name: .long, help: "Samples per block (one objective evaluation).") var block = 8
     @Flag(name: .long, help: "With --device gpu: time every GPU operation of one more evaluation and print the breakdown.")
@@ -105,7 +105,7 @@ struct BenchGen: ParsableCommand {
         var rows: [[String: Any]] = []
         for (path, m) in targets {
             let c = m.config
-            var cfg = GenConfig(); cfg.generator = GeneratorKind(rawValue: method) ?? .ouromamba
+            var cfg = GenConfig(); cfg.generator = method
             let B = block
             var rng = Xoshiro256StarStar(seed: 1)
             let x = Tensor(shape: [B, c.channels, c.imageSize, c.imageSize], data: rng.normals(B * c.channels * c.imageSize * c.imageSize))
@@ -140,7 +140,7 @@ struct BenchGen: ParsableCommand {
                              path, c.seqLen, c.embedDim, c.depth, resolved.backendName, sips, B, t, Double(B) / floor))
             }
         }
-        if common.json { Console.printJSON(["threads": threads, "generator": method, "results": rows]) }
+        if common.json { Console.printJSON(["threads": threads, "generator": method.rawValue, "results": rows]) }
     }
 }
 

@@ -25,11 +25,15 @@ struct CompareCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, real:N@DATASET, noise:N, syn:GENERATOR:N).")
     var calibSources = "real:128,noise:128"
-    @Option(name: .long, help: "Comma-separated methods.") var methods = "static-minmax,static-per-token,static-outlier-list,ouromamba"
-    @Option(name: .long, help: "Comma-separated bit settings.") var settings = "w4a4,w4a8,w8a8"
+    @Option(name: .long, help: ArgumentHelp("Comma-separated methods (\(QuantMethod.allCases.map(\.rawValue).joined(separator: ", "))).",
+                                            valueName: "methods"),
+            transform: { try parseList($0, parseCase) })
+    var methods: [QuantMethod] = [.staticMinmax, .staticPerToken, .staticOutlierList, .ouromamba]
+    @Option(name: .long, help: "Comma-separated bit settings (w4a4, w4a8, w8a8 or wXaYoZ).", transform: { try parseList($0, parseSetting) })
+    var settings: [QuantSetting] = [.w4a4, .w4a8, .w8a8]
     @Option(name: .long, help: "Evaluate on the first N images.") var limit: Int?
     @OptionGroup var dataset: DataOptions
-    @Option(name: .long, help: "sim or int.") var engine = "sim"
+    @Option(name: .long, help: "Engine of the quantized models.") var engine: QuantEngine = .sim
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
     @Option(name: .long, help: "Adam iterations for syn:GENERATOR:N sources.") var genIterations = 500
@@ -41,7 +45,6 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
-        if QuantEngine(rawValue: engine) == nil { throw ValidationError("--engine must be sim or int") }
     }
 
     /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.
@@ -92,10 +95,9 @@ struct CompareCommand: ParsableCommand {
         let console = common.console()
         let (m, path) = try model.load()
         let list = { (s: String) in s.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        let ms = try list(methods).map { s in try cliQuant { try QuantMethod(parsing: s) } }
-        let ss = try list(settings).map { s in try cliQuant { try QuantSetting(parsing: s) } }
+        let ms = methods, ss = settings
         let sources = list(calibSources)
-        guard !ms.isEmpty, !ss.isEmpty, !sources.isEmpty else { throw CLIError("--methods, --settings and --calib-sources must be non-empty") }
+        guard !sources.isEmpty else { throw CLIError("--calib-sources must be non-empty") }
         let test = try dataset.open(for: m.config)
         let norm = inputNormalization(m.config)
         var timings: [ReportData.Timing] = []
@@ -121,7 +123,7 @@ struct CompareCommand: ParsableCommand {
                                              sets: [])
         timings.append(.init(phase: "data-quality reference profile", seconds: Date().timeIntervalSince(t0)))
         var cells: [Cell] = []
-        let eng = QuantEngine(rawValue: engine)!
+        let eng = engine
         var firstSynthetic: Tensor?
         var figureModel: QuantizedModel?, figureReport: OutlierReport?, figureSynthetic = false
         for src in sources {
@@ -189,7 +191,7 @@ struct CompareCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try cliQuant { try AtomicFile.write(Array(md.utf8), to: out + "/compare.md") }
         var json: [String: Any] = [
-            "model": path, "fp_top1": fpTop1, "test_samples": n, "test_set": dataset.data, "engine": engine,
+            "model": path, "fp_top1": fpTop1, "test_samples": n, "test_set": dataset.data, "engine": engine.rawValue,
             "runs": cells.map { ["calib_source": $0.source, "method": $0.method, "setting": $0.setting, "top1": $0.top1,
                                  "agreement": $0.agreement, "logit_cosine": $0.cosine, "outlier_frac": $0.outlier,
                                  "calib_seconds": $0.calibSeconds] as [String: Any] }]
@@ -224,7 +226,7 @@ struct CompareCommand: ParsableCommand {
     func markdown(_ cells: [Cell], fpTop1: Double, count: Int, modelPath: String, sources: [String], methods: [String],
                   settings: [String]) -> String {
         var s = String(format: "# OuroMamba-Quant comparison (the project's OuroMamba)\n\nmodel `%@`, test set %@ (%d images), engine %@, FP top-1 **%.2f%%**\n\n",
-                       modelPath, dataset.data, count, engine, 100 * fpTop1)
+                       modelPath, dataset.data, count, engine.rawValue, 100 * fpTop1)
         let cols = methods.flatMap { m in settings.map { (m, $0) } }
         s += "| calibration | " + cols.map { "\($0.0) \($0.1)" }.joined(separator: " | ") + " |\n"
         s += "|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"

@@ -30,13 +30,13 @@ struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "quantize (default) or generate.") var kind: JobPlan.Kind?
     @Option(name: .long, help: "quantize: syn:GENERATOR:N, real:N, noise:N or a samples directory.") var calib: String?
-    @Option(name: .long, help: "quantize: w4a4, w4a8, w8a8 or wXaYoZ.") var setting: String?
-    @Option(name: .long, help: "quantize: ouromamba, static-minmax, static-per-token, static-outlier-list.") var method: String?
+    @Option(name: .long, help: "quantize: w4a4, w4a8, w8a8 or wXaYoZ.", transform: parseSetting) var setting: QuantSetting?
+    @Option(name: .long, help: "quantize: method.") var method: QuantMethod?
     @Option(name: .long, help: "quantize: outlier-list refresh period.") var nRefresh: Int?
     @Option(name: .long, help: "Master seed.") var seed: UInt64?
     @Option(name: .long, help: "Gen iterations (syn: sources and generate jobs).") var genIterations: Int?
     @Option(name: .long, help: "generate: number of samples.") var count: Int?
-    @Option(name: .long, help: "generate: generator.") var generator: String?
+    @Option(name: .long, help: "generate: generator.") var generator: GeneratorKind?
     @Option(name: .long, help: "quantize: artifact path; generate: samples directory.") var out: String?
     @Option(name: .long, help: "Job directory (journal; default <out>.job).") var jobDir: String?
     @Option(name: .long, help: "Blocks per Gen/calibration task (default 1).") var blocksPerTask: Int?
@@ -76,9 +76,11 @@ struct CoordinatorCommand: ParsableCommand {
         switch plan.kind {
         case .generate:
             var base = GenConfig()
-            let name = generator ?? g.generator ?? base.generator.rawValue
-            guard let kind = GeneratorKind(rawValue: name) else { throw CLIError("unknown generator '\(name)'") }
-            base.generator = kind
+            if let generator { base.generator = generator }
+            else if let name = g.generator {
+                guard let kind = GeneratorKind(rawValue: name) else { throw CLIError("\(job ?? "job file"): unknown generator '\(name)'") }
+                base.generator = kind
+            }
             base.samples = count ?? g.samples ?? base.samples
             base.seed = seed
             plan.gen = try genConfig(base)
@@ -86,8 +88,9 @@ struct CoordinatorCommand: ParsableCommand {
             plan.sampleMeta = ["model": path]
         case .quantize:
             guard let calib = calib ?? file.calib else { throw CLIError("quantize job without a calibration source: give --calib or \"calib\"") }
-            var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting ?? file.setting ?? "w4a4") },
-                                  method: try cliQuant { try QuantMethod(parsing: method ?? file.method ?? "ouromamba") })
+            // Command-line values are parsed by ArgumentParser; the job file's are checked here.
+            var cfg = QuantConfig(setting: try setting ?? file.setting.map { s in try cliQuant { try QuantSetting(parsing: s) } } ?? .w4a4,
+                                  method: try method ?? file.method.map { s in try cliQuant { try QuantMethod(parsing: s) } } ?? .ouromamba)
             cfg.nRefresh = nRefresh ?? file.nRefresh ?? cfg.nRefresh
             plan.quant = cfg
             plan.calibSource = calib

@@ -24,7 +24,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Number of samples.") var count = 128
-    @Option(name: .long, help: "Generator: noise, output-only, pse, contrastive-raw, ouromamba.") var method = "ouromamba"
+    @Option(name: .long, help: "Generator.") var method: GeneratorKind = .ouromamba
     @Option(name: .long, help: "Adam iterations.") var iterations = 500
     @Option(name: .long, help: "Master seed.") var seed: UInt64 = 0
     @Option(name: .long, help: "Learning rate.") var lr: Float = 0.25
@@ -44,9 +44,6 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var device: DeviceOptions
 
     func validate() throws {
-        guard GeneratorKind(rawValue: method) != nil else {
-            throw ValidationError("--method must be one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if count < 1 { throw ValidationError("--count must be ≥ 1") }
         if iterations < 0 { throw ValidationError("--iterations must be ≥ 0") }
         if let contrastLayers, contrastLayers.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
@@ -56,7 +53,7 @@ struct GenerateCommand: ParsableCommand {
 
     func genConfig() -> GenConfig {
         var c = GenConfig()
-        c.generator = GeneratorKind(rawValue: method)!
+        c.generator = method
         c.samples = count; c.iterations = iterations; c.seed = seed; c.lr = lr; c.lambdaO = lambdaO; c.outputLoss = outputLoss
         c.clampValidRange = clampValidRange
         c.tvWeight = tvWeight; c.l2Weight = l2Weight; c.jitter = jitter; c.flip = flip ? true : nil
@@ -91,27 +88,27 @@ struct GenerateCommand: ParsableCommand {
             wall = report.seconds
             let sips = Double(count * cfg.iterations) / wall
             if common.json {
-                Console.printJSON(["out": out, "samples": count, "generator": method, "label_fidelity": fidelity,
+                Console.printJSON(["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
                                    "seconds": wall, "sample_iterations_per_s": sips, "workers": workers])
             } else {
                 console.result(String(format: "generated %d %@ samples on %d workers in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
-                                      count, method, workers, wall, sips, 100 * fidelity, out))
+                                      count, method.rawValue, workers, wall, sips, 100 * fidelity, out))
             }
             return
         }
         let threads = common.resolvedThreads()
-        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method)",
+        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method.rawValue)",
                                                   gpu: try resolved.model(m))
         try set.write(to: out, config: cfg, model: m, modelSHA256: sha, predictions: preds, wallSeconds: wall,
                       extraMeta: ["model": path, "threads": threads])
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(set.labels.count)
         let sips = Double(count * cfg.iterations) / wall
         if common.json {
-            Console.printJSON(["out": out, "samples": count, "generator": method, "label_fidelity": fidelity,
+            Console.printJSON(["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
                                "seconds": wall, "sample_iterations_per_s": sips])
         } else {
             console.result(String(format: "generated %d %@ samples in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
-                                  count, method, wall, sips, 100 * fidelity, out))
+                                  count, method.rawValue, wall, sips, 100 * fidelity, out))
         }
     }
 }

@@ -31,8 +31,8 @@ struct QuantizeCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N, real:N@DATASET or noise:N.") var calib: String
-    @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.") var setting = "w4a4"
-    @Option(name: .long, help: "ouromamba, static-minmax, static-per-token or static-outlier-list.") var method = "ouromamba"
+    @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.", transform: parseSetting) var setting: QuantSetting = .w4a4
+    @Option(name: .long, help: "Quantization method.") var method: QuantMethod = .ouromamba
     @Option(name: .long, help: "Output artifact (.safetensors), written atomically.") var out: String
     @Option(name: .long, help: "Refresh period of the outlier lists (steps).") var nRefresh = 10
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
@@ -54,8 +54,7 @@ struct QuantizeCommand: ParsableCommand {
         let console = common.console()
         try createParentDirectory(of: out)
         let (m, path) = try model.load()
-        var cfg = QuantConfig(setting: try cliQuant { try QuantSetting(parsing: setting) },
-                              method: try cliQuant { try QuantMethod(parsing: method) })
+        var cfg = QuantConfig(setting: setting, method: method)
         cfg.nRefresh = nRefresh
         let source = try CalibrationSource(parsing: calib, seed: seed)
         let started = Date()
