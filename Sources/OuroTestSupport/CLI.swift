@@ -14,6 +14,12 @@ public enum CLI {
         return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
     }()
 
+    /// True when the executable was built.
+    public static var available: Bool { binary != nil }
+
+    /// Why tests of the binary are skipped.
+    public static var missingReason: String { CLIMissing().description }
+
     public struct Result {
         public var status: Int32
         public var stdout: String

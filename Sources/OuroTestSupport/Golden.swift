@@ -5,7 +5,8 @@ import OuroEngine
 public struct Golden {
     public let file: SafeTensorsFile
 
-    /// Opens a fixture; nil (with a loud skip message) when the fixture folder is absent.
+    /// Opens a fixture; nil (with a loud message) when the fixture folder is absent: tests
+    /// `try #require` it under the `Fixtures.enabled` condition.
     public static func open(_ name: String) throws -> Golden? {
         guard let p = Fixtures.path(name) else { return nil }
         return Golden(file: try SafeTensorsFile.read(path: p))

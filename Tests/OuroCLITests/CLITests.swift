@@ -3,10 +3,37 @@ import Testing
 import OuroCheckpoint
 import OuroTestSupport
 
+/// What the CLI tests need: the built binary, the fixtures (vim-micro) and Fashion-MNIST (the
+/// default dataset). Without them the tests are skipped with the reason; under CI=true they run
+/// and fail in `require()`, as the image-data CLI tests do.
+enum CLIPrerequisites {
+    static var ready: Bool { CLI.available && CLITests.micro != nil && TestEnvironment.fashionMNISTAvailable }
+    static var enabled: Bool { ready || TestEnvironment.isCI }
+
+    /// Why the CLI tests are skipped: every missing prerequisite.
+    static var missingReason: String {
+        var missing: [String] = []
+        if !CLI.available { missing.append(CLI.missingReason) }
+        if CLITests.micro == nil { missing.append(Fixtures.missingReason) }
+        if !TestEnvironment.fashionMNISTAvailable { missing.append(TestEnvironment.fashionMNISTMissingReason) }
+        return missing.joined(separator: "; ")
+    }
+
+    /// The binary and the vim-micro model; a failed requirement for each missing prerequisite.
+    @discardableResult
+    static func require() throws -> (bin: String, micro: String) {
+        let bin = try #require(CLI.binary, "\(CLI.missingReason)")
+        let micro = try #require(CLITests.micro, "\(Fixtures.missingReason)")
+        try #require(TestEnvironment.fashionMNISTAvailable, "\(TestEnvironment.fashionMNISTMissingReason)")
+        return (bin, micro)
+    }
+}
+
 /// End-to-end tests of the `ouromamba` binary: JSON results, exit codes, error messages.
-@Suite(.serialized) struct CLITests {
+@Suite(.serialized, .enabled(if: CLIPrerequisites.enabled, "\(CLIPrerequisites.missingReason)"))
+struct CLITests {
     static let micro = Fixtures.path("vim-micro.safetensors")
-    static var ready: Bool { micro != nil && CLI.binary != nil && FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") }
+    static let noScript = "no /usr/bin/script (util-linux) to run the command on a pseudo-terminal"
 
     func tmp(_ name: String) -> String {
         let d = NSTemporaryDirectory() + "ouro-cli-\(name)-\(UUID().uuidString.prefix(8))"
@@ -22,7 +49,7 @@ import OuroTestSupport
     }
 
     @Test func jsonResultsParse() throws {
-        guard Self.ready, let micro = Self.micro else { print("SKIPPING CLI tests: binary, fixtures or dataset missing"); return }
+        let (_, micro) = try CLIPrerequisites.require()
         let dir = tmp("json")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let eval = try json(try CLI.run(["eval", "--model", micro, "--limit", "100", "--json"]), "eval")
@@ -63,7 +90,7 @@ import OuroTestSupport
     }
 
     @Test func exitCodesAndMessages() throws {
-        guard Self.ready, let micro = Self.micro else { return }
+        let (_, micro) = try CLIPrerequisites.require()
         let dir = tmp("errors")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Usage errors exit 2.
@@ -75,7 +102,7 @@ import OuroTestSupport
         let missing = try CLI.run(["eval", "--model", dir + "/nope.pth"])
         #expect(missing.status == 1 && missing.stderr.contains("nope.pth"))
         // A truncated checkpoint is rejected with its name, not a crash.
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("vim-micro.pth")!))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: try #require(Fixtures.path("vim-micro.pth"))))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/trunc.pth"))
         let trunc = try CLI.run(["eval", "--model", dir + "/trunc.pth", "--limit", "10"])
         #expect(trunc.status == 1 && trunc.stderr.contains("trunc.pth"), "\(trunc.stderr)")
@@ -96,9 +123,9 @@ import OuroTestSupport
     }
 
     /// Long commands draw a bar with rate and ETA on a TTY and print plain lines otherwise.
-    @Test func progressOnTTYAndPlainLogs() throws {
-        guard Self.ready, let micro = Self.micro, let bin = CLI.binary else { return }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("SKIPPING TTY test: no `script`"); return }
+    @Test(.enabled(if: TestEnvironment.scriptAvailable, "\(CLITests.noScript)"))
+    func progressOnTTYAndPlainLogs() throws {
+        let (bin, micro) = try CLIPrerequisites.require()
         let dir = tmp("tty")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cmd = "\(bin) generate --model \(micro) --count 8 --iterations 30 --out \(dir)/g"
@@ -147,9 +174,9 @@ import OuroTestSupport
 
     /// `coordinator` draws a bar with shard rate and ETA on a terminal and `worker` a live status
     /// (tasks done, rate); without a terminal both print plain lines, a worker one per finished task.
-    @Test func clusterProgressOnTTYAndPlainLogs() throws {
-        guard Self.ready, CLI.binary != nil else { return }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("SKIPPING TTY test: no `script`"); return }
+    @Test(.enabled(if: TestEnvironment.scriptAvailable, "\(CLITests.noScript)"))
+    func clusterProgressOnTTYAndPlainLogs() throws {
+        try CLIPrerequisites.require()
         let dir = tmp("cluster-tty")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tty = try cluster(dir, workers: 1, tty: true)
@@ -182,7 +209,7 @@ import OuroTestSupport
     /// and per-worker figures, and the worker's own counts; a worker stopped by SIGTERM prints its
     /// object too.
     @Test func clusterJSONResultsParse() throws {
-        guard Self.ready, let bin = CLI.binary, let micro = Self.micro else { return }
+        let (bin, micro) = try CLIPrerequisites.require()
         let dir = tmp("cluster-json")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try cluster(dir, workers: 2, coordinatorArgs: ["--json"], workerArgs: ["--json"])
@@ -221,7 +248,7 @@ import OuroTestSupport
     /// naming what is missing, and on a GPU machine the commands without a GPU path refuse it.
     /// `--device auto` runs on the CPU and says why.
     @Test func deviceFlag() throws {
-        guard Self.ready, let micro = Self.micro else { return }
+        let (_, micro) = try CLIPrerequisites.require()
         let dir = tmp("device")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let strict: [[String]] = [

@@ -3,7 +3,13 @@ import Testing
 import OuroTestSupport
 
 /// Runs every command example in `docs/*.md` fenced as ```sh test, so the docs stay true to the CLI.
-@Suite(.serialized) struct DocsExamplesTests {
+@Suite(.serialized, .enabled(if: CLIPrerequisites.enabled, "\(CLIPrerequisites.missingReason)"))
+struct DocsExamplesTests {
+    /// The model the docs' examples use by default (models/, in the repository).
+    static var embeddedModelPresent: Bool {
+        FileManager.default.fileExists(atPath: Fixtures.packageRoot.appendingPathComponent("models/vim-fashion.safetensors").path)
+    }
+
     static func examples() throws -> [(file: String, command: String)] {
         let docs = Fixtures.packageRoot.appendingPathComponent("docs")
         let files = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { $0.hasSuffix(".md") }.sorted()
@@ -20,11 +26,9 @@ import OuroTestSupport
         return out
     }
 
-    @Test func docsCommandExamplesSucceed() throws {
-        guard let bin = CLI.binary, CLITests.ready else { print("SKIPPING docs examples: binary, fixtures or dataset missing"); return }
-        guard FileManager.default.fileExists(atPath: Fixtures.packageRoot.appendingPathComponent("models/vim-fashion.safetensors").path) else {
-            print("SKIPPING docs examples: the embedded model models/vim-fashion.safetensors is missing"); return
-        }
+    @Test(.enabled(if: DocsExamplesTests.embeddedModelPresent, "the embedded model models/vim-fashion.safetensors is missing"))
+    func docsCommandExamplesSucceed() throws {
+        let (bin, _) = try CLIPrerequisites.require()
         let examples = try Self.examples()
         #expect(examples.count >= 5)
         let dir = NSTemporaryDirectory() + "ouro-docs-\(UUID().uuidString.prefix(8))"

@@ -5,11 +5,12 @@ import OuroTestSupport
 
 /// The run report: every figure present and non-blank, checked in headless Chromium when it
 /// is installed, and from the HTML/SVG structure otherwise.
-@Suite(.serialized) struct ReportTests {
+@Suite(.serialized, .enabled(if: CLIPrerequisites.enabled, "\(CLIPrerequisites.missingReason)"))
+struct ReportTests {
     static let sections = ["accuracy", "samples", "attention", "outliers", "fractions", "scales", "timing"]
 
     @Test func reportHasEveryFigure() throws {
-        guard CLITests.ready, let micro = CLITests.micro else { print("SKIPPING report test: binary, fixtures or dataset missing"); return }
+        let (_, micro) = try CLIPrerequisites.require()
         let dir = NSTemporaryDirectory() + "ouro-report-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CLI.run(["compare", "--model", micro, "--calib-sources", "noise:8,syn:ouromamba:8", "--gen-iterations", "2",
@@ -54,7 +55,7 @@ extension ReportTests {
     /// `quantize --workers 2` shows the time per phase and per worker (table and chart, also in
     /// report.json); the single-process run has no per-worker section.
     @Test func clusterReportHasPerWorkerTiming() throws {
-        guard CLITests.ready, let micro = CLITests.micro else { print("SKIPPING report test: binary, fixtures or dataset missing"); return }
+        let (_, micro) = try CLIPrerequisites.require()
         let dir = NSTemporaryDirectory() + "ouro-report-workers-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let common = ["quantize", "--model", micro, "--calib", "noise:16", "--setting", "w4a4", "--eval-limit", "40", "--quiet"]

@@ -68,16 +68,18 @@ import Testing
         }
     }
 
-    @Test func missingTensorNameThrows() throws {
-        guard let p = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func missingTensorNameThrows() throws {
+        let p = try #require(Fixtures.path("vim-micro.safetensors"))
         let f = try SafeTensorsFile.read(path: p)
         let e = try #require(checkpointError { _ = try f.tensor("layers.9.mixer.nope") })
         #expect(e.key == "layers.9.mixer.nope")
         #expect(e.file == p)
     }
 
-    @Test func seededTruncationsOfTheFixtureAllThrow() throws {
-        guard let p = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func seededTruncationsOfTheFixtureAllThrow() throws {
+        let p = try #require(Fixtures.path("vim-micro.safetensors"))
         let full = try readBytes(p)
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -3,7 +3,7 @@ import OuroCheckpoint
 import OuroTestSupport
 import Testing
 
-@Suite struct TorchFixtureTests {
+@Suite(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct TorchFixtureTests {
     /// Official per-layer state-dict order (vim-architecture.md §3.3).
     static let layerKeys = ["A_log", "D", "A_b_log", "D_b", "in_proj.weight", "conv1d.weight", "conv1d.bias",
                             "x_proj.weight", "dt_proj.weight", "dt_proj.bias", "conv1d_b.weight", "conv1d_b.bias",
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func microModelMatchesSafetensorsBitForBit() throws {
-        guard let pth = Fixtures.path("vim-micro.pth"), let st = Fixtures.path("vim-micro.safetensors") else { return }
+        let pth = try #require(Fixtures.path("vim-micro.pth")), st = try #require(Fixtures.path("vim-micro.safetensors"))
         let ckpt = try TorchCheckpoint.read(path: pth)
         #expect(ckpt.topLevelKeys == ["model", "optimizer", "lr_scheduler", "epoch", "model_ema", "scaler", "args"])
         let model = try ckpt.stateDict()
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func microOtherEntriesAreSkippedOrReportedByName() throws {
-        guard let pth = Fixtures.path("vim-micro.pth") else { return }
+        let pth = try #require(Fixtures.path("vim-micro.pth"))
         let ckpt = try TorchCheckpoint.read(path: pth)
         // The EMA weights load too (same keys) but are not the model weights.
         let ema = try ckpt.stateDict(key: "model_ema")
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func formatDetectionGivesTheSameWeights() throws {
-        guard let pth = Fixtures.path("vim-micro.pth"), let st = Fixtures.path("vim-micro.safetensors") else { return }
+        let pth = try #require(Fixtures.path("vim-micro.pth")), st = try #require(Fixtures.path("vim-micro.safetensors"))
         #expect(try CheckpointReader.format(path: pth) == .torchZip)
         #expect(try CheckpointReader.format(path: st) == .safetensors)
         let a = try CheckpointReader.loadStateDict(path: pth)
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func tinyShapeCheckpoint() throws {
-        guard let pth = Fixtures.path("vim-tiny-shape.pth") else { return }
+        let pth = try #require(Fixtures.path("vim-tiny-shape.pth"))
         let ckpt = try TorchCheckpoint.read(path: pth)
         #expect(ckpt.topLevelKeys == ["model"])
         let sd = try ckpt.stateDict()
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func seededTruncationsOfThePthAllThrow() throws {
-        guard let p = Fixtures.path("vim-micro.pth") else { return }
+        let p = try #require(Fixtures.path("vim-micro.pth"))
         let full = try readBytes(p)
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func flippedCentralDirectoryBytesNeverLoadWrongWeights() throws {
-        guard let p = Fixtures.path("vim-micro.pth") else { return }
+        let p = try #require(Fixtures.path("vim-micro.pth"))
         let full = try readBytes(p)
         let good = try TorchCheckpoint.read(path: p).stateDict()
         let cd = Self.centralDirectory(full)
@@ -157,7 +157,7 @@ import Testing
     }
 
     @Test func flippedStorageByteFailsTheCRC() throws {
-        guard let p = Fixtures.path("vim-micro.pth") else { return }
+        let p = try #require(Fixtures.path("vim-micro.pth"))
         var b = try readBytes(p)
         let name = try #require(Self.find(Array("vim-micro/data/1".utf8), in: b, from: 0))
         // Local header: name at +30, then extra; the storage data follows within ~100 bytes.

@@ -6,10 +6,8 @@ extension ProcessJobTests {
     /// A worker SIGKILLed in the middle of Gen and another in the middle of calibration: their
     /// shards are re-dispatched, the log names them, and the bytes are unchanged.
     @Test func workerLossMidGenAndMidCalibration() throws {
-        guard let (bin, model) = Binary.require(), let ref = Jobs.reference else {
-            Issue.record("binary, fixture or reference missing")
-            return
-        }
+        let (bin, model) = try Binary.require()
+        let ref = try #require(Jobs.reference, "in-process reference run failed")
         let dir = Jobs.tempDirectory("loss")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
@@ -51,10 +49,8 @@ extension ProcessJobTests {
     /// every finished shard from the journal (no finished shard is dispatched again) and
     /// produces the same bytes.
     @Test func coordinatorRestartResumesWithoutRedoingShards() throws {
-        guard let (bin, model) = Binary.require(), let ref = Jobs.reference else {
-            Issue.record("binary, fixture or reference missing")
-            return
-        }
+        let (bin, model) = try Binary.require()
+        let ref = try #require(Jobs.reference, "in-process reference run failed")
         let dir = Jobs.tempDirectory("restart")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
@@ -87,7 +83,7 @@ extension ProcessJobTests {
 
     /// A task that fails every time hits the retry cap and fails the job with its error.
     @Test func poisonTaskFailsTheJob() throws {
-        guard let (bin, model) = Binary.require() else { return }
+        let (bin, model) = try Binary.require()
         let dir = Jobs.tempDirectory("poison")
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = try Child("q", bin, ["quantize", "--model", model, "--calib", "noise:16", "--out", "q.safetensors", "--workers", "2"],

@@ -6,11 +6,8 @@ extension ProcessJobTests {
     /// 1, 2 and 3 local workers (and two shard sizes) give the same samples and artifact bytes
     /// as the in-process path with the workers' thread count.
     @Test func identicalBytesForAnyWorkerCount() throws {
-        guard let (bin, model) = Binary.require() else { return }
-        guard let ref = Jobs.reference else {
-            Issue.record("in-process reference run failed")
-            return
-        }
+        let (bin, model) = try Binary.require()
+        let ref = try #require(Jobs.reference, "in-process reference run failed")
         #expect(ref.artifact.count > 1000 && ref.samples.count > 1000)
         let dir = Jobs.tempDirectory("ident")
         defer { try? FileManager.default.removeItem(at: dir) }

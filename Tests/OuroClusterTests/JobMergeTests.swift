@@ -34,8 +34,9 @@ import OuroTestSupport
 
     /// Sharded pass 1 + pass 2 through the handler equals `Calibrator.calibrate` bit for bit,
     /// for shard sizes 1 and 2 (three blocks, the last one short).
-    @Test func shardedCalibrationMatchesSingleProcess() throws {
-        guard let (w, m) = Self.setup else { Issue.record("fixture missing"); return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func shardedCalibrationMatchesSingleProcess() throws {
+        let (w, m) = try #require(Self.setup, "fixture vim-micro.safetensors missing or unreadable")
         let images = Self.noise(20, m.config)
         let q = QuantConfig()
         let cal = try Calibrator(model: m, config: q, threads: 1)
@@ -57,8 +58,9 @@ import OuroTestSupport
     }
 
     /// NaN in a result, a result for the wrong blocks, a duplicate and a missing block are errors.
-    @Test func inconsistentResultsFailLoudly() throws {
-        guard let (w, m) = Self.setup else { Issue.record("fixture missing"); return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func inconsistentResultsFailLoudly() throws {
+        let (w, m) = try #require(Self.setup, "fixture vim-micro.safetensors missing or unreadable")
         let images = Self.noise(16, m.config)
         let q = QuantConfig()
         let cal = try Calibrator(model: m, config: q, threads: 1)
@@ -88,8 +90,9 @@ import OuroTestSupport
     }
 
     /// Gen results rebuild the blocks exactly; weights round-trip; a missing Gen block fails the merge.
-    @Test func genAndWeightResultsRoundTrip() throws {
-        guard let (w, m) = Self.setup else { Issue.record("fixture missing"); return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func genAndWeightResultsRoundTrip() throws {
+        let (w, m) = try #require(Self.setup, "fixture vim-micro.safetensors missing or unreadable")
         var g = GenConfig()
         g.samples = 10; g.iterations = 1; g.block = 4
         let genTasks = try GenPhase.tasks(config: g, blockCount: 3, perTask: 2, modelSHA256: "m").map { var t = $0; t.phase = GenPhase.name; return t }

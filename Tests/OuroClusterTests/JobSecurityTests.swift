@@ -7,7 +7,7 @@ extension ProcessJobTests {
     /// each answered with DISCONNECT and counted; a worker with a different model file is refused
     /// at registration and exits 1; the coordinator survives and the job completes.
     @Test func badMessagesAndWrongModelAreRejected() throws {
-        guard let (bin, model) = Binary.require() else { return }
+        let (bin, model) = try Binary.require()
         let dir = Jobs.tempDirectory("bad")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
@@ -52,7 +52,7 @@ extension ProcessJobTests {
     /// allowlist never get in (they give up, exit 1; the ZAP handler logs and counts the key);
     /// the allowlisted worker runs the job. Non-loopback endpoints without keys are refused.
     @Test func curveRejectsUnauthenticatedPeers() throws {
-        guard let (bin, model) = Binary.require() else { return }
+        let (bin, model) = try Binary.require()
         let dir = Jobs.tempDirectory("curve")
         defer { try? FileManager.default.removeItem(at: dir) }
         for name in ["coordinator", "good", "intruder"] {

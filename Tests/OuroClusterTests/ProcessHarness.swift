@@ -9,7 +9,8 @@ import OuroTestSupport
 /// Process-level tests: real `ouromamba` coordinator and worker processes on ipc:// or
 /// 127.0.0.1. One serialized suite (extended in several files) so that tight timings do not
 /// compete with each other on 2 cores. Every child is killed in `defer`; every wait is bounded.
-@Suite(.serialized) struct ProcessJobTests {}
+/// Skipped, with the reason, without the binary or the fixtures; under CI=true it runs and fails.
+@Suite(.serialized, .enabled(if: Binary.enabled, "\(Binary.missingReason)")) struct ProcessJobTests {}
 
 /// The `ouromamba` binary next to the test bundle (build it with `swift build -c release`).
 enum Binary {
@@ -25,16 +26,21 @@ enum Binary {
         return nil
     }()
 
-    /// The binary and the vim-micro fixture, or a recorded issue.
-    static func require() -> (bin: String, model: String)? {
-        guard let bin = path else {
-            Issue.record("ouromamba binary not found next to the tests: run `swift build -c release -Xswiftc -enable-testing` first")
-            return nil
-        }
-        guard let model = Fixtures.path("vim-micro.safetensors") else {
-            Issue.record("fixture vim-micro.safetensors not found")
-            return nil
-        }
+    static let binaryMissing = "ouromamba binary not found next to the tests: run `swift build -c release -Xswiftc -enable-testing` first"
+
+    /// The condition of the process tests: the binary and the fixtures are here, or CI requires
+    /// them (the tests then run and fail in `require()`).
+    static var enabled: Bool { (path != nil && Fixtures.available) || TestEnvironment.isCI }
+
+    /// Why the process tests are skipped.
+    static var missingReason: String {
+        path == nil ? binaryMissing + (Fixtures.available ? "" : "; " + Fixtures.missingReason) : Fixtures.missingReason
+    }
+
+    /// The binary and the vim-micro fixture; a failed requirement when either is missing.
+    static func require() throws -> (bin: String, model: String) {
+        let bin = try #require(path, "\(binaryMissing)")
+        let model = try #require(Fixtures.path("vim-micro.safetensors"), "fixture vim-micro.safetensors not found: \(Fixtures.missingReason)")
         return (bin, model)
     }
 }

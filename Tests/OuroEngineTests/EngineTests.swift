@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import OuroEngine
+import OuroTestSupport
 
 @Suite struct VectorMathTests {
     @Test func expLogSoftplusMatchLibm() {
@@ -207,15 +208,22 @@ import OuroEngine
 }
 
 @Suite struct GPUBackendTests {
-    /// Without an NVIDIA driver the backend fails with a clear message (and this test says it
-    /// skipped the GPU parity); with one, the GPU scan matches the CPU scan.
-    @Test func gpuScanMatchesCPUOrSkipsWithReason() throws {
-        let dev: GPUDevice
-        do { dev = try GPUDevices.cuda() } catch let e as CUDAError {
+    /// Without an NVIDIA driver the backend fails with a clear message (and the GPU parity test
+    /// below is skipped with that message as its reason).
+    @Test(.enabled(if: !GPUTestDevices.cudaAvailable, "a CUDA GPU is present: gpuScanMatchesCPU runs instead"))
+    func withoutCUDATheBackendFailsWithAClearMessage() throws {
+        do {
+            _ = try GPUDevices.cuda()
+            Issue.record("a CUDA device opened although GPUTestDevices found none")
+        } catch let e as CUDAError {
             #expect(e.description.contains("CUDA") && e.description.count > 20)
-            print("SKIPPING GPU parity: \(e.description)")
-            return
         }
+    }
+
+    /// With an NVIDIA driver and GPU, the GPU scan matches the CPU scan.
+    @Test(.enabled(if: GPUTestDevices.cudaAvailable, "\(GPUTestDevices.cudaMissingReason)"))
+    func gpuScanMatchesCPU() throws {
+        let dev: GPUDevice = try GPUDevices.cuda()
         let s = SelectiveScan.Shape(batch: 2, length: 23, channels: 19, state: 5)
         let rows = s.batch * s.length, E = s.channels, N = s.state, xw = 1 + 2 * N
         var rng = Xoshiro256StarStar(seed: 4)
@@ -239,18 +247,15 @@ import OuroEngine
 /// The GPU kernel sources compile with NVRTC (when the library is present) for Ampere and
 /// Hopper, and the emulator's kernel-signature parser reads them.
 @Suite struct GPUKernelSourceTests {
-    @Test func engineKernelsCompileWithNVRTC() throws {
-        let nv: NVRTCCompiler
-        do { nv = try NVRTCCompiler() } catch {
-            print("SKIPPING NVRTC compile check: \(error)")
-            return
-        }
+    @Test(.enabled(if: GPUTestDevices.nvrtcAvailable, "\(GPUTestDevices.nvrtcMissingReason)"))
+    func engineKernelsCompileWithNVRTC() throws {
+        let nv = try NVRTCCompiler()
         for arch in [80, 90] { #expect(try nv.ptx(GPUOps.module, arch: arch).count > 1000) }
     }
 
-    @Test func emulatedOpsMatchCPURMSNorm() throws {
-        let dev: GPUDevice
-        do { dev = try EmulatedGPUDevice() } catch { print("SKIPPING emulated GPU ops: \(error)"); return }
+    @Test(.enabled(if: GPUTestDevices.emulatedAvailable, "\(GPUTestDevices.emulatedMissingReason)"))
+    func emulatedOpsMatchCPURMSNorm() throws {
+        let dev: GPUDevice = try EmulatedGPUDevice()
         var rng = Xoshiro256StarStar(seed: 3)
         let rows = 7, d = 13, x = rng.normals(rows * d), w = rng.normals(d)
         var cpu = [Float](repeating: 0, count: rows * d)

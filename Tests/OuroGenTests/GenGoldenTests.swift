@@ -5,12 +5,13 @@ import OuroModel
 import OuroTestSupport
 
 /// Parity with gen-micro.golden.safetensors (fixtures README, "Gen goldens").
-@Suite struct GenGoldenTests {
+@Suite(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct GenGoldenTests {
     struct Setup { let model: VisionMamba; let golden: Golden; let input: Tensor; let labels: [Int] }
 
-    func setup() throws -> Setup? {
-        guard let golden = try Golden.open("gen-micro.golden.safetensors"),
-              let path = Fixtures.path("vim-micro.safetensors") else { return nil }
+    /// The model and golden; a failed requirement when the fixtures are missing (CI=true).
+    func setup() throws -> Setup {
+        let golden = try #require(try Golden.open("gen-micro.golden.safetensors"))
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
         let model = try VisionMamba.load(path: path)
         return Setup(model: model, golden: golden, input: try golden.tensor("input"),
                      labels: try golden.ints("labels").map { Int($0) })
@@ -22,7 +23,7 @@ import OuroTestSupport
 
     @Test(arguments: [("ouromamba", 2e-4), ("contrastive-raw", 2e-4), ("pse", 2e-4), ("output-only", 1e-5)])
     func lossesAndInputGradients(name: String, gradTol: Double) throws {
-        guard let s = try setup() else { return }
+        let s = try setup()
         let obj = GenObjective(model: s.model, config: config(GeneratorKind(rawValue: name)!), threads: 2)
         let (parts, grad) = try obj.evaluate(images: s.input, labels: s.labels)
         let eL = relativeMaxError(parts.total.map { Float($0) }, try s.golden.tensor("\(name).loss").data)
@@ -47,7 +48,7 @@ import OuroTestSupport
 
     /// MAE with the spec's 1/num_classes normaliser (`ouromamba_mae_classmean`, convention 1).
     @Test func maeOutputLoss() throws {
-        guard let s = try setup() else { return }
+        let s = try setup()
         let obj = GenObjective(model: s.model, config: config(.ouromamba, output: "mae"), threads: 2)
         let (parts, grad) = try obj.evaluate(images: s.input, labels: s.labels)
         let g = "ouromamba_mae_classmean"
@@ -59,7 +60,7 @@ import OuroTestSupport
 
     @Test(arguments: ["ouromamba", "contrastive-raw"])
     func positivesWeightsAndFeatures(name: String) throws {
-        guard let s = try setup() else { return }
+        let s = try setup()
         let obj = GenObjective(model: s.model, config: config(GeneratorKind(rawValue: name)!), threads: 2)
         let (_, _, details) = try obj.inspect(images: s.input, labels: s.labels)
         let pos = try s.golden.ints("\(name).positives")   // [4, 2, 49, 12]
@@ -89,7 +90,7 @@ import OuroTestSupport
 
     /// Two Adam steps of `ouromamba` with T = 10 (fixtures README, "Adam steps").
     @Test func adamSteps() throws {
-        guard let s = try setup() else { return }
+        let s = try setup()
         var cfg = config(.ouromamba); cfg.iterations = 10
         let obj = GenObjective(model: s.model, config: cfg, threads: 2)
         let g0 = try s.golden.tensor("ouromamba.grad_input").data

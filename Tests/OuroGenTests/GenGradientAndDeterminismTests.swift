@@ -32,10 +32,10 @@ import OuroTestSupport
 
     static let generators: [GeneratorKind] = [.ouromamba, .contrastiveRaw, .pse, .outputOnly]
 
-    @Test(arguments: generators)
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"), arguments: generators)
     func finiteDifferencesOnMicroModel(kind: GeneratorKind) throws {
-        guard let golden = try Golden.open("gen-micro.golden.safetensors"),
-              let path = Fixtures.path("vim-micro.safetensors") else { return }
+        let golden = try #require(try Golden.open("gen-micro.golden.safetensors"))
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
         let model = try VisionMamba.load(path: path)
         let x = try golden.tensor("input").slice(outer: 0, count: 1)
         var cfg = GenConfig(); cfg.generator = kind
@@ -60,9 +60,10 @@ import OuroTestSupport
     }
 
     /// The check can fail: the gradient with the Δ-weight path cut off (detached) is caught.
-    @Test func finiteDifferenceCatchesWrongGradient() throws {
-        guard let golden = try Golden.open("gen-micro.golden.safetensors"),
-              let path = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func finiteDifferenceCatchesWrongGradient() throws {
+        let golden = try #require(try Golden.open("gen-micro.golden.safetensors"))
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
         let model = try VisionMamba.load(path: path)
         let x = try golden.tensor("input").slice(outer: 0, count: 1)
         var cfg = GenConfig(); cfg.lambdaO = 0
@@ -72,8 +73,9 @@ import OuroTestSupport
         #expect(e > 3 * right && e > 1e-2, "detached Δ-weight gradient not detected (error \(e), correct \(right))")
     }
 
-    @Test func generationIsDeterministicAndShardInvariant() throws {
-        guard let path = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func generationIsDeterministicAndShardInvariant() throws {
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
         let model = try VisionMamba.load(path: path)
         var cfg = GenConfig(); cfg.samples = 12; cfg.iterations = 3; cfg.seed = 5
         let g2 = try Generator(model: model, config: cfg, threads: 2)
@@ -93,8 +95,9 @@ import OuroTestSupport
         #expect(c.images.data != a[0].images.data)
     }
 
-    @Test func samplesFileRoundTripsAndIsByteIdentical() throws {
-        guard let path = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func samplesFileRoundTripsAndIsByteIdentical() throws {
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
         let model = try VisionMamba.load(path: path)
         var cfg = GenConfig(); cfg.samples = 8; cfg.iterations = 1; cfg.generator = .outputOnly
         let gen = try Generator(model: model, config: cfg, threads: 2)

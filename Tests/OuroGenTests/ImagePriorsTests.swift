@@ -70,8 +70,9 @@ import Testing
     }
 
     /// With every lever on, a block is reproducible and independent of the thread count.
-    @Test func leversAreDeterministic() throws {
-        guard let p = Fixtures.path("vim-micro.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func leversAreDeterministic() throws {
+        let p = try #require(Fixtures.path("vim-micro.safetensors"))
         let m = try VisionMamba.load(path: p)
         var c = GenConfig()
         c.samples = 4; c.block = 4; c.iterations = 3; c.tvWeight = 0.1; c.l2Weight = 0.01; c.jitter = 2; c.flip = true

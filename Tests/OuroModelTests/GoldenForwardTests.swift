@@ -26,24 +26,25 @@ import OuroTestSupport
         }
     }
 
-    @Test(arguments: ["vim-micro.safetensors", "vim-micro.pth"])
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"), arguments: ["vim-micro.safetensors", "vim-micro.pth"])
     func microMatchesOfficial(file: String) throws {
-        guard let golden = try Golden.open("vim-micro.golden.safetensors"), let path = Fixtures.path(file) else { return }
+        let golden = try #require(try Golden.open("vim-micro.golden.safetensors")), path = try #require(Fixtures.path(file))
         let model = try VisionMamba.load(path: path)
         try check(model, golden: golden, tolerance: 1e-5, residualLayers: [0, 1], hiddens: true)
     }
 
-    @Test func tinyShapeMatchesOfficial() throws {
-        guard let golden = try Golden.open("vim-tiny-shape.golden.safetensors"),
-              let path = Fixtures.path("vim-tiny-shape.pth") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func tinyShapeMatchesOfficial() throws {
+        let golden = try #require(try Golden.open("vim-tiny-shape.golden.safetensors"))
+        let path = try #require(Fixtures.path("vim-tiny-shape.pth"))
         let model = try VisionMamba.load(path: path)
         #expect(model.weights.parameterCount == 7_148_008)
         try check(model, golden: golden, tolerance: 2e-5, residualLayers: [0, 11, 23], hiddens: false)
     }
 
-    @Test(arguments: ["vim-micro", "vim-tiny-shape"])
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"), arguments: ["vim-micro", "vim-tiny-shape"])
     func inferredConfigEqualsFixtureConfig(name: String) throws {
-        guard let cfgPath = Fixtures.path("\(name).config.json"), let pth = Fixtures.path("\(name).pth") else { return }
+        let cfgPath = try #require(Fixtures.path("\(name).config.json")), pth = try #require(Fixtures.path("\(name).pth"))
         let expected = try VisionMambaConfig.load(path: cfgPath)
         let shapes = try OuroCheckpointShapes.shapes(path: pth)
         let inferred = try VisionMambaConfig.infer(from: shapes, stride: expected.stride)

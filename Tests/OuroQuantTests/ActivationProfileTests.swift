@@ -1,6 +1,7 @@
 import Foundation
 import OuroEngine
 import OuroModel
+import OuroTestSupport
 import Testing
 @testable import OuroQuant
 
@@ -40,8 +41,9 @@ final class CaptureHooks: ForwardHooks {
 
     /// max |x| and p99.9 equal a direct computation on the captured values; the outlier rate is
     /// the calibration's outlier fraction (same marking rule); batch size and threads do not matter.
-    @Test func matchesDirectComputationAndCalibration() throws {
-        guard let f = try QuantFixture.load() else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
+    func matchesDirectComputationAndCalibration() throws {
+        let f = try QuantFixture.load()
         let images = Self.noise(12, seed: 3)
         let p = try ActivationProfile.measure(model: f.model, images: images, batch: 5, threads: 2)
         let again = try ActivationProfile.measure(model: f.model, images: images, batch: 12, threads: 1)

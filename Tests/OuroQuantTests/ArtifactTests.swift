@@ -2,17 +2,18 @@ import Foundation
 import OuroCheckpoint
 import OuroEngine
 import OuroModel
+import OuroTestSupport
 import Testing
 import OuroQuant
 
-@Suite("Quantized artifact") struct ArtifactTests {
+@Suite("Quantized artifact", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct ArtifactTests {
     static func tempPath(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("ouroquant-\(getpid())-\(name).safetensors").path
     }
 
     @Test(arguments: [QuantMethod.ouromamba, .staticOutlierList, .staticMinmax])
     func roundTrip(method: QuantMethod) throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(.w4a4, method)
         let path = Self.tempPath("rt-\(method.rawValue)")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -51,7 +52,7 @@ import OuroQuant
 
     @Test("corrupt or mismatched artifacts are rejected with the key that is wrong")
     func rejection() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(.w4a4, .ouromamba)
         let good = Self.tempPath("good"), bad = Self.tempPath("bad")
         defer { try? FileManager.default.removeItem(atPath: good); try? FileManager.default.removeItem(atPath: bad) }
@@ -98,7 +99,7 @@ import OuroQuant
 
     @Test("assembly fails the coverage check when a point or layer is missing")
     func coverage() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(.w4a4, .staticPerToken)
         let prov = q.provenance
         #expect(throws: QuantError.self) {

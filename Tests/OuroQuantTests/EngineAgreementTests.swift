@@ -1,14 +1,15 @@
 import OuroEngine
+import OuroTestSupport
 import Testing
 import OuroQuant
 
 /// `--engine int` (integer mixed-precision GEMM for every quantized linear) against the float
 /// fake-quant reference.
-@Suite("Integer vs simulated engine") struct EngineAgreementTests {
+@Suite("Integer vs simulated engine", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct EngineAgreementTests {
     @Test(arguments: [(QuantSetting.w4a4, QuantMethod.ouromamba), (.w4a8, .ouromamba), (.w8a8, .ouromamba),
                       (.w4a4, .staticOutlierList), (.w4a4, .staticMinmax)])
     func agreement(setting: QuantSetting, method: QuantMethod) throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(setting, method)
         let (sim, rs) = try q.logits(f.input, engine: .sim, threads: 2)
         let (int, ri) = try q.logits(f.input, engine: .int, threads: 2)
@@ -20,7 +21,7 @@ import OuroQuant
 
     @Test("the integer engine refuses settings its kernels cannot run")
     func unsupported() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(try QuantSetting(parsing: "w4a6o8"), .staticPerToken)
         #expect(throws: QuantError.self) { _ = try q.logits(f.input, engine: .int, threads: 1) }
     }

@@ -8,8 +8,10 @@ import OuroTestSupport
 /// merge into the CPU-only result; the GPU's statistics kernels equal the host reduction bit for
 /// bit on the same activations, so any difference comes from float rounding of the GPU forward.
 @Suite struct GPUCalibrationTests {
-    @Test func mixedCPUAndGPUBlocksMergeToTheCPUScales() throws {
-        guard let path = Fixtures.path("vim-micro.safetensors"), let golden = try Golden.open("quant-micro.golden.safetensors") else { return }
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"), .enabled(if: GPUTestDevices.anyAvailable, "\(GPUTestDevices.noDeviceReason)"))
+    func mixedCPUAndGPUBlocksMergeToTheCPUScales() throws {
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
+        let golden = try #require(try Golden.open("quant-micro.golden.safetensors"))
         let model = try VisionMamba.load(path: path)
         let images = try golden.tensor("calib_images")
         var cfg = QuantConfig(setting: .w4a4, method: .ouromamba)
@@ -18,7 +20,7 @@ import OuroTestSupport
         let reference = try cpu.calibrate(images: images).points
         // Two CPU workers reproduce the one-process result exactly (the merge is exact).
         #expect(try cpu.calibrate(images: images, workers: [cpu, cpu]).points == reference)
-        for (label, dev) in GPUTestDevices.all("mixed CPU+GPU calibration") {
+        for (label, dev) in try GPUTestDevices.all("mixed CPU+GPU calibration") {
             let gpu = try Calibrator(model: model, config: cfg, threads: 2, gpu: try GPUVisionMamba(model: model, device: dev))
             let mixed = try cpu.calibrate(images: images, workers: [cpu, gpu]).points
             var worst = 0.0, differentSteps = 0, steps = 0
@@ -38,17 +40,19 @@ import OuroTestSupport
     /// The device reduction (`GPUCalibrationStatistics`) against the host code on copies of the
     /// same device activations: every statistic of both passes identical, for each method, a
     /// short refresh window (several windows per sequence) and both bit widths.
-    @Test(arguments: [(QuantMethod.ouromamba, QuantSetting.w4a4, 3), (.ouromamba, .w4a8, 10),
+    @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"), .enabled(if: GPUTestDevices.anyAvailable, "\(GPUTestDevices.noDeviceReason)"),
+          arguments: [(QuantMethod.ouromamba, QuantSetting.w4a4, 3), (.ouromamba, .w4a8, 10),
                       (.staticOutlierList, .w4a4, 10), (.staticPerToken, .w4a4, 10), (.staticMinmax, .w4a8, 10)])
     func deviceStatisticsEqualTheHostReduction(method: QuantMethod, setting: QuantSetting, refresh: Int) throws {
-        guard let path = Fixtures.path("vim-micro.safetensors"), let golden = try Golden.open("quant-micro.golden.safetensors") else { return }
+        let path = try #require(Fixtures.path("vim-micro.safetensors"))
+        let golden = try #require(try Golden.open("quant-micro.golden.safetensors"))
         let model = try VisionMamba.load(path: path)
         let images = try golden.tensor("calib_images")
         var cfg = QuantConfig(setting: setting, method: method)
         cfg.calibBlock = (images.shape[0] + 1) / 2
         cfg.nRefresh = refresh
         cfg.candidates = 20
-        for (label, dev) in GPUTestDevices.all("GPU calibration statistics") {
+        for (label, dev) in try GPUTestDevices.all("GPU calibration statistics") {
             let gpuModel = try GPUVisionMamba(model: model, device: dev)
             let onDevice = try Calibrator(model: model, config: cfg, threads: 2, gpu: gpuModel)
             var onHost = onDevice
@@ -67,9 +71,9 @@ import OuroTestSupport
 
     /// The statistics kernels compile for Ampere and Hopper, and no Double multiply-add was
     /// fused (the host never fuses, so a fused one would break bit-identity on a real GPU).
-    @Test func statisticsKernelsCompileWithoutFusedDoubleMultiplyAdds() throws {
-        let nv: NVRTCCompiler
-        do { nv = try NVRTCCompiler() } catch { print("SKIPPING NVRTC compile check: \(error)"); return }
+    @Test(.enabled(if: GPUTestDevices.nvrtcAvailable, "\(GPUTestDevices.nvrtcMissingReason)"))
+    func statisticsKernelsCompileWithoutFusedDoubleMultiplyAdds() throws {
+        let nv = try NVRTCCompiler()
         for arch in [80, 90] {
             let ptx = String(decoding: try nv.ptx(Calibrator.gpuKernelModule, arch: arch).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let complete = ptx.contains("cal_pass2_partial"), explicit = ptx.contains("mul.rn.f64"), fused = ptx.contains("fma.rn.f64")

@@ -1,10 +1,11 @@
 import Foundation
 import OuroEngine
+import OuroTestSupport
 import Testing
 @testable import OuroQuant
 
 /// The GPU mixed-precision GEMM: host-side logic always; NVRTC compile check and GPU-vs-CPU
-/// check when the CUDA libraries / a GPU are present (otherwise a printed SKIPPING line).
+/// check when the CUDA libraries / a GPU are present (otherwise skipped with the reason).
 @Suite("GPU mixed-precision GEMM") struct GPUMixedPrecisionGEMMTests {
     @Test func unpackInt4KnownValues() throws {
         // Row of 5 values, padded to 16 bytes: low nibble = even column.
@@ -72,12 +73,9 @@ import Testing
         #expect(r.qO[0] == 127 && r.qO[o.width] == -127)
     }
 
-    @Test func nvrtcCompilesForSM80AndSM90() throws {
-        let nvrtc: NVRTCCompiler
-        do { nvrtc = try NVRTCCompiler() } catch {
-            print("SKIPPING GPU GEMM NVRTC compile check: \(error)")
-            return
-        }
+    @Test(.enabled(if: GPUTestDevices.nvrtcAvailable, "\(GPUTestDevices.nvrtcMissingReason)"))
+    func nvrtcCompilesForSM80AndSM90() throws {
+        let nvrtc = try NVRTCCompiler()
         for arch in [80, 90] {
             let ptx = try nvrtc.ptx(GPUMixedPrecisionGEMM.module, arch: arch)
             let text = String(cString: ptx)
@@ -88,12 +86,9 @@ import Testing
 
     /// GPU vs CPU reference on small odd shapes (partial row tiles, N not a multiple of 128,
     /// outliers and none), every tile, W4A8 and W4A4.
-    @Test func gpuMatchesCPUReference() throws {
-        let dev: CUDADevice
-        do { dev = try GPUDevices.cuda() } catch {
-            print("SKIPPING GPU GEMM check: no usable GPU (\(error))")
-            return
-        }
+    @Test(.enabled(if: GPUTestDevices.cudaAvailable, "\(GPUTestDevices.cudaMissingReason)"))
+    func gpuMatchesCPUReference() throws {
+        let dev: CUDADevice = try GPUDevices.cuda()
         var g = GEMMCase(seed: 12)
         for (M, K, N, nOut) in [(200, 48, 40, 3), (300, 64, 264, 20), (129, 128, 8, 0)] {
             let qW = g.ints(N * K, qmax: 7)

@@ -5,14 +5,14 @@ import Testing
 import OuroQuant
 
 /// Parity with `quant-micro.golden.safetensors` (fixtures README, "Quant goldens").
-@Suite("Quant golden parity") struct GoldenParityTests {
+@Suite("Quant golden parity", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct GoldenParityTests {
     /// Steps where the golden's best and runner-up errors are within 1e-5 (README "Near-ties").
     static let nearTies: Set<String> = ["w4a4.ouromamba.layer0.out.16", "w4a4.ouromamba.layer0.out.27",
                                         "w4a4.ouromamba.layer1.out.41", "w4a4.static-per-token.layer1.out.46"]
 
     @Test("integer weights, row scales and i* of both golden matrices (w4 and w8)")
     func weights() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         for (setting, bits) in [("w4a4", 4), ("w8a8", 8)] {
             let l0 = QuantizedLayer.quantize(f.model.weights.layers[0], config: f.model.config, weightBits: bits)
             let l1 = QuantizedLayer.quantize(f.model.weights.layers[1], config: f.model.config, weightBits: bits)
@@ -55,7 +55,7 @@ import OuroQuant
 
     @Test("ouromamba calibration: S, i*, z (a4 and a8), m, lo/hi and outlier fractions")
     func ouromambaCalibration() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let layout = QuantLayout(f.model.config)
         let (_, r4) = try f.quantize(.w4a4, .ouromamba)
         let bad4 = try Self.compareScales(f, r4, setting: "w4a4", method: .ouromamba)
@@ -87,7 +87,7 @@ import OuroQuant
 
     @Test("baselines: static-minmax and static-per-token scales")
     func baselines() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         for m in [QuantMethod.staticMinmax, .staticPerToken] {
             let (_, r) = try f.quantize(.w4a4, m)
             let bad = try Self.compareScales(f, r, setting: "w4a4", method: m)
@@ -97,7 +97,7 @@ import OuroQuant
 
     @Test("the five quantized logits and the w4a4 eval outlier fractions")
     func logits() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let fp = try f.model.logits(f.input, threads: 2)
         #expect(relativeMaxError(fp.data, try f.golden.tensor("fp.logits").data) <= 1e-5)
         let layout = QuantLayout(f.model.config)
@@ -125,7 +125,7 @@ import OuroQuant
 
     @Test("unit goldens: the point quantizer on stored x gives xhat and the outlier mask")
     func unitGoldens() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let layout = QuantLayout(f.model.config)
         for name in ["layer0.in", "layer1.delta.b", "layer1.out"] {
             let idx = layout.points.firstIndex { $0.name == name }!

@@ -1,5 +1,6 @@
 import Foundation
 import OuroEngine
+import OuroTestSupport
 import Testing
 import OuroQuant
 
@@ -197,12 +198,11 @@ func runFused(x: [Float], T: Int, ldx: Int, w: PackedWeights, scales: [Float], i
     }
 }
 
-@Suite("IntGEMMBenchmarkRun") struct IntGEMMBenchmarkRun {
+@Suite("IntGEMMBenchmarkRun", .enabled(if: TestEnvironment.optedIn("OUROMAMBA_BENCH"), "opt-in benchmark: set OUROMAMBA_BENCH=1")) struct IntGEMMBenchmarkRun {
     /// Prints the benchmark table only when OUROMAMBA_BENCH=1:
     /// `OUROMAMBA_BENCH=1 swift test -c release --filter IntGEMMBenchmarkRun`.
     @Test func benchmarkTable() throws {
         let env = ProcessInfo.processInfo.environment
-        guard env["OUROMAMBA_BENCH"] == "1" else { return }
         // OUROMAMBA_BENCH_QUICK=1: only the two target shapes, w4a4. OUROMAMBA_BENCH_THREADS=n.
         let threads = Int(env["OUROMAMBA_BENCH_THREADS"] ?? "") ?? 2
         let rows = env["OUROMAMBA_BENCH_QUICK"] == "1"

@@ -1,5 +1,6 @@
 import OuroEngine
 import OuroModel
+import OuroTestSupport
 import Testing
 import OuroQuant
 
@@ -78,11 +79,11 @@ final class LinearProbe: ForwardHooks {
     }
 }
 
-@Suite("Integer GEMM per linear") struct LinearAgreementTests {
+@Suite("Integer GEMM per linear", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct LinearAgreementTests {
     @Test("every quantized linear: integer GEMM = float fake-quant to float rounding, and = the simulated engine bit for bit",
           arguments: [(QuantSetting.w4a4, QuantMethod.ouromamba), (.w4a8, .ouromamba), (.w8a8, .ouromamba), (.w4a4, .staticOutlierList)])
     func perLinear(setting: QuantSetting, method: QuantMethod) throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(setting, method)
         let probe = try LinearProbe(q)
         _ = try q.simulatedModel().forward(f.input, hooks: probe, threads: 1)

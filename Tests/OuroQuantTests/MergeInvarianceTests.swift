@@ -1,11 +1,12 @@
 import OuroEngine
 import OuroModel
+import OuroTestSupport
 import Testing
 import OuroQuant
 
 /// Any split of the calibration blocks, merged in any order (also through encode/decode),
 /// gives bit-identical statistics, scales and artifact bytes.
-@Suite("Calibration merge invariance") struct MergeInvarianceTests {
+@Suite("Calibration merge invariance", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct MergeInvarianceTests {
     static func noise(_ n: Int, seed: UInt64) -> Tensor {
         var rng = Xoshiro256StarStar(seed: seed)
         return Tensor(shape: [n, 1, 28, 28], data: rng.normals(n * 784))
@@ -13,7 +14,7 @@ import OuroQuant
 
     @Test(arguments: QuantMethod.allCases)
     func splits(method: QuantMethod) throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let images = Self.noise(32, seed: 11)   // 4 blocks of 8
         let cfg = QuantConfig(setting: .w4a4, method: method)
         let cal = try Calibrator(model: f.model, config: cfg, threads: 2)
@@ -60,7 +61,7 @@ import OuroQuant
     /// differently with another batch size, so lists must match exactly and logits to float noise.
     @Test("a sample's outlier lists and logits do not depend on its batch")
     func batchIndependence() throws {
-        guard let f = try QuantFixture.load() else { return }
+        let f = try QuantFixture.load()
         let (q, _) = try f.quantize(.w4a4, .ouromamba)
         func run(_ x: Tensor, offset: Int) throws -> ([String: [Int]], [Float]) {
             var lists: [String: [Int]] = [:]

@@ -3,6 +3,7 @@ import OuroEngine
 import OuroModel
 import OuroTestSupport
 import OuroQuant
+import Testing
 
 /// The vim-micro model, the quant golden and its calibration/evaluation inputs.
 struct QuantFixture {
@@ -11,11 +12,12 @@ struct QuantFixture {
     let calib: Tensor
     let input: Tensor
 
-    /// Nil (with a loud skip message) when the fixture folder is absent.
-    static func load() throws -> QuantFixture? {
-        guard let g = try Golden.open("quant-micro.golden.safetensors"),
-              let v = try Golden.open("vim-micro.golden.safetensors"),
-              let mp = Fixtures.path("vim-micro.safetensors") else { return nil }
+    /// A failed requirement when the fixture folder is absent: tests that load it carry the
+    /// `Fixtures.enabled` condition, so this happens only under CI=true, where it must fail.
+    static func load() throws -> QuantFixture {
+        let g = try #require(try Golden.open("quant-micro.golden.safetensors"), "\(Fixtures.missingReason)")
+        let v = try #require(try Golden.open("vim-micro.golden.safetensors"), "\(Fixtures.missingReason)")
+        let mp = try #require(Fixtures.path("vim-micro.safetensors"), "\(Fixtures.missingReason)")
         let model = try VisionMamba.load(path: mp)
         return QuantFixture(model: model, golden: g, calib: try g.tensor("calib_images"), input: try v.tensor("input"))
     }

@@ -8,7 +8,7 @@ import OuroTrain
 /// Training with the forward and backward on a GPU (emulated here, CUDA where present) tracks
 /// the CPU trainer: same data, same AdamW on the host, weights refreshed on the device after
 /// every step.
-@Suite struct GPUTrainingTests {
+@Suite(.enabled(if: GPUTestDevices.anyAvailable, "\(GPUTestDevices.noDeviceReason)")) struct GPUTrainingTests {
     @Test func gpuTrainingTracksTheCPU() throws {
         let c = VisionMambaConfig(imageSize: 8, channels: 1, patchSize: 4, stride: 4, embedDim: 8, depth: 2, dState: 4,
                                   numClasses: 3, normalizeMean: [0.5], normalizeStd: [0.25])
@@ -25,7 +25,7 @@ import OuroTrain
         let probe = Tensor(shape: [6, 1, 8, 8], data: (0..<(6 * 64)).map { _ in Float(rng.nextUniform() * 2 - 1) })
         let cpuLogits = try cpu.model.forward(probe, threads: 2).logits
         let moved = relativeMaxError(cpuLogits.data, try initial.forward(probe, threads: 2).logits.data)
-        for (label, dev) in GPUTestDevices.all("GPU training") {
+        for (label, dev) in try GPUTestDevices.all("GPU training") {
             var gpu = Trainer(model: initial, options: opts, threads: 2)
             gpu.gpu = try GPUVisionMamba(model: initial, device: dev)
             try gpu.run(train: data, checkpointPath: nil) { _ in }
