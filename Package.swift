@@ -32,6 +32,8 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
+        // Internal utilities without dependencies (durable atomic file writes).
+        .target(name: "OuroSupport", exclude: ["README.md"], swiftSettings: fast + v5),
         // Float32 SIMD kernels of the engine (selective scan), AVX2 and AVX-512 with run-time dispatch.
         .target(name: "CFloatKernels", path: "Sources/CFloatKernels", exclude: ["README.md"],
                 cSettings: [.unsafeFlags(["-O3"])]),
@@ -39,11 +41,11 @@ let package = Package(
         // engine: tensors, BLAS, vector math, threading and the backend seam.
         .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
-        .target(name: "OuroCheckpoint", exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroCheckpoint", dependencies: ["OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Vision Mamba: config, weights, forward and backward.
         .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
-        .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Training: AdamW, schedules, the training loop.
         .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.
@@ -51,7 +53,7 @@ let package = Package(
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"], exclude: ["README.md", "Kernels/README.md"], swiftSettings: fast + v5),
         // Cluster: ZeroMQ protocol, coordinator and worker.
-        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroGen", "OuroQuant", "OuroData",
+        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroSupport", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroGen", "OuroQuant", "OuroData",
                                                     .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"], swiftSettings: fast + v5),
         // The command-line interface.
@@ -68,7 +70,7 @@ let package = Package(
                 path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v5),
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroSupport", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroModelTests", dependencies: ["OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
         // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.
         .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v5),

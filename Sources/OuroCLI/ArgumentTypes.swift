@@ -6,11 +6,11 @@ import OuroQuant
 // Settings, methods, generators and engines are parsed by ArgumentParser, so a bad value fails
 // before anything runs (exit 2) and `--help` lists the valid values.
 
-extension QuantMethod: @retroactive ExpressibleByArgument {}
-extension GeneratorKind: @retroactive ExpressibleByArgument {}
-extension QuantEngine: @retroactive ExpressibleByArgument {}
+extension QuantMethod: ExpressibleByArgument {}
+extension GeneratorKind: ExpressibleByArgument {}
+extension QuantEngine: ExpressibleByArgument {}
 
-extension QuantSetting: @retroactive ExpressibleByArgument {
+extension QuantSetting: ExpressibleByArgument {
     /// `w4a4`, `w4a8`, `w8a8` or `wXaYoZ`.
     public init?(argument: String) { try? self.init(parsing: argument) }
     public var defaultValueDescription: String { description }

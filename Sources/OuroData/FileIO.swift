@@ -1,3 +1,4 @@
+import OuroSupport
 #if canImport(Glibc)
 import Glibc
 #else
@@ -42,38 +43,11 @@ public enum FileIO {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, R_OK) == 0
     }
 
-    /// Writes `bytes` to `path` atomically: a temporary file in the same folder is written,
-    /// flushed to disk and renamed over `path`, so readers see the old file or the new one.
+    /// Writes `bytes` to `path` atomically and durably (`DurableWrite`): readers see the old file
+    /// or the new one, never a partial file.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let name = baseName(path)
-        let dir: String = {
-            guard let slash = path.lastIndex(of: "/") else { return "." }
-            return slash == path.startIndex ? "/" : String(path[..<slash])
-        }()
-        let tmp = (dir == "/" ? "" : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DataError(name, "cannot create temporary file \(tmp): \(errnoText())") }
-        var ok = false
-        defer { if !ok { unlink(tmp) } }
-        do {
-            defer { close(fd) }
-            var done = 0
-            try bytes.withUnsafeBytes { buf in
-                while done < buf.count {
-                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw DataError(name, "write to \(tmp) failed: \(errnoText())")
-                    }
-                    done += n
-                }
-            }
-            guard fsync(fd) == 0 else { throw DataError(name, "fsync of \(tmp) failed: \(errnoText())") }
-        }
-        guard rename(tmp, path) == 0 else {
-            throw DataError(name, "cannot rename \(tmp) to \(path): \(errnoText())")
-        }
-        ok = true
+        do { try DurableWrite.replace(path, with: bytes) }
+        catch { throw DataError(baseName(path), "\(error)") }
     }
 
     private static func errnoText() -> String { String(cString: strerror(errno)) }

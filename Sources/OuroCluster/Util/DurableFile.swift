@@ -1,19 +1,8 @@
 import Foundation
+import OuroSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// An error from a file-system call, with the path and `strerror` text.
-public struct FileError: Error, CustomStringConvertible, Sendable {
-    /// What failed.
-    public let operation: String
-    /// The path involved.
-    public let path: String
-    /// errno.
-    public let code: Int32
-    /// Human-readable text.
-    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
-}
 
 /// POSIX file writes with fsync and atomic rename: the building blocks of the journal.
 struct DurableFile {
@@ -53,34 +42,15 @@ struct DurableFile {
     func close() { _ = Glibc.close(fd) }
 
     /// fsyncs a directory so that renames inside it are durable.
-    static func syncDirectory(_ path: String) {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        _ = Glibc.close(fd)
-    }
+    static func syncDirectory(_ path: String) { DurableWrite.syncFolder(path) }
 
     /// Renames `from` to `to` (atomic on one file system).
     static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw FileError(operation: "rename", path: "\(from) -> \(to)", code: errno) }
     }
 
-    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path`, and
-    /// fsyncs the directory: readers see either the old or the new file, never a partial one.
+    /// Atomically and durably replaces `path` with `data` (`DurableWrite`).
     static func writeAtomically(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir as NSString).appendingPathComponent(".tmp-\(UUID().uuidString)")
-        let f = try open(tmp, append: false)
-        do {
-            try f.write(data)
-            try f.sync()
-            f.close()
-            try rename(tmp, path)
-        } catch {
-            f.close()
-            _ = unlink(tmp)
-            throw error
-        }
-        syncDirectory(dir.isEmpty ? "." : dir)
+        try data.withUnsafeBytes { try DurableWrite.replace(path, with: $0) }
     }
 }
