@@ -316,5 +316,3 @@ enum Evaluation {
     }
 }
 
-/// Index of the first largest value of a logit row (ties go to the lower class, as torch.argmax).
-func argmax(_ v: ArraySlice<Float>) -> Int { v.indices.max { v[$0] < v[$1] }! - v.startIndex }

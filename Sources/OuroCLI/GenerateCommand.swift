@@ -138,9 +138,7 @@ enum InProcessGen {
 
 /// FP argmax of a batch of images.
 func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int) throws -> [Int] {
-    let logits = try m.logits(x, batchSize: 16, threads: threads)
-    let K = m.config.numClasses
-    return (0..<x.shape[0]).map { b in argmax(logits.data[(b * K)..<((b + 1) * K)]) }
+    try m.logits(x, batchSize: 16, threads: threads).rowArgmax()
 }
 
 /// Maps generator errors to CLI errors.

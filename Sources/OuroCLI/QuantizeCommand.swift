@@ -159,14 +159,6 @@ enum QuantPipeline {
         do { return try SHA256.file(path) } catch let e as CheckpointError { throw CLIError(e.description) }
     }
 
-    /// SHA-256 of a tensor's float32 little-endian bytes.
-    static func tensorSHA256(_ t: Tensor) -> String {
-        // float32 little-endian on every supported platform: hash the storage directly.
-        var s = SHA256()
-        t.data.withUnsafeBytes { s.update($0) }
-        return s.finalizeHex()
-    }
-
     /// Calibrates on `images` and assembles the quantized model, reporting progress per phase.
     static func quantize(model m: VisionMamba, modelPath: String, config cfg: QuantConfig, images: Tensor, sourceName: String,
                          threads: Int, console: Console, calibration: Calibrator.Result? = nil, gpu: GPUVisionMamba? = nil) throws -> QuantizedModel {
@@ -175,7 +167,7 @@ enum QuantPipeline {
             r = try calibrate(model: m, config: cfg, images: images, threads: threads, console: console, gpu: gpu)
         }
         let t0 = Date()
-        let prov = QuantProvenance(calibSource: sourceName, calibCount: images.shape[0], calibSHA256: tensorSHA256(images),
+        let prov = QuantProvenance(calibSource: sourceName, calibCount: images.shape[0], calibSHA256: SHA256.hex(floats: images.data),
                                    modelSHA256: try fileSHA256(modelPath))
         let q = try cliQuant { try QuantizedModel.assemble(model: m, quant: cfg, points: r.points, provenance: prov) }
         console.info(String(format: "weights + assembly: %.1f s", Date().timeIntervalSince(t0)))

@@ -82,6 +82,14 @@ public struct SHA256: Sendable {
     /// The digest as 64 lowercase hex characters.
     public mutating func finalizeHex() -> String { SHA256.hex(finalize()) }
 
+    /// Hex digest of float32 values in little-endian byte order (the project's tensor hash, e.g.
+    /// an artifact's `calib_sha256`); every supported platform stores floats that way.
+    public static func hex(floats: [Float]) -> String {
+        var s = SHA256()
+        floats.withUnsafeBytes { s.update($0) }
+        return s.finalizeHex()
+    }
+
     /// One-shot digest of `bytes`, as hex.
     public static func hex(of bytes: [UInt8]) -> String {
         var s = SHA256()

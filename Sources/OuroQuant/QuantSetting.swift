@@ -69,8 +69,9 @@ public enum QuantMethod: String, CaseIterable, Sendable {
 
     /// Whether calibration marks outliers per sample (only `ouromamba`).
     var marksOutliers: Bool { self == .ouromamba }
-    /// Whether the inlier scales come from the pass-2 search.
-    var searches: Bool { self != .staticMinmax }
+    /// Whether the inlier scales come from the pass-2 search (every method but static-minmax),
+    /// i.e. whether calibration needs its second pass.
+    public var searches: Bool { self != .staticMinmax }
 }
 
 /// How μ and σ of the run-time outlier detection are taken (`method.md` §4.5).

@@ -12,9 +12,6 @@ public enum CalibrationPhases {
     /// Pass-2 phase name.
     public static let pass2 = "calib-pass2"
 
-    /// Whether `method` needs pass 2 (every method but `static-minmax` searches clipping ratios).
-    public static func needsPass2(_ q: QuantConfig) -> Bool { q.method != .staticMinmax }
-
     /// Tasks of one pass: each carries its shard's images and, for pass 2, the merged bounds.
     public static func tasks(phase: String, images: Tensor, quant: QuantConfig, perTask: Int, modelSHA256: String,
                              bounds: Pass1Summary? = nil) -> [TaskSpec] {

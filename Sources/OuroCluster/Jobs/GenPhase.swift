@@ -48,12 +48,7 @@ public enum GenPhase {
 
     /// FP arg-max of each image (the Gen health metric of method.md §3.11).
     static func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int, gpu: GPUVisionMamba? = nil) throws -> [Int] {
-        let logits = try gpu.map { try $0.logits(x) } ?? m.logits(x, batchSize: x.shape[0], threads: threads)
-        let K = m.config.numClasses
-        return (0..<x.shape[0]).map { b in
-            let row = logits.data[(b * K)..<((b + 1) * K)]
-            return row.indices.max { row[$0] < row[$1] }! - b * K
-        }
+        try (gpu.map { try $0.logits(x) } ?? m.logits(x, batchSize: x.shape[0], threads: threads)).rowArgmax()
     }
 
     /// One decoded block with its predictions.

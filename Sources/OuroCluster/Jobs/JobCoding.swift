@@ -41,11 +41,4 @@ enum JobCoding {
         try q.validate()
         return q
     }
-
-    /// SHA-256 of a tensor's float32 little-endian bytes (the artifact's `calib_sha256`).
-    static func tensorSHA256(_ data: [Float]) -> String {
-        var s = SHA256()
-        data.withUnsafeBytes { s.update($0) }
-        return s.finalizeHex()
-    }
 }

@@ -60,7 +60,7 @@ public struct JobPlan {
         if let gen { parts.append("gen=\((try? JobCoding.genJSON(gen)) ?? "?")") }
         if let quant { parts.append("quant=\(JobCoding.quantJSON(quant).description)") }
         parts.append("calib=\(calibSource)")
-        if let calibImages { parts.append("calib_sha256=\(JobCoding.tensorSHA256(calibImages.data)) shape=\(calibImages.shape)") }
+        if let calibImages { parts.append("calib_sha256=\(SHA256.hex(floats: calibImages.data)) shape=\(calibImages.shape)") }
         return SHA256.hex(of: Array(parts.joined(separator: "\n").utf8))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OuroCheckpoint
 import OuroEngine
 import OuroGen
 import OuroModel
@@ -60,7 +61,7 @@ public final class JobRunner {
                 let points = try calibrate(images: images, quant: quant, perTask: plan.blocksPerTask)
                 let layers = try quantizeWeights(quant)
                 let prov = QuantProvenance(calibSource: plan.calibSource, calibCount: images.shape[0],
-                                           calibSHA256: JobCoding.tensorSHA256(images.data), modelSHA256: modelSHA256)
+                                           calibSHA256: SHA256.hex(floats: images.data), modelSHA256: modelSHA256)
                 let q = try QuantizedModel(config: model.config, quant: quant, fp: model.weights, layers: layers, points: points,
                                            provenance: prov)
                 try QuantArtifact.write(q, to: out)
@@ -136,7 +137,7 @@ public final class JobRunner {
         }
         let summary = try cal.summary(p1!, blockCount: blockCount)
         var p2: CalibrationPass2?
-        if CalibrationPhases.needsPass2(quant) {
+        if quant.method.searches {
             let t2 = CalibrationPhases.tasks(phase: CalibrationPhases.pass2, images: images, quant: quant, perTask: perTask,
                                              modelSHA256: modelSHA256, bounds: summary)
             for (t, r) in zip(t2, try runPhase(CalibrationPhases.pass2, t2)) {
