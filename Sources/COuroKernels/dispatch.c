@@ -32,7 +32,3 @@ int ouro_resolve_path(int path) {
     default: return -1;
     }
 }
-
-int ouro_atomic_fetch_add(int *counter, int value) {
-    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
-}

@@ -1,3 +1,4 @@
+import CFloatKernels
 import Dispatch
 
 /// Deterministic data parallelism over a fixed partition.
@@ -23,6 +24,29 @@ public struct ParallelRunner: Sendable {
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 var i = w
                 while i < count { body(i); i += workers }
+            }
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count, handing items to the threads as they become free.
+    ///
+    /// Use it for items of uneven cost. Each item must be a fixed piece of output computed the
+    /// same way whichever thread takes it, so results still never depend on the thread count.
+    public func forEachDynamic(_ count: Int, _ body: (Int) -> Void) {
+        if threads == 1 || count <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let next = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
+                while true {
+                    let i = Int(ouro_float_atomic_fetch_add(next, 1))
+                    if i >= count { break }
+                    body(i)
+                }
             }
         }
     }

@@ -121,9 +121,6 @@ typedef struct ouro_point_params {
 int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
                    int32_t *counts, int32_t *lists);
 
-/// Atomic fetch-add (for work distribution from Swift).
-int ouro_atomic_fetch_add(int *counter, int value);
-
 #ifdef __cplusplus
 }
 #endif

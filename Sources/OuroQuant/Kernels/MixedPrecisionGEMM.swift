@@ -1,4 +1,5 @@
 import COuroKernels
+import OuroEngine
 
 /// Integer mixed-precision GEMM of method.md 4.9:
 ///
@@ -58,7 +59,7 @@ public enum MixedPrecisionGEMM {
                 abuf: abuf, rowsum: rowsum, ovals: ovals, oscale: oscale, y: y, ldy: Int32(ldy))
             let blocks = (rows + rowBlock - 1) / rowBlock
             withUnsafePointer(to: &args) { ap in
-                parallelBlocks(count: blocks, threads: threads) { b in
+                ParallelRunner(threads: threads).forEachDynamic(blocks) { b in
                     ouro_mpgemm_rows(ap, Int32(b * rowBlock), Int32(min(rows, (b + 1) * rowBlock)))
                 }
             }
@@ -102,7 +103,7 @@ public enum MixedPrecisionGEMM {
                             weights: PackedWeights, wk: UnsafePointer<UInt8>, activationBits: Int,
                             c: UnsafeMutablePointer<Int32>, threads: Int) {
         let blocks = (rows + rowBlock - 1) / rowBlock
-        parallelBlocks(count: blocks, threads: threads) { b in
+        ParallelRunner(threads: threads).forEachDynamic(blocks) { b in
             ouro_igemm_s32(path.rawValue, a, rowsum, Int32(b * rowBlock), Int32(min(rows, (b + 1) * rowBlock)),
                            wk, Int32(weights.rows), Int32(weights.cols), Int32(weights.bits),
                            Int32(activationBits), c, Int32(weights.rows))
