@@ -10,29 +10,18 @@ extension QuantMethod: ExpressibleByArgument {}
 extension GeneratorKind: ExpressibleByArgument {}
 extension QuantEngine: ExpressibleByArgument {}
 
-extension QuantSetting: ExpressibleByArgument {
-    /// `w4a4`, `w4a8`, `w8a8` or `wXaYoZ`.
-    public init?(argument: String) { try? self.init(parsing: argument) }
-    public var defaultValueDescription: String { description }
-    public static var allValueStrings: [String] { ["w4a4", "w4a8", "w8a8"] }
+/// Runs a library parser, turning its error into a usage error with the library's message
+/// (ArgumentParser names the option).
+func usage<T>(_ parse: () throws -> T) throws -> T {
+    do { return try parse() } catch { throw ValidationError("\(error)") }
 }
 
-/// Parses `--setting` with the setting's own message on failure (ArgumentParser adds the option).
-func parseSetting(_ text: String) throws -> QuantSetting {
-    do { return try QuantSetting(parsing: text) } catch { throw ValidationError("\(error)") }
-}
+/// Parses `--setting` (`w4a4`, `w4a8`, `w8a8` or `wXaYoZ`).
+func parseSetting(_ text: String) throws -> QuantSetting { try usage { try QuantSetting(parsing: text) } }
 
 /// Parses a comma-separated list with `element`, rejecting empty lists.
 func parseList<T>(_ text: String, _ element: (String) throws -> T) throws -> [T] {
     let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !items.isEmpty else { throw ValidationError("expected a comma-separated list, got '\(text)'") }
     return try items.map(element)
-}
-
-/// Parses a raw-value enum, listing the valid values on failure.
-func parseCase<T: RawRepresentable & CaseIterable>(_ text: String) throws -> T where T.RawValue == String {
-    guard let v = T(rawValue: text) else {
-        throw ValidationError("'\(text)': expected one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return v
 }

@@ -24,22 +24,6 @@ func bestTime(repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows
     return best
 }
 
-/// Best-of timings of several closures measured round-robin (each repetition times every closure
-/// once, in order), so that a slow spell of a shared machine hits all of them alike and their
-/// ratios stay meaningful.
-func bestTimesInterleaved(repeats: Int, warmup: Int = 1, _ bodies: [() throws -> Void]) throws -> [Double] {
-    for _ in 0..<warmup { for body in bodies { try body() } }
-    var best = [Double](repeating: .infinity, count: bodies.count)
-    for _ in 0..<max(1, repeats) {
-        for (i, body) in bodies.enumerated() {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try body()
-            best[i] = min(best[i], Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-    }
-    return best
-}
-
 /// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it).
 /// OpenBLAS runs with the command's thread count here: this is the reference the floors use.
 func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5, threads: Int = Hardware.cores) -> Double {
@@ -155,7 +139,7 @@ struct BenchForward: ParsableCommand {
                     bodies.append { _ = try sim.forward(x, hooks: hooks, threads: threads) }
                 }
             }
-            var times = try bestTimesInterleaved(repeats: repeats, bodies)
+            var times = try Timing.bestSeconds(repeats: repeats, bodies)
             let t = skipFP32 && q != nil ? Double.nan : times.removeFirst()
             let msPer = t / Double(b) * 1000
             var row: [String: Any] = ["batch": b, "floor_ms_per_image": floorMs]

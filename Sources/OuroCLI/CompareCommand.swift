@@ -27,7 +27,7 @@ struct CompareCommand: ParsableCommand {
     var calibSources = "real:128,noise:128"
     @Option(name: .long, help: ArgumentHelp("Comma-separated methods (\(QuantMethod.allCases.map(\.rawValue).joined(separator: ", "))).",
                                             valueName: "methods"),
-            transform: { try parseList($0, parseCase) })
+            transform: { try parseList($0) { s in try usage { try QuantMethod(parsing: s) } } })
     var methods: [QuantMethod] = [.staticMinmax, .staticPerToken, .staticOutlierList, .ouromamba]
     @Option(name: .long, help: "Comma-separated bit settings (w4a4, w4a8, w8a8 or wXaYoZ).", transform: { try parseList($0, parseSetting) })
     var settings: [QuantSetting] = [.w4a4, .w4a8, .w8a8]

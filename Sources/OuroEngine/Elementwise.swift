@@ -10,8 +10,7 @@ public enum Elementwise {
     /// out = softplus(x) with threshold 20.
     public static func softplus(_ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                 path: FloatKernelPath = .automatic) {
-        if let p = path.cPath { ouro_softplus(p, n, x, out); return }
-        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
+        if let p = path.checkedCPath { ouro_softplus(p, n, x, out); return }
         mapSIMD8(n, x, out) { VectorMath.softplus($0) }
     }
 
@@ -20,8 +19,7 @@ public enum Elementwise {
     public static func gateAccumulate(rows: Int, channels E: Int, y: UnsafePointer<Float>, ldy: Int,
                                       z: UnsafePointer<Float>, ldz: Int, m: UnsafeMutablePointer<Float>, ldm: Int,
                                       path: FloatKernelPath = .automatic) {
-        if let p = path.cPath { ouro_gate_accumulate(p, rows, Int32(E), y, ldy, z, ldz, m, ldm); return }
-        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
+        if let p = path.checkedCPath { ouro_gate_accumulate(p, rows, Int32(E), y, ldy, z, ldz, m, ldm); return }
         for r in 0..<rows {
             let yr = y + r * ldy, zr = z + r * ldz, mr = m + r * ldm
             var e = 0

@@ -20,7 +20,7 @@ public enum CausalConv1d {
                                out: UnsafeMutablePointer<Float>, silu: UnsafeMutablePointer<Float>? = nil,
                                runner: ParallelRunner, path: FloatKernelPath = .automatic) {
         let rowsPerJob = 16, jobsPerImage = (L + rowsPerJob - 1) / rowsPerJob
-        if let p = path.cPath {
+        if let p = path.checkedCPath {
             var args = ouro_conv_args(L: Int32(L), E: Int32(E), K: Int32(K), x: x, ldx: ldx, wT: wT, bias: bias,
                                       reverse: reverse ? 1 : 0, out: out, silu: silu)
             withUnsafePointer(to: &args) { args in
@@ -31,7 +31,6 @@ public enum CausalConv1d {
             }
             return
         }
-        precondition(path.isAvailable, "float kernel \(path) is not available on this CPU")
         let full = E / 8 * 8
         runner.forEach(batch * jobsPerImage) { job in
             let b = job / jobsPerImage, t0 = (job % jobsPerImage) * rowsPerJob

@@ -28,6 +28,13 @@ public enum FloatKernelPath: Sendable, Equatable, CaseIterable {
     }
     private static let best: Int32? = resolve(OURO_FLOAT_PATH_AUTO)
 
+    /// The C path a kernel runs, or nil for the Swift reference; stops with a message when an
+    /// explicitly requested path is missing on this CPU (never a silent fallback).
+    var checkedCPath: Int32? {
+        precondition(isAvailable, "float kernel \(self) is not available on this CPU")
+        return cPath
+    }
+
     /// Whether this CPU can run the path (always true for `automatic` and `reference`).
     public var isAvailable: Bool { self == .automatic || self == .reference || cPath != nil }
 

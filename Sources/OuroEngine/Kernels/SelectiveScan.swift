@@ -38,7 +38,7 @@ public enum SelectiveScan {
                                states: UnsafeMutablePointer<Float>?, runner: ParallelRunner,
                                kernel: FloatKernelPath = .automatic) {
         let L = s.length, E = s.channels, N = s.state
-        if let path = kernel.cPath, N <= maxKernelState {
+        if let path = kernel.checkedCPath, N <= maxKernelState {
             var args = ouro_scan_args(L: Int32(L), E: Int32(E), N: Int32(N), u: u, delta: delta, a2T: a2T,
                                       bc: bc.base, ld: bc.ld, boff: bc.bOffset, coff: bc.cOffset, d: d,
                                       reverse: reverse ? 1 : 0, y: y, states: states)
@@ -51,7 +51,6 @@ public enum SelectiveScan {
             }
             return
         }
-        precondition(kernel.isAvailable, "scan kernel \(kernel) is not available on this CPU")
         let chunks = s.chunks
         runner.forEach(s.batch * chunks) { job in
             let b = job / chunks, e0 = (job % chunks) * 8, w = min(8, E - e0)

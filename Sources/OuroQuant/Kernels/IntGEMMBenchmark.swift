@@ -50,7 +50,7 @@ public enum IntGEMMBenchmark {
                     let inner = try problem.innerOp(weights: w, scales: scales, outliers: outliers, setting: setting,
                                                     threads: threads, path: path)
                     // Interleaved rounds: load from other processes hits all three alike.
-                    let t = try bestMs(repeats: repeats, [sgemm, full, inner])
+                    let t = try Timing.bestSeconds(repeats: repeats, [sgemm, full, inner]).map { $0 * 1000 }
                     rows.append(Row(M: shape.M, K: shape.K, N: shape.N, setting: setting, outlierFraction: f,
                                     realisedFraction: outliers.fraction, fullMs: t[1], innerMs: t[2], sgemmMs: t[0]))
                 }
@@ -78,20 +78,5 @@ public enum IntGEMMBenchmark {
         for _ in 0..<digits { p *= 10 }
         let r = (v * p).rounded() / p
         return digits == 0 ? String(Int(r)) : String(r)
-    }
-
-    /// Best-of-`repeats` wall times in ms of each body, after one untimed warm-up call each;
-    /// every round runs all bodies once, in order.
-    static func bestMs(repeats: Int, _ bodies: [() throws -> Void]) throws -> [Double] {
-        for b in bodies { try b() }
-        var best = [Double](repeating: .infinity, count: bodies.count)
-        for _ in 0..<max(1, repeats) {
-            for (i, b) in bodies.enumerated() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try b()
-                best[i] = min(best[i], Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-            }
-        }
-        return best
     }
 }

@@ -15,10 +15,10 @@ public enum KernelPath: Int32, Sendable, CaseIterable {
     public static var avx2Available: Bool { ouro_has_avx2() != 0 }
     /// True when this CPU can run the AVX-512 path.
     public static var avx512Available: Bool { ouro_has_avx512() != 0 }
-    /// The concrete paths this CPU can run, portable first.
-    public static var available: [KernelPath] {
+    /// The concrete paths this CPU can run, portable first (detected once: the point quantizer
+    /// checks its path on every call).
+    public static let available: [KernelPath] =
         [.portable] + (avx2Available ? [.avx2] : []) + (avx512Available ? [.avx512] : [])
-    }
 
     /// The concrete path; throws when a SIMD path is requested but this CPU lacks it.
     public func resolved() throws -> KernelPath {
