@@ -52,14 +52,18 @@ let package = Package(
         .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"], exclude: ["README.md", "Kernels/README.md"], swiftSettings: fast + v5),
-        // Cluster: ZeroMQ protocol, coordinator and worker.
-        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroSupport", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroGen", "OuroQuant", "OuroData",
-                                                    .product(name: "Logging", package: "swift-log")],
+        // Cluster runtime, payload-agnostic: ZeroMQ protocol, coordinator, worker, journal, security.
+        .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroSupport", .product(name: "Logging", package: "swift-log")],
+                exclude: ["README.md"], swiftSettings: fast + v5),
+        // The pipeline: job plan, calibration sources, phases as tasks, one driver over a shard
+        // executor (in-process, local worker processes, the ZeroMQ cluster).
+        .target(name: "OuroPipeline", dependencies: ["OuroSupport", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroData", "OuroGen",
+                                                     "OuroQuant", "OuroCluster", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"], swiftSettings: fast + v5),
         // The command-line interface.
         .target(name: "OuroCLI", dependencies: [
             "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData", "OuroTrain", "OuroGen", "OuroQuant",
-            "OuroCluster",
+            "OuroCluster", "OuroPipeline", "OuroSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"], swiftSettings: fast + v5),
@@ -78,6 +82,7 @@ let package = Package(
         .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroTrainTests", dependencies: ["OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroClusterTests", dependencies: ["OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroPipelineTests", dependencies: ["OuroPipeline", "OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
     ]
 )

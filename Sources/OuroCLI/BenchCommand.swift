@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OuroEngine
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba bench`: throughput measurements (never timed tests).

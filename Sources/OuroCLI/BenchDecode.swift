@@ -3,6 +3,7 @@ import Foundation
 import OuroData
 import OuroEngine
 import OuroModel
+import OuroPipeline
 
 /// `ouromamba bench decode`: images/s of JPEG/PNG decoding and preprocessing, next to the
 /// model's forward pass on the same images.
@@ -65,7 +66,7 @@ struct BenchDecode: ParsableCommand {
                          Double(n) / tDecode, tDecode / Double(n) * 1000, Double(bytes) / tDecode / 1e6))
         }
         if forward {
-            let norm = inputNormalization(c)
+            let norm = c.inputNormalization
             let xs = try decoded.map { try $0.images.batch(indices: Array(0..<$0.images.count), mean: norm.mean, std: norm.std).images }
             let tForward = try bestTime(repeats: max(1, repeats - 2), warmup: 0) {
                 for x in xs { _ = try m.logits(x, batchSize: 8, threads: threads) }

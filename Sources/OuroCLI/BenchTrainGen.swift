@@ -34,7 +34,7 @@ struct BenchTrain: ParsableCommand {
         var rows: [[String: Any]] = []
         var targets: [(String, VisionMamba)] = []
         if let model {
-            targets.append((model, try cliGen { try VisionMamba.load(path: model) }))
+            targets.append((model, try clusterCLI { try VisionMamba.load(path: model) }))
         } else {
             for (name, d) in [("embedded (D=64, depth 6)", 64), ("PyTorch reference (D=96, depth 6)", 96)] {
                 let cfg = VisionMambaConfig(imageSize: 28, channels: 1, patchSize: 4, embedDim: d, depth: 6, numClasses: 10)

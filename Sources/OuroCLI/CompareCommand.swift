@@ -5,6 +5,7 @@ import OuroData
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba compare`: calibration sources × methods × bit settings, top-1 on the test split.
@@ -48,7 +49,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.
-    func syntheticSource(_ src: String, model m: VisionMamba, threads: Int, console: Console) throws -> (String, Tensor, Double?) {
+    func syntheticSource(_ src: String, model m: VisionMamba, driver: PipelineDriver, console: Console) throws -> (String, Tensor, Double?) {
         let parts = src.split(separator: ":")
         guard parts.count == 3, let gk = GeneratorKind(rawValue: String(parts[1])), let count = Int(parts[2]), count > 0 else {
             throw CLIError("calibration source '\(src)': expected syn:GENERATOR:N with GENERATOR one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -63,11 +64,7 @@ struct CompareCommand: ParsableCommand {
             console.info("reusing \(dir)")
             return (gk.rawValue, existing.images, meta["label_fidelity"] as? Double)
         }
-        let (set, preds, wall) = try cliGen {
-            try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(gk.rawValue)")
-        }
-        try cliGen { try set.write(to: dir, config: cfg, model: m, modelSHA256: try QuantPipeline.fileSHA256(try model.modelPath()),
-                                   predictions: preds, wallSeconds: wall) }
+        let (set, preds) = try clusterCLI { try driver.generate(cfg, directory: dir) }
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(count)
         console.info(String(format: "generated %@: label fidelity %.1f%%", gk.rawValue, 100 * fidelity))
         return (gk.rawValue, set.images, fidelity)
@@ -94,12 +91,19 @@ struct CompareCommand: ParsableCommand {
         let threads = common.resolvedThreads()
         let console = common.console()
         let (m, path) = try model.load()
+        let sha = try fileSHA256(path)
+        // Gen and calibration run as the pipeline's phases, in this process.
+        let runner = PipelineRunner(common: common)
+        defer { runner.output.finish() }
+        let driver = PipelineDriver(executor: InProcessExecutor(handler: JobWorker(model: m, modelSHA256: sha, threads: threads),
+                                                                logger: runner.logger, onProgress: runner.progress),
+                                    model: m, modelSHA256: sha, logger: runner.logger)
         let list = { (s: String) in s.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         let ms = methods, ss = settings
         let sources = list(calibSources)
         guard !sources.isEmpty else { throw CLIError("--calib-sources must be non-empty") }
         let test = try dataset.open(for: m.config)
-        let norm = inputNormalization(m.config)
+        let norm = m.config.inputNormalization
         var timings: [ReportData.Timing] = []
         var t0 = Date()
         let requested = min(limit ?? test.count, test.count)
@@ -110,7 +114,7 @@ struct CompareCommand: ParsableCommand {
         let fpTop1 = Evaluation.accuracy(logits: fpLogits, labels: fp.labels, classes: m.config.numClasses)
         timings.append(.init(phase: "FP evaluation", seconds: Date().timeIntervalSince(t0)))
         console.info(String(format: "FP top-1 %.2f%% on %d images of %@", 100 * fpTop1, n, dataset.data))
-        var report = ReportData(title: "OuroMamba comparison", model: path, modelSHA256: try QuantPipeline.fileSHA256(path),
+        var report = ReportData(title: "OuroMamba comparison", model: path, modelSHA256: sha,
                                 configSummary: "D=\(m.config.embedDim), depth \(m.config.depth), L=\(m.config.seqLen), \(m.config.numClasses) classes",
                                 testSet: dataset.data, testSamples: n, fpTop1: fpTop1)
         // The data-quality diagnostic: every calibration set against real images of --data.
@@ -130,13 +134,15 @@ struct CompareCommand: ParsableCommand {
             t0 = Date()
             let images: Tensor
             if src.hasPrefix("syn:") {
-                let (gen, images_, fidelity) = try syntheticSource(src, model: m, threads: threads, console: console)
+                let (gen, images_, fidelity) = try syntheticSource(src, model: m, driver: driver, console: console)
                 images = images_
                 report.sampleGrids.append(try ReportCollector.sampleGrid(images, model: m, generator: gen, fidelity: fidelity))
                 if firstSynthetic == nil { firstSynthetic = images }
                 timings.append(.init(phase: "samples \(src)", seconds: Date().timeIntervalSince(t0)))
             } else {
-                images = try CalibrationSource(parsing: src, seed: seed).load(for: m.config, transform: dataset.transform?.transform, threads: threads)
+                images = try clusterCLI {
+                    try CalibrationSource(parsing: src, seed: seed).load(for: m.config, transform: dataset.transform?.transform, threads: threads)
+                }
                 // A samples folder from `generate`: show it like a syn: source.
                 if !src.hasPrefix("real:") && !src.hasPrefix("noise:"), let set = try? SampleSet.read(src) {
                     let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: src + "/meta.json"))) as? [String: Any]
@@ -151,18 +157,17 @@ struct CompareCommand: ParsableCommand {
                                       outlierRate: profile.points.map(\.outlierRate)))
             for method in ms {
                 // Calibration depends on the method and the inlier bits only (calib_inputs = fp).
-                var cache: [Int: (Calibrator.Result, Double)] = [:]
+                var cache: [Int: ([CalibratedPoint], Double)] = [:]
                 for s in ss {
                     let cfg = QuantConfig(setting: s, method: method)
                     if cache[s.inlierBits] == nil {
                         let tc = Date()
-                        let r = try QuantPipeline.calibrate(model: m, config: cfg, images: images, threads: threads, console: console)
+                        let r = try clusterCLI { try driver.calibrate(images: images, quant: cfg) }
                         cache[s.inlierBits] = (r, Date().timeIntervalSince(tc))
                         timings.append(.init(phase: "calibration \(src) \(method.rawValue) a\(s.inlierBits)", seconds: Date().timeIntervalSince(tc)))
                     }
                     let (r, secs) = cache[s.inlierBits]!
-                    let q = try QuantPipeline.quantize(model: m, modelPath: path, config: cfg, images: images, sourceName: src,
-                                                       threads: threads, console: console, calibration: r)
+                    let q = try clusterCLI { try driver.assemble(quant: cfg, points: r, images: images, sourceName: src) }
                     let te = Date()
                     let e = try QuantEvaluation.run(fp: m, quantized: q, engine: eng, dataset: test, count: requested, mean: norm.mean,
                                                     std: norm.std, batch: batch, threads: threads, fpLogits: fpLogits)

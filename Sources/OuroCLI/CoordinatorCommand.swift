@@ -5,6 +5,7 @@ import OuroCluster
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba coordinator`: runs one job (Gen → calibration → assembly) on the workers that
@@ -59,7 +60,7 @@ struct CoordinatorCommand: ParsableCommand {
         guard modelOptions.model != nil else { throw CLIError("no model: give --model or \"model\" in the job file") }
         guard let out = out ?? file.out else { throw CLIError("no output: give --out or \"out\" in the job file") }
         let (m, path) = try modelOptions.load()
-        let sha = try QuantPipeline.fileSHA256(path)
+        let sha = try fileSHA256(path)
         let seed = seed ?? file.seed ?? 0
         var plan = JobPlan(kind: kind ?? file.kind ?? .quantize)
         plan.blocksPerTask = blocksPerTask ?? file.blocksPerTask ?? 1
@@ -104,7 +105,7 @@ struct CoordinatorCommand: ParsableCommand {
                 plan.calibImages = try source.load(for: m.config, threads: Hardware.cores)
             }
         }
-        var options = JobSessionOptions(endpoint: bind)
+        var options = ClusterOptions(endpoint: bind)
         options.security = try coordinatorSecurity()
         options.jobDirectory = jobDir ?? file.jobDir ?? out + ".job"
         options.minWorkers = minWorkers ?? file.minWorkers ?? 1
@@ -112,7 +113,13 @@ struct CoordinatorCommand: ParsableCommand {
         options.heartbeat = heartbeat
         options.maxAttempts = maxAttempts
         options.allowMixedBackends = allowMixedBackends
-        let report = try ClusterCLI.run(plan: plan, model: m, modelSHA256: sha, options: options, common: common)
+        let runner = PipelineRunner(common: common)
+        let report = try runner.run(model: m, modelSHA256: sha, executor: {
+            let e = try ClusterExecutor(options: options, configurationHash: plan.configurationHash, modelSHA256: sha,
+                                        logger: runner.logger, onProgress: runner.progress)
+            try e.waitForWorkers()
+            return e
+        }) { try $0.run(plan) }
         if common.json {
             func workers(_ w: [WorkerTiming]) -> [[String: Any]] {
                 w.map { ["worker": $0.workerId, "tasks": $0.tasks, "busy_seconds": $0.busySeconds] }
@@ -146,103 +153,3 @@ struct CoordinatorCommand: ParsableCommand {
 }
 
 extension JobPlan.Kind: ExpressibleByArgument {}
-
-/// `--workers N` and friends, shared by `generate` and `quantize`.
-struct LocalClusterOptions: ParsableArguments {
-    @Option(name: .long, help: "Shard the job over N local worker processes (ipc, 1 thread each by default).")
-    var workers: Int?
-
-    @Option(name: .long, help: "Threads per local worker (OPENBLAS_NUM_THREADS too).")
-    var workerThreads = 1
-
-    @Option(name: .long, help: "Job directory for --workers (journal; rerun to resume). Default: a temporary one.")
-    var jobDir: String?
-
-    @Option(name: .long, help: "Blocks per Gen/calibration task for --workers.")
-    var blocksPerTask = 1
-
-    func validate() throws {
-        if let w = workers, !(1...256).contains(w) { throw ValidationError("--workers must be in 1…256") }
-        if workerThreads < 1 { throw ValidationError("--worker-threads must be ≥ 1") }
-        if blocksPerTask < 1 { throw ValidationError("--blocks-per-task must be ≥ 1") }
-    }
-
-    /// Session options: a private ipc endpoint and `workers` local processes.
-    func session(model: ModelOptions, modelPath: String, common: CommonOptions) -> JobSessionOptions {
-        let endpoint = "ipc://\(NSTemporaryDirectory())ouromamba-\(getpid())-\(UUID().uuidString.prefix(8)).ipc"
-        var o = JobSessionOptions(endpoint: endpoint)
-        o.jobDirectory = jobDir
-        o.minWorkers = workers ?? 1
-        o.waitWorkers = 120
-        var args = ["--model", modelPath]
-        if let c = model.config { args += ["--config", c] }
-        if let s = model.stride { args += ["--stride", String(s)] }
-        var local = JobSessionOptions.LocalWorkers(count: workers ?? 1, modelArguments: args)
-        local.threads = workerThreads
-        // Children share this stderr: only the coordinator draws progress, they log warnings only.
-        local.extraArguments = ["--quiet", "--log-level", common.verbose ? "debug" : "warning"]
-        o.localWorkers = local
-        return o
-    }
-}
-
-/// Glue between the cluster job layer and the CLI: logging, progress lines, error messages.
-enum ClusterCLI {
-    /// Runs a job session with a stderr logger and progress lines; errors become `CLIError`s.
-    static func run(plan: JobPlan, model: VisionMamba, modelSHA256: String, options: JobSessionOptions,
-                    common: CommonOptions) throws -> JobReport {
-        let output = StatusLine()
-        let logger = ClusterLog.logger("coordinator", level: common.quiet || common.json ? .warning : (common.verbose ? .debug : .notice),
-                                       output: output)
-        let progress = ProgressLog(isTTY: output.isTTY, columns: output.columns) { s in
-            if !(common.quiet || common.json) { output.write(s) }
-        }
-        // A failed job leaves its bar open: end that line before the error message.
-        defer { output.finish() }
-        return try clusterCLI {
-            try JobSession.run(plan: plan, model: model, modelSHA256: modelSHA256, options: options, logger: logger,
-                               onProgress: progress.report)
-        }
-    }
-}
-
-/// Loggers writing to stderr (stdout is kept for results), above the status line.
-enum ClusterLog {
-    static func logger(_ role: String, level: Logger.Level, output: StatusLine) -> Logger {
-        var l = Logger(label: "ouromamba.\(role)") { ClusterLogHandler(label: $0, output: output) }
-        l.logLevel = level
-        return l
-    }
-}
-
-/// Runs a cluster call, turning its errors into CLI errors with their messages.
-func clusterCLI<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() }
-    catch let e as CLIError { throw e }
-    catch let e as ClusterError { throw CLIError(e.description) }
-    catch let e as JobError { throw CLIError(e.description) }
-    catch let e as SecurityError { throw CLIError(e.description) }
-    catch let e as QuantError { throw CLIError(e.description) }
-    catch let e as GenError { throw CLIError(e.description) }
-    catch let e as ModelError { throw CLIError(e.description) }
-    catch { throw CLIError("\(error)") }
-}
-
-extension LocalClusterOptions {
-    /// Session options for the model in force.
-    func execution(model: ModelOptions, common: CommonOptions) -> ClusterRunner {
-        ClusterRunner(cluster: self, model: model, common: common)
-    }
-}
-
-/// Runs a plan on local workers (`--workers N`).
-struct ClusterRunner {
-    let cluster: LocalClusterOptions
-    let model: ModelOptions
-    let common: CommonOptions
-
-    func run(plan: JobPlan, model m: VisionMamba, modelSHA256: String) throws -> JobReport {
-        let options = cluster.session(model: model, modelPath: try model.modelPath(), common: common)
-        return try ClusterCLI.run(plan: plan, model: m, modelSHA256: modelSHA256, options: options, common: common)
-    }
-}

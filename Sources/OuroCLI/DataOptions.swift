@@ -1,6 +1,7 @@
 import ArgumentParser
 import OuroData
 import OuroModel
+import OuroPipeline
 
 /// `--transform`: how image files become model inputs.
 enum TransformChoice: String, ExpressibleByArgument, CaseIterable {
@@ -38,13 +39,4 @@ func openDataset(_ spec: String, split: DatasetSplit, config c: VisionMambaConfi
         return try DatasetSpec(parsing: spec).open(split: split, geometry: .init(classCount: c.numClasses, channels: c.channels, size: c.imageSize),
                                                    transform: transform, policy: policy)
     } catch let e as DataError { throw CLIError(e.description) }
-}
-
-/// The input normalisation of a model: its config's mean/std, else Fashion-MNIST's for
-/// 1-channel models and ImageNet's for RGB models.
-func inputNormalization(_ c: VisionMambaConfig) -> (mean: [Float], std: [Float]) {
-    if c.channels == 3 && c.normalizeMean == nil && c.normalizeStd == nil {
-        return (Normalization.imageNetMean, Normalization.imageNetStd)
-    }
-    return c.normalization(defaultMean: FashionMNIST.mean[0], defaultStd: FashionMNIST.std[0])
 }

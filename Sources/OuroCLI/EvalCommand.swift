@@ -3,6 +3,7 @@ import Foundation
 import OuroData
 import OuroEngine
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba eval`: top-1 on the test split.
@@ -48,7 +49,7 @@ struct EvalCommand: ParsableCommand {
         let (m, path) = try model.load()
         let test = try dataset.open(for: m.config)
         let n = min(limit ?? test.count, test.count)
-        let norm = inputNormalization(m.config)
+        let norm = m.config.inputNormalization
         if let quantized {
             try runQuantized(m, modelPath: path, artifact: quantized, test: test, count: n, norm: norm, threads: threads, console: console)
             return
@@ -176,7 +177,7 @@ enum QuantEvaluation {
     /// Refuses an artifact made from another checkpoint or architecture.
     static func checkSource(_ q: QuantizedModel, model m: VisionMamba, modelPath: String, artifact: String) throws {
         guard q.config == m.config else { throw CLIError("\(artifact): its model config does not match \(modelPath)") }
-        let sha = try QuantPipeline.fileSHA256(modelPath)
+        let sha = try fileSHA256(modelPath)
         guard q.provenance.modelSHA256 == sha else {
             throw CLIError("\(artifact): made from a checkpoint with SHA-256 \(q.provenance.modelSHA256), but \(modelPath) has \(sha)")
         }

@@ -5,6 +5,7 @@ import OuroCluster
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroPipeline
 
 /// `ouromamba generate`: synthetic calibration images from the frozen model.
 struct GenerateCommand: ParsableCommand {
@@ -69,80 +70,37 @@ struct GenerateCommand: ParsableCommand {
         let resolved = try device.resolve(command: "generate", gpuImplemented: cluster.workers == nil, console: common.console())
         let console = common.console()
         let (m, path) = try model.load()
-        let sha = try QuantPipeline.fileSHA256(path)
+        let sha = try fileSHA256(path)
         let cfg = genConfig()
         if let ls = cfg.contrastLayers, let bad = ls.first(where: { !(0..<m.config.depth).contains($0) }) {
             throw CLIError("--contrast-layers: layer \(bad) does not exist, the model has layers 0…\(m.config.depth - 1)")
         }
         do { try cfg.validate() } catch { throw CLIError("\(error)") }
-        let set: SampleSet, preds: [Int], wall: Double
-        if let workers = cluster.workers {
-            // Sharded over local worker processes; same files as the in-process path with --threads = worker threads.
-            var plan = JobPlan(kind: .generate)
-            plan.gen = cfg
-            plan.samplesDirectory = out
-            plan.sampleMeta = ["model": path, "threads": cluster.workerThreads, "workers": workers]
-            plan.blocksPerTask = cluster.blocksPerTask
-            let report = try cluster.execution(model: model, common: common).run(plan: plan, model: m, modelSHA256: sha)
-            let fidelity = report.labelFidelity ?? 0
-            wall = report.seconds
-            let sips = Double(count * cfg.iterations) / wall
-            if common.json {
-                Console.printJSON(["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
-                                   "seconds": wall, "sample_iterations_per_s": sips, "workers": workers])
-            } else {
-                console.result(String(format: "generated %d %@ samples on %d workers in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
-                                      count, method.rawValue, workers, wall, sips, 100 * fidelity, out))
-            }
-            return
-        }
-        let threads = common.resolvedThreads()
-        (set, preds, wall) = try InProcessGen.run(model: m, config: cfg, threads: threads, console: console, label: "generate \(method.rawValue)",
-                                                  gpu: try resolved.model(m))
-        try set.write(to: out, config: cfg, model: m, modelSHA256: sha, predictions: preds, wallSeconds: wall,
-                      extraMeta: ["model": path, "threads": threads])
-        let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(set.labels.count)
+        // In this process: --threads; on local workers (same files as --threads = worker threads): each worker's.
+        let threads = cluster.workers == nil ? common.resolvedThreads() : cluster.workerThreads
+        var plan = JobPlan(kind: .generate)
+        plan.gen = cfg
+        plan.samplesDirectory = out
+        plan.sampleMeta = ["model": path, "threads": threads]
+        if let workers = cluster.workers { plan.sampleMeta["workers"] = workers }
+        plan.blocksPerTask = cluster.blocksPerTask
+        let gpu = cluster.workers == nil ? try resolved.model(m) : nil
+        let runner = PipelineRunner(common: common)
+        let report = try runner.run(model: m, modelSHA256: sha, executor: {
+            try cluster.executor(for: plan, model: model, loaded: m, modelSHA256: sha, threads: threads, gpu: gpu, runner: runner)
+        }) { try $0.run(plan) }
+        let fidelity = report.labelFidelity ?? 0
+        let wall = report.seconds
         let sips = Double(count * cfg.iterations) / wall
+        let on = cluster.workers.map { " on \($0) workers" } ?? ""
         if common.json {
-            Console.printJSON(["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
-                               "seconds": wall, "sample_iterations_per_s": sips])
+            var o: [String: Any] = ["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
+                                    "seconds": wall, "sample_iterations_per_s": sips]
+            if let workers = cluster.workers { o["workers"] = workers }
+            Console.printJSON(o)
         } else {
-            console.result(String(format: "generated %d %@ samples in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
-                                  count, method.rawValue, wall, sips, 100 * fidelity, out))
+            console.result(String(format: "generated %d %@ samples%@ in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
+                                  count, method.rawValue, on, wall, sips, 100 * fidelity, out))
         }
     }
-}
-
-/// Gen in this process, block after block, with a progress bar.
-enum InProcessGen {
-    static func run(model m: VisionMamba, config cfg: GenConfig, threads: Int, console: Console,
-                    label: String, gpu: GPUVisionMamba? = nil) throws -> (SampleSet, [Int], Double) {
-        let gen: Generator
-        do { gen = try Generator(model: m, config: cfg, threads: threads, gpu: gpu) } catch { throw CLIError("\(error)") }
-        let started = Date()
-        let total = gen.blockCount * max(1, cfg.iterations)
-        let bar = ProgressBar(label, total: total, console: console)
-        var blocks: [GeneratedBlock] = []
-        for b in 0..<gen.blockCount {
-            let done = b * max(1, cfg.iterations)
-            blocks.append(try gen.generateBlock(b) { k in
-                bar.update(done + k, unit: "it", status: "block \(b + 1)/\(gen.blockCount)")
-            })
-            if cfg.iterations == 0 { bar.update(done + 1, unit: "it", status: "block \(b + 1)/\(gen.blockCount)") }
-        }
-        let wall = Date().timeIntervalSince(started)
-        let set = try SampleSet(blocks: blocks, expectedBlocks: gen.blockCount)
-        return (set, try predictions(m, set.images, threads: threads), wall)
-    }
-}
-
-/// FP argmax of a batch of images.
-func predictions(_ m: VisionMamba, _ x: Tensor, threads: Int) throws -> [Int] {
-    try m.logits(x, batchSize: 16, threads: threads).rowArgmax()
-}
-
-/// Maps generator errors to CLI errors.
-func cliGen<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as GenError { throw CLIError(e.description) }
-    catch let e as ModelError { throw CLIError(e.description) }
 }

@@ -4,6 +4,7 @@ import OuroCheckpoint
 import OuroData
 import OuroEngine
 import OuroModel
+import OuroPipeline
 
 /// `ouromamba infer`: logits for a stored tensor, or for image files.
 struct InferCommand: ParsableCommand {
@@ -57,7 +58,7 @@ struct InferCommand: ParsableCommand {
                 source = try ImageFileSource.files(images, channels: c.channels, size: c.imageSize,
                                                    transform: transform?.transform ?? ImageTransform.defaultFor(imageSize: c.imageSize))
             } catch let e as DataError { throw CLIError(e.description) }
-            let norm = inputNormalization(c)
+            let norm = c.inputNormalization
             let part = try source.read(Array(0..<source.count), threads: threads)
             x = try part.images.batch(indices: Array(0..<part.images.count), mean: norm.mean, std: norm.std).images
             files = source.entries.map(\.path)

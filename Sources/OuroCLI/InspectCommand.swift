@@ -4,6 +4,7 @@ import OuroData
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba inspect`: pictures and summaries of a model and its quantization.
@@ -22,7 +23,7 @@ struct ImageChoice: ParsableArguments {
 
     func load(for m: VisionMamba) throws -> Tensor {
         if let samples {
-            let s = try cliGen { try SampleSet.read(samples) }
+            let s = try clusterCLI { try SampleSet.read(samples) }
             guard image >= 0 && image < s.images.shape[0] else { throw CLIError("--image \(image): \(samples) has \(s.images.shape[0]) images") }
             let x = s.images.slice(outer: image, count: 1)
             do { try m.checkInput(x, source: samples) } catch let e as ModelError { throw CLIError(e.description) }
@@ -30,7 +31,7 @@ struct ImageChoice: ParsableArguments {
         }
         let test = try dataset.open(for: m.config)
         guard image >= 0 && image < test.count else { throw CLIError("--image \(image): \(dataset.data) has \(test.count) images") }
-        let norm = inputNormalization(m.config)
+        let norm = m.config.inputNormalization
         let part: SourceBatch
         do { part = try test.read([image], threads: 1) } catch let e as DataError { throw CLIError(e.description) }
         guard part.images.count == 1 else { throw CLIError("--image \(image): \(part.bad.first?.description ?? "unreadable")") }
@@ -80,7 +81,7 @@ struct InspectAttention: ParsableCommand {
         let threads = common.resolvedThreads()
         let (m, _) = try model.load()
         let x = try choice.load(for: m)
-        let a = try cliGen { try ImplicitAttention.maps(model: m, images: x, image: 0, layer: layer, threads: threads) }
+        let a = try clusterCLI { try ImplicitAttention.maps(model: m, images: x, image: 0, layer: layer, threads: threads) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let scale = max(1, 224 / a.gridSide)
         let files = [("attention-standard.png", a.standardGrid), ("attention-patched.png", a.patchedGrid)]

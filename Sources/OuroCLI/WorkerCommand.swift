@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import OuroCluster
+import OuroPipeline
 import OuroQuant
 
 /// `ouromamba worker`: a worker daemon that connects to a coordinator and computes its tasks.
@@ -51,7 +52,7 @@ struct WorkerCommand: ParsableCommand {
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? (common.quiet || common.json ? .warning : (common.verbose ? .debug : .info))
         let logger = ClusterLog.logger("worker", level: level, output: output)
         let (m, path) = try model.load()
-        let sha = try QuantPipeline.fileSHA256(path)
+        let sha = try fileSHA256(path)
         let security = try workerSecurity()
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let started = Date()

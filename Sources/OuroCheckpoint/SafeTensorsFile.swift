@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 
 /// A validated safetensors file: 8-byte little-endian header length N, N bytes of JSON header,
@@ -123,7 +124,7 @@ public struct SafeTensorsFile {
             throw fail("'data_offsets' must be an array of two integers")
         }
         guard b64 >= 0, b64 <= e64 else { throw fail("data_offsets [\(b64), \(e64)] must satisfy 0 <= begin <= end") }
-        guard e64 <= Int64(dataSize) else {
+        guard e64 <= dataSize else {
             throw fail("data_offsets end \(e64) is past the end of the \(dataSize)-byte data section (truncated file?)")
         }
         guard let numel = StoredTensor.elementCount(shape) else { throw fail("shape \(shape) overflows") }

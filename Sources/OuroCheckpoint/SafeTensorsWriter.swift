@@ -1,3 +1,5 @@
+import OuroSupport
+
 /// Builds a safetensors file in memory and writes it atomically.
 ///
 /// Output is deterministic: `__metadata__` comes first with its keys sorted, then the tensors

@@ -1,3 +1,4 @@
+import OuroSupport
 import COuroKernels
 import Foundation
 import OuroCheckpoint

@@ -3,6 +3,7 @@ import OuroData
 import OuroEngine
 import OuroGen
 import OuroModel
+import OuroPipeline
 import OuroQuant
 
 /// The run folder of `quantize`: FP vs quantized evaluation plus report.json and report.html
@@ -15,7 +16,7 @@ enum RunReport {
                       timings: [ReportData.Timing], workers: [ReportData.WorkerTiming] = []) throws -> Summary {
         let test = try data.open(for: m.config)
         let n = min(limit ?? test.count, test.count)
-        let norm = inputNormalization(m.config)
+        let norm = m.config.inputNormalization
         let t0 = Date()
         let bar = ProgressBar("evaluate FP vs quantized", total: n, console: console)
         let e = try QuantEvaluation.run(fp: m, quantized: q, engine: .sim, dataset: test, count: n, mean: norm.mean, std: norm.std,

@@ -41,6 +41,8 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
     case configurationMismatch(field: String, journal: String, requested: String)
     /// The journal or result store could not be written or read.
     case journal(String)
+    /// A local worker process could not be started.
+    case localWorker(String)
 
     /// Human-readable text.
     public var description: String {
@@ -55,6 +57,7 @@ public enum ClusterError: Error, Sendable, Equatable, CustomStringConvertible {
         case .configurationMismatch(let f, let j, let r):
             return "refusing to resume: the job directory has \(f) \(j), this run has \(r)"
         case .journal(let s): return "journal: \(s)"
+        case .localWorker(let s): return s
         }
     }
 }

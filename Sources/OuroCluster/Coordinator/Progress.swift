@@ -27,6 +27,21 @@ public struct WorkerProgress: Sendable, Codable, Equatable {
     public var steps: Int?
     /// Completed tasks per second since it registered.
     public var tasksPerSecond: Double
+
+    /// Creates a worker entry.
+    public init(workerId: String, connection: String, backend: String, threads: Int, credit: Int, state: State, tasks: [String], completed: Int, step: Int?, steps: Int?, tasksPerSecond: Double) {
+        self.workerId = workerId
+        self.connection = connection
+        self.backend = backend
+        self.threads = threads
+        self.credit = credit
+        self.state = state
+        self.tasks = tasks
+        self.completed = completed
+        self.step = step
+        self.steps = steps
+        self.tasksPerSecond = tasksPerSecond
+    }
 }
 
 /// A snapshot of the coordinator: the current phase and every worker.
@@ -65,6 +80,27 @@ public struct ClusterProgress: Sendable, Codable, Equatable {
     public var etaSeconds: Double?
     /// Connected workers, then recently lost ones.
     public var workers: [WorkerProgress]
+
+    /// Creates a snapshot.
+    public init(jobId: String, phase: String?, tasksTotal: Int, tasksDone: Int, tasksResumed: Int, tasksInFlight: Int, tasksPending: Int, phaseRetries: Int, retries: Int, lostWorkers: Int, duplicateResults: Int, determinismViolations: Int, rejectedMessages: Int, authFailures: Int, elapsedSeconds: Double, etaSeconds: Double?, workers: [WorkerProgress]) {
+        self.jobId = jobId
+        self.phase = phase
+        self.tasksTotal = tasksTotal
+        self.tasksDone = tasksDone
+        self.tasksResumed = tasksResumed
+        self.tasksInFlight = tasksInFlight
+        self.tasksPending = tasksPending
+        self.phaseRetries = phaseRetries
+        self.retries = retries
+        self.lostWorkers = lostWorkers
+        self.duplicateResults = duplicateResults
+        self.determinismViolations = determinismViolations
+        self.rejectedMessages = rejectedMessages
+        self.authFailures = authFailures
+        self.elapsedSeconds = elapsedSeconds
+        self.etaSeconds = etaSeconds
+        self.workers = workers
+    }
 }
 
 /// What one worker did in one phase: the results accepted from it and the time it spent on them.
@@ -100,4 +136,14 @@ public struct PhaseOutcome: Sendable {
     public var elapsedSeconds: Double
     /// Per worker that delivered results in this run, by worker id (resumed tasks count for none).
     public var workers: [WorkerTiming]
+
+    /// Creates an outcome.
+    public init(phase: String, results: [String: TaskResult], resumed: Int, retries: Int, elapsedSeconds: Double, workers: [WorkerTiming]) {
+        self.phase = phase
+        self.results = results
+        self.resumed = resumed
+        self.retries = retries
+        self.elapsedSeconds = elapsedSeconds
+        self.workers = workers
+    }
 }

@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 
 /// One protocol message: [header] [command] [metadata JSON object] [binary frames…].

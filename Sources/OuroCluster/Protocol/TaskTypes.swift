@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroCheckpoint
 /// One unit of work: what the coordinator sends in a TASK.
 public struct TaskSpec: Sendable {

@@ -1,3 +1,4 @@
+import OuroSupport
 import Logging
 
 /// What a task handler can see and report while it runs. Thread-safe.
@@ -8,9 +9,14 @@ public final class TaskContext: @unchecked Sendable {
     public let logger: Logger
     private let state = Locked((step: Int?.none, steps: Int?.none, cancelled: false))
 
-    init(job: JobContext, logger: Logger) {
+    private let onProgress: (@Sendable (Int, Int) -> Void)?
+
+    /// Creates a context. `onProgress(step, steps)` is called synchronously on every report (an
+    /// in-process executor draws progress with it; a worker sends it with its heartbeats).
+    public init(job: JobContext, logger: Logger, onProgress: (@Sendable (Int, Int) -> Void)? = nil) {
         self.job = job
         self.logger = logger
+        self.onProgress = onProgress
     }
 
     /// Reports progress; it rides on the next heartbeats (for example Gen iteration k of T).
@@ -19,6 +25,7 @@ public final class TaskContext: @unchecked Sendable {
             $0.step = step
             $0.steps = steps
         }
+        onProgress?(step, steps)
     }
 
     /// True once the worker is shutting down or lost the task; long handlers should check it and

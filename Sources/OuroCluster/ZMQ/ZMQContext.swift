@@ -1,3 +1,4 @@
+import OuroSupport
 import CZMQ
 
 /// Owns one libzmq context. Sockets keep their context alive, so the context is

@@ -1,3 +1,5 @@
+import OuroSupport
+import OuroCluster
 import OuroEngine
 import OuroGen
 import OuroModel

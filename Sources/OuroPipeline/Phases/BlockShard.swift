@@ -1,3 +1,5 @@
+import OuroCluster
+import OuroSupport
 /// A contiguous range of whole blocks: the unit of one task (cluster.md §5). Shard size is
 /// not part of the configuration; the results do not depend on it.
 public struct BlockShard: Sendable, Equatable {

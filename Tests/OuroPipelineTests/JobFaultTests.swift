@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OuroCluster
+import OuroPipeline
 
 extension ProcessJobTests {
     /// A worker SIGKILLed in the middle of Gen and another in the middle of calibration: their

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OuroCluster
+import OuroPipeline
 
 extension ProcessJobTests {
     /// 1, 2 and 3 local workers (and two shard sizes) give the same samples and artifact bytes

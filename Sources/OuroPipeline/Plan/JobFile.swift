@@ -1,3 +1,5 @@
+import OuroSupport
+import OuroCluster
 import Foundation
 
 /// The job file given to `ouromamba coordinator --job FILE` (JSON, snake_case keys; every key

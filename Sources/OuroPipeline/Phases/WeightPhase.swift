@@ -1,3 +1,5 @@
+import OuroSupport
+import OuroCluster
 import OuroModel
 import OuroQuant
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 /// SHA-256 (FIPS 180-4), streaming. Written for checksums and content addressing.
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
@@ -148,7 +151,7 @@ extension SHA256 {
     /// Hex SHA-256 of a file's bytes (streamed in 1 MiB chunks).
     public static func file(_ path: String) throws -> String {
         guard let h = FileHandle(forReadingAtPath: path) else {
-            throw CheckpointError(file: path, "cannot open for hashing")
+            throw FileError(operation: "open for hashing", path: path, code: errno)
         }
         defer { try? h.close() }
         var sha = SHA256()

@@ -1,4 +1,6 @@
+import OuroSupport
 import Foundation
+import OuroCluster
 import OuroModel
 
 /// The worker-side task handler of OuroMamba jobs: runs `gen`, `calib-pass1`, `calib-pass2`
@@ -47,7 +49,19 @@ public final class JobWorker: @unchecked Sendable {
         self.debug = debug
     }
 
-    /// The `Worker.Handler`.
+    /// Computes one task and returns its output; errors are the computation's own (an
+    /// in-process executor passes them on unchanged).
+    public func run(_ spec: TaskSpec, _ ctx: TaskContext) throws -> TaskOutput {
+        switch spec.phase {
+        case GenPhase.name: return try GenPhase.run(spec, ctx, model: model, threads: threads, gpu: gpu)
+        case CalibrationPhases.pass1, CalibrationPhases.pass2: return try CalibrationPhases.run(spec, ctx, model: model, threads: threads, gpu: gpu)
+        case WeightPhase.name: return try WeightPhase.run(spec, model: model)
+        default: throw TaskError.application("unknown phase \(spec.phase)")
+        }
+    }
+
+    /// The `Worker.Handler`: checks the model, applies the debug hooks, and turns any error into
+    /// a `TaskError` (application class unless the computation chose one).
     public func handle(_ spec: TaskSpec, _ ctx: TaskContext) throws -> TaskOutput {
         guard spec.requiredModel == modelSHA256 else {
             throw TaskError.application("task \(spec.id) needs model \(spec.requiredModel ?? "<none>"), this worker has \(modelSHA256)")
@@ -64,12 +78,7 @@ public final class JobWorker: @unchecked Sendable {
         if debug.failTasks.contains(spec.id) { throw TaskError.system("injected failure (OUROMAMBA_DEBUG_FAIL_TASK)") }
         let out: TaskOutput
         do {
-            switch spec.phase {
-            case GenPhase.name: out = try GenPhase.run(spec, ctx, model: model, threads: threads, gpu: gpu)
-            case CalibrationPhases.pass1, CalibrationPhases.pass2: out = try CalibrationPhases.run(spec, ctx, model: model, threads: threads, gpu: gpu)
-            case WeightPhase.name: out = try WeightPhase.run(spec, model: model)
-            default: throw TaskError.application("unknown phase \(spec.phase)")
-            }
+            out = try run(spec, ctx)
         } catch let e as TaskError {
             throw e
         } catch {

@@ -1,3 +1,5 @@
+import OuroCluster
+import OuroSupport
 import OuroCheckpoint
 import OuroEngine
 import OuroQuant

@@ -1,25 +1,12 @@
 import Foundation
 
-/// A value guarded by a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-
-    var current: Value { withLock { $0 } }
-}
-
 /// Monotonic time in nanoseconds.
 enum Clock {
+    /// Now.
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    /// Seconds to nanoseconds (negative → 0).
     static func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+    /// Nanoseconds to seconds.
     static func seconds(_ nanos: UInt64) -> Double { Double(nanos) / 1e9 }
 }
 
@@ -27,6 +14,7 @@ enum Clock {
 final class ThreadHandle: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
+    /// Starts `body` on a thread named `name`.
     init(name: String, _ body: @escaping () -> Void) {
         let done = self.done
         let t = Thread {

@@ -5,6 +5,7 @@ import Glibc
 import Testing
 import OuroTestSupport
 @testable import OuroCluster
+import OuroPipeline
 
 /// Process-level tests: real `ouromamba` coordinator and worker processes on ipc:// or
 /// 127.0.0.1. One serialized suite (extended in several files) so that tight timings do not

@@ -1,44 +1,42 @@
+import OuroSupport
 import Foundation
 import Logging
-import OuroCheckpoint
+import OuroCluster
+import OuroSupport
 import OuroEngine
 import OuroGen
 import OuroModel
 import OuroQuant
 
-/// The coordinator-side job driver: runs the phases of a `JobPlan` on a `Coordinator`, merges
-/// the results by the rules of cluster.md §6 and writes the outputs (sample set, artifact).
+/// The one pipeline driver: Gen → calibration pass 1 → summary → pass 2 → finalize → weights →
+/// assemble → write. Every phase is cut into tasks, run on a `ShardExecutor` (in this process,
+/// on local worker processes or on the ZeroMQ cluster) and merged here by the rules of
+/// cluster.md §6.
 ///
-/// The coordinator holds no model compute: it only merges (max/min, block-ordered sums,
-/// concatenation), takes the arg-min and assembles. The outputs are byte-identical to the
-/// single-process path with the workers' thread count, whatever the number of workers or the
-/// shard size. With a `Journal`, a restarted job takes finished shards from the journal.
-public final class JobRunner {
-    /// The coordinator the phases run on.
-    public let coordinator: Coordinator
-    /// The job journal, if any.
-    public let journal: Journal?
+/// The driver holds no model compute beyond the merges (max/min, block-ordered sums,
+/// concatenation), the arg-min and the assembly, so the outputs are byte-identical whatever the
+/// executor, the number of workers or the shard size.
+public final class PipelineDriver {
+    /// Where the tasks run.
+    public let executor: ShardExecutor
     /// The FP model (for shapes, FP tensors of the artifact and the preview image).
     public let model: VisionMamba
-    /// SHA-256 of the model file; every TASK requires it.
+    /// SHA-256 of the model file; every task requires it.
     public let modelSHA256: String
     private let logger: Logger
-    private let onProgress: ((ClusterProgress) -> Void)?
     private var reports: [PhaseReport] = []
 
-    /// Creates a driver. `onProgress` is called on this thread during phases (≥ every progress interval).
-    public init(coordinator: Coordinator, journal: Journal?, model: VisionMamba, modelSHA256: String,
-                logger: Logger = Logger(label: "ouromamba.cluster.job"), onProgress: ((ClusterProgress) -> Void)? = nil) {
-        self.coordinator = coordinator
-        self.journal = journal
+    /// Creates a driver over `executor`.
+    public init(executor: ShardExecutor, model: VisionMamba, modelSHA256: String,
+                logger: Logger = Logger(label: "ouromamba.pipeline")) {
+        self.executor = executor
         self.model = model
         self.modelSHA256 = modelSHA256
         self.logger = logger
-        self.onProgress = onProgress
     }
 
-    /// `summary.json` in the job directory: per-phase shard counts (resumed, computed, retries).
-    public var summaryFile: URL? { journal?.directory.appendingPathComponent("summary.json") }
+    /// The phases run so far, in order.
+    public var phaseReports: [PhaseReport] { reports }
 
     /// Runs every phase of `plan` and writes its outputs.
     public func run(_ plan: JobPlan) throws -> JobReport {
@@ -51,7 +49,7 @@ public final class JobRunner {
                                    artifactPath: nil, calibCount: 0, seconds: 0)
             var images = plan.calibImages
             if let gen = plan.gen, let dir = plan.samplesDirectory {
-                let (set, preds) = try generate(gen, plan: plan, directory: dir)
+                let (set, preds) = try generate(gen, blocksPerTask: plan.blocksPerTask, directory: dir, meta: plan.sampleMeta)
                 images = set.images
                 report.samplesDirectory = dir
                 report.generatedSamples = set.labels.count
@@ -59,11 +57,7 @@ public final class JobRunner {
             }
             if plan.kind == .quantize, let quant = plan.quant, let images, let out = plan.artifactPath {
                 let points = try calibrate(images: images, quant: quant, perTask: plan.blocksPerTask)
-                let layers = try quantizeWeights(quant)
-                let prov = QuantProvenance(calibSource: plan.calibSource, calibCount: images.shape[0],
-                                           calibSHA256: SHA256.hex(floats: images.data), modelSHA256: modelSHA256)
-                let q = try QuantizedModel(config: model.config, quant: quant, fp: model.weights, layers: layers, points: points,
-                                           provenance: prov)
+                let q = try assemble(quant: quant, points: points, images: images, sourceName: plan.calibSource)
                 try QuantArtifact.write(q, to: out)
                 logger.info("assembled and wrote \(out)")
                 report.artifactPath = out
@@ -83,7 +77,7 @@ public final class JobRunner {
 
     private func runPhase(_ name: String, _ tasks: [TaskSpec]) throws -> [TaskResult] {
         logger.info("phase \(name): \(tasks.count) shards")
-        let o = try coordinator.runPhase(name, tasks: tasks, journal: journal, onProgress: onProgress)
+        let o = try executor.runPhase(name, tasks: tasks)
         let results = try tasks.map { t -> TaskResult in
             guard let r = o.results[t.id] else { throw JobError("phase \(name): no result for task \(t.id)") }
             return r
@@ -100,14 +94,19 @@ public final class JobRunner {
             line += "; per worker: " + o.workers.map { "\($0.workerId) \($0.tasks) in \(String(format: "%.2f", $0.busySeconds)) s" }
                 .joined(separator: ", ")
         }
-        logger.notice("\(line)")
+        if o.workers.first?.workerId == InProcessExecutor.workerId { logger.info("\(line)") } else { logger.notice("\(line)") }
         writeSummary(state: "running", error: nil)
         return results
     }
 
-    private func generate(_ gen: GenConfig, plan: JobPlan, directory: String) throws -> (SampleSet, [Int]) {
+    /// The Gen phase: generates `gen.samples` samples in shards of `blocksPerTask` blocks and,
+    /// with a `directory`, writes the sample set there (`meta` adds `meta.json` entries).
+    /// Returns the set and the FP predictions of its images.
+    public func generate(_ gen: GenConfig, blocksPerTask: Int = 1, directory: String?,
+                         meta: [String: Any] = [:]) throws -> (set: SampleSet, predictions: [Int]) {
+        try gen.validate()
         let blockCount = (gen.samples + gen.block - 1) / gen.block
-        let tasks = try GenPhase.tasks(config: gen, blockCount: blockCount, perTask: plan.blocksPerTask, modelSHA256: modelSHA256)
+        let tasks = try GenPhase.tasks(config: gen, blockCount: blockCount, perTask: blocksPerTask, modelSHA256: modelSHA256)
         let started = Date()
         let results = try runPhase(GenPhase.name, tasks)
         var blocks: [GeneratedBlock] = [], preds: [Int] = []
@@ -118,13 +117,16 @@ public final class JobRunner {
             }
         }
         let set = try SampleSet(blocks: blocks, expectedBlocks: blockCount)
-        try set.write(to: directory, config: gen, model: model, modelSHA256: modelSHA256, predictions: preds,
-                      wallSeconds: Date().timeIntervalSince(started), extraMeta: plan.sampleMeta)
-        logger.info("wrote \(set.labels.count) samples to \(directory)")
+        if let directory {
+            try set.write(to: directory, config: gen, model: model, modelSHA256: modelSHA256, predictions: preds,
+                          wallSeconds: Date().timeIntervalSince(started), extraMeta: meta)
+            logger.info("wrote \(set.labels.count) samples to \(directory)")
+        }
         return (set, preds)
     }
 
-    private func calibrate(images: Tensor, quant: QuantConfig, perTask: Int) throws -> [CalibratedPoint] {
+    /// Both calibration passes over `images` in shards of `perTask` blocks, and the arg-min.
+    public func calibrate(images: Tensor, quant: QuantConfig, perTask: Int = 1) throws -> [CalibratedPoint] {
         let cal = try Calibrator(model: model, config: quant, threads: 1)
         try model.checkInput(images, source: "calibration images")
         let blockCount = cal.blockCount(samples: images.shape[0])
@@ -148,7 +150,8 @@ public final class JobRunner {
         return try cal.finalize(summary: summary, pass2: p2, blockCount: blockCount)
     }
 
-    private func quantizeWeights(_ quant: QuantConfig) throws -> [QuantizedLayer] {
+    /// Weight quantization, one task per layer.
+    public func quantizeWeights(_ quant: QuantConfig) throws -> [QuantizedLayer] {
         let depth = model.config.depth
         let tasks = WeightPhase.tasks(layers: depth, quant: quant, modelSHA256: modelSHA256)
         var layers = [QuantizedLayer?](repeating: nil, count: depth)
@@ -163,8 +166,17 @@ public final class JobRunner {
         }
     }
 
+    /// Quantizes the weights (a phase) and assembles the model with calibrated `points`.
+    public func assemble(quant: QuantConfig, points: [CalibratedPoint], images: Tensor, sourceName: String) throws -> QuantizedModel {
+        let layers = try quantizeWeights(quant)
+        let prov = QuantProvenance(calibSource: sourceName, calibCount: images.shape[0],
+                                   calibSHA256: SHA256.hex(floats: images.data), modelSHA256: modelSHA256)
+        return try QuantizedModel(config: model.config, quant: quant, fp: model.weights, layers: layers, points: points,
+                                  provenance: prov)
+    }
+
     private func writeSummary(state: String, error: String?) {
-        guard let url = summaryFile else { return }
+        guard let path = executor.summaryPath else { return }
         struct Summary: Codable {
             var state: String
             var error: String?
@@ -173,9 +185,10 @@ public final class JobRunner {
         do {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try DurableFile.writeAtomically(try e.encode(Summary(state: state, error: error, phases: reports)), to: url.path)
+            let data = try e.encode(Summary(state: state, error: error, phases: reports))
+            try data.withUnsafeBytes { try DurableWrite.replace(path, with: $0) }
         } catch {
-            logger.warning("cannot write \(url.path): \(error)")
+            logger.warning("cannot write \(path): \(error)")
         }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 /// A JSON object: the shape of every metadata document on the wire.
 public typealias JSONObject = [String: JSONValue]
 
-/// A JSON value. Integers and doubles compare numerically equal when they hold the same number.
+/// A JSON value, shared by the safetensors header parser, the job files and the cluster
+/// protocol. Integers and doubles compare numerically equal when they hold the same number.
 public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -65,6 +66,18 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The members, if this is an object.
     public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
 
+    /// "a string", "an object", …: for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
     /// Member lookup on objects (nil otherwise).
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
@@ -114,14 +127,16 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 }
 
 /// Deterministic JSON encoding (sorted keys) and decoding.
-enum JSONCoding {
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
+public enum JSONCoding {
+    /// Sorted keys, unescaped slashes.
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try e.encode(value)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    /// Plain decoding.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try JSONDecoder().decode(type, from: data)
     }
 }

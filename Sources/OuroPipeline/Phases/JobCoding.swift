@@ -1,3 +1,5 @@
+import OuroCluster
+import OuroSupport
 import Foundation
 import OuroCheckpoint
 import OuroGen

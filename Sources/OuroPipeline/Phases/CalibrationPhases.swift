@@ -1,3 +1,5 @@
+import OuroSupport
+import OuroCluster
 import OuroEngine
 import OuroModel
 import OuroQuant

@@ -5,7 +5,8 @@ import OuroGen
 import OuroModel
 import OuroQuant
 import OuroTestSupport
-@testable import OuroCluster
+import OuroCluster
+@testable import OuroPipeline
 
 /// In-process checks of the job layer: tasks run through the worker handler, results decoded
 /// and merged as the coordinator does; tampered, inconsistent or incomplete results fail loudly.
@@ -22,7 +23,7 @@ import OuroTestSupport
     }
 
     func run(_ w: JobWorker, _ t: TaskSpec) throws -> TaskResult {
-        let ctx = TaskContext(job: JobContext(jobId: "j", configurationHash: "c"), logger: Harness.logger)
+        let ctx = TaskContext(job: JobContext(jobId: "j", configurationHash: "c"), logger: PipelineHarness.logger)
         let out = try w.handle(t, ctx)
         return TaskResult(taskId: t.id, phase: t.phase, attempt: 1, metadata: out.metadata, frames: out.frames)
     }

@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 import Logging
 
@@ -44,7 +45,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
             p.standardInput = FileHandle.nullDevice
             do { try p.run() } catch {
                 stop()
-                throw JobError("cannot start local worker \(i) (\(executable)): \(error)")
+                throw ClusterError.localWorker("cannot start local worker \(i) (\(executable)): \(error)")
             }
             lock.withLock { processes.append(p) }
             logger.info("started local worker \(i) (pid \(p.processIdentifier))")

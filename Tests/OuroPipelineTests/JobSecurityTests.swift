@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OuroCluster
+import OuroPipeline
 
 extension ProcessJobTests {
     /// Garbage, an unknown command, a wrong protocol version and an oversized metadata frame are
@@ -14,7 +15,7 @@ extension ProcessJobTests {
         let coord = try Child("coord", bin, ["coordinator", "--bind", ep, "--model", model, "--calib", "noise:8",
                                              "--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.2"], in: dir)
         defer { coord.kill() }
-        #expect(Harness.eventually(timeout: 10) { coord.stderr.contains("waiting for") }, "coordinator did not start: \(coord.stderr)")
+        #expect(PipelineHarness.eventually(timeout: 10) { coord.stderr.contains("waiting for") }, "coordinator did not start: \(coord.stderr)")
         let context = try ZMQContext()
         let big = Frame("{\"pad\":\"" + String(repeating: "x", count: 2 << 20) + "\"}")
         let bad: [(String, [Frame])] = [
@@ -64,7 +65,7 @@ extension ProcessJobTests {
                                              "--key", "keys/coordinator.key", "--allow", "keys/good.pub"], in: dir)
         defer { coord.kill() }
         var endpoint: String?
-        _ = Harness.eventually(timeout: 10) {
+        _ = PipelineHarness.eventually(timeout: 10) {
             let log = coord.stderr
             guard let r = log.range(of: #"coordinator on tcp://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else { return false }
             endpoint = String(log[r].dropFirst("coordinator on ".count))

@@ -1,34 +1,12 @@
-/// A parsed JSON value. Objects keep their key order; integers stay exact.
-enum JSONValue {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([(key: String, value: JSONValue)])
-
-    var typeName: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .int, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
-    }
-}
-
 /// A strict JSON parser (RFC 8259) for safetensors headers: rejects duplicate keys, trailing
 /// garbage and nesting deeper than `maxDepth`, and reports errors with a byte offset.
-struct JSONParser {
+public struct JSONParser {
     private let b: [UInt8]
     private var i = 0
     private let maxDepth = 64
 
     /// Parses `bytes` as one JSON value; the thrown message says what is wrong and where.
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var p = JSONParser(b: bytes)
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -70,19 +48,18 @@ struct JSONParser {
 
     private mutating func object(depth: Int) throws -> JSONValue {
         i += 1
-        var out: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        var out: JSONObject = [:]
         skipSpace()
         if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
         while true {
             skipSpace()
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a key string") }
             let k = try string()
-            guard seen.insert(k).inserted else { throw fail("duplicate key \"\(k)\"") }
+            guard out[k] == nil else { throw fail("duplicate key \"\(k)\"") }
             skipSpace()
             guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
-            out.append((k, try value(depth: depth + 1)))
+            out[k] = try value(depth: depth + 1)
             skipSpace()
             guard i < b.count else { throw fail("unexpected end in object") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -175,16 +152,16 @@ struct JSONParser {
         guard i > start, let text = String(validating: b[start..<i], as: UTF8.self) else {
             throw fail("expected a value")
         }
-        if isInt, let v = Int64(text) { return .int(v) }
+        if isInt, let v = Int(text) { return .int(v) }
         guard let d = Double(text), d.isFinite else { throw fail("bad number '\(text)'") }
         return .double(d)
     }
 }
 
 /// Deterministic JSON text for the writer.
-enum JSONText {
+public enum JSONText {
     /// `s` as a quoted JSON string: escapes quote, backslash and control characters only.
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
