@@ -177,7 +177,7 @@ struct BenchGemm: ParsableCommand {
         if let w = BLAS.coreTypeWarning { FileHandle.standardError.write(Data((w + "\n").utf8)) }
         let shapes = quick ? [(M: 1576, K: 192, N: 768), (M: 1576, K: 384, N: 192)] : IntGEMMBenchmark.defaultShapes
         let rows = try cliQuant {
-            try IntGEMMBenchmark.run(shapes: shapes, settings: quick ? [.w4a4] : IntGEMMSetting.allCases, threads: threads, repeats: repeats)
+            try IntGEMMBenchmark.run(shapes: shapes, settings: quick ? [.w4a4] : QuantSetting.integerPresets, threads: threads, repeats: repeats)
         }
         if common.json {
             Console.printJSON(["threads": threads, "openblas_core": BLAS.coreName, "rows": rows.map {

@@ -46,6 +46,8 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
+        // Refuse before any calibration what the engine cannot run (the format table decides).
+        if let why = settings.lazy.compactMap({ $0.unsupported(by: engine) }).first { throw ValidationError(why) }
     }
 
     /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.

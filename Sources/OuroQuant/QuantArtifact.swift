@@ -16,19 +16,14 @@ public enum QuantArtifact {
     static func quantizedNames(_ c: VisionMambaConfig) -> Set<String> {
         var s: Set<String> = []
         for l in 0..<c.depth {
-            let p = "layers.\(l).mixer."
-            for n in ["in_proj.weight", "out_proj.weight", "x_proj.weight", "x_proj_b.weight", "dt_proj.weight",
-                      "dt_proj_b.weight", "A_log", "A_b_log", "D", "D_b"] { s.insert(p + n) }
+            for t in LayerTensor.all { s.insert("layers.\(l).mixer." + t.official) }
         }
         return s
     }
 
     /// (artifact prefix, matrix) of every quantized matrix of layer l.
     static func matrices(_ q: QuantizedLayer, layer l: Int) -> [(String, QuantizedMatrix)] {
-        let p = "layers.\(l).mixer."
-        return [(p + "in_proj", q.inProj), (p + "out_proj", q.outProj), (p + "x_proj", q.xProj[0]), (p + "x_proj_b", q.xProj[1]),
-                (p + "dt_proj", q.dtProj[0]), (p + "dt_proj_b", q.dtProj[1]), (p + "A", q.a[0]), (p + "A_b", q.a[1]),
-                (p + "D", q.d[0]), (p + "D_b", q.d[1])]
+        LayerTensor.all.map { ("layers.\(l).mixer." + $0.name, q[keyPath: $0.keyPath]) }
     }
 
     /// All tensors of the artifact, in file order.
@@ -153,7 +148,6 @@ public enum QuantArtifact {
             v = try r.floats(name, count: v.count)
         }
         // Quantized matrices.
-        let D = config.embedDim, E = config.dInner, N = config.dState, R = config.dtRank, wb = q.setting.weightBits
         func matrix(_ p: String, _ rows: Int, _ cols: Int, _ bits: Int) throws -> QuantizedMatrix {
             let values: [Int8]
             if bits == 4 {
@@ -176,13 +170,10 @@ public enum QuantArtifact {
         }
         var layers: [QuantizedLayer] = []
         for l in 0..<config.depth {
-            let p = "layers.\(l).mixer."
-            layers.append(QuantizedLayer(
-                inProj: try matrix(p + "in_proj", 2 * E, D, wb), outProj: try matrix(p + "out_proj", D, E, wb),
-                xProj: [try matrix(p + "x_proj", R + 2 * N, E, wb), try matrix(p + "x_proj_b", R + 2 * N, E, wb)],
-                dtProj: [try matrix(p + "dt_proj", E, R, wb), try matrix(p + "dt_proj_b", E, R, wb)],
-                a: [try matrix(p + "A", E, N, q.adBits), try matrix(p + "A_b", E, N, q.adBits)],
-                d: [try matrix(p + "D", E, 1, q.adBits), try matrix(p + "D_b", E, 1, q.adBits)]))
+            layers.append(QuantizedLayer(tensors: try LayerTensor.all.map { t in
+                let (rows, cols) = t.shape(config)
+                return try matrix("layers.\(l).mixer." + t.name, rows, cols, t.bitWidth(q))
+            }))
         }
         // Points.
         let perPoint = q.method == .staticMinmax ? 1 : config.seqLen

@@ -4,12 +4,11 @@ public struct QuantSetting: Hashable, Sendable, CustomStringConvertible {
     public var inlierBits: Int
     public var outlierBits: Int
 
+    /// A setting whose three widths are in the format table (`QuantFormat.table`).
     public init(weightBits: Int, inlierBits: Int, outlierBits: Int) throws {
-        guard [4, 8].contains(weightBits) else { throw QuantError("weight bits \(weightBits): expected 4 or 8") }
-        guard (2...8).contains(inlierBits) else { throw QuantError("inlier bits \(inlierBits): expected 2…8") }
-        guard (2...8).contains(outlierBits) || outlierBits == 16 else {
-            throw QuantError("outlier bits \(outlierBits): expected 2…8, or 16 (float)")
-        }
+        _ = try QuantFormat.require(.weight, bits: weightBits)
+        _ = try QuantFormat.require(.inlier, bits: inlierBits)
+        _ = try QuantFormat.require(.outlier, bits: outlierBits)
         self.weightBits = weightBits; self.inlierBits = inlierBits; self.outlierBits = outlierBits
     }
 
@@ -19,6 +18,9 @@ public struct QuantSetting: Hashable, Sendable, CustomStringConvertible {
     public static let w4a8 = try! QuantSetting(weightBits: 4, inlierBits: 8, outlierBits: 16)
     /// W8A8 = 8/8/16.
     public static let w8a8 = try! QuantSetting(weightBits: 8, inlierBits: 8, outlierBits: 16)
+
+    /// The presets, the ones the integer GEMM benchmark and tests sweep.
+    public static let integerPresets: [QuantSetting] = [.w4a4, .w4a8, .w8a8]
 
     /// `w4a4`, `w4a8`, `w8a8`, or `wXaYoZ` (e.g. `w4a4o16`).
     public var description: String {
@@ -104,7 +106,7 @@ public struct QuantConfig: Hashable, Sendable {
         guard nRefresh >= 1 else { throw QuantError("n_refresh \(nRefresh): expected ≥ 1") }
         guard candidates >= 1 else { throw QuantError("clip_candidates \(candidates): expected ≥ 1") }
         guard calibBlock >= 1 else { throw QuantError("calib_block \(calibBlock): expected ≥ 1") }
-        guard (2...8).contains(adBits) else { throw QuantError("ad_bits \(adBits): expected 2…8") }
+        _ = try QuantFormat.require(.scanParameter, bits: adBits)
         for (n, v) in [("lambda_sym", lambdaSym), ("lambda_delta", lambdaDelta), ("lambda_static_list", lambdaStaticList)] {
             guard v.isFinite, v >= 0 else { throw QuantError("\(n) \(v): expected a finite value ≥ 0") }
         }

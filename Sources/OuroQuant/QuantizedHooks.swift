@@ -59,9 +59,7 @@ public final class QuantizedHooks: ForwardHooks {
         let s = model.quant.setting
         switch engine {
         case .int:
-            guard s.inlierBits == 4 || s.inlierBits == 8, s.outlierBits == 8 || s.outlierBits == 16 else {
-                throw QuantError("--engine int supports inlier bits 4/8 and outlier bits 8/16, not \(s)")
-            }
+            if let why = s.unsupported(by: .int) { throw QuantError(why) }
             packed = try model.layers.map { q in
                 var m: [LinearKindKey: PackedWeights] = [:]
                 for k in LinearKindKey.all { m[k] = try q.matrix(k.kind).packed() }
@@ -157,8 +155,7 @@ public final class QuantizedHooks: ForwardHooks {
 struct LinearKindKey: Hashable {
     let kind: LinearKind
     init(_ k: LinearKind) { kind = k }
-    static let all: [LinearKindKey] = [.init(.inProj), .init(.outProj), .init(.xProj(.forward)), .init(.xProj(.backward)),
-                                       .init(.dtProj(.forward)), .init(.dtProj(.backward))]
+    static let all: [LinearKindKey] = LayerTensor.linears.compactMap { $0.linear.map(LinearKindKey.init) }
     /// The point whose quantizer feeds this linear.
     var inputPoint: ActivationPoint {
         switch kind {

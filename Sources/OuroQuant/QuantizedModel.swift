@@ -63,10 +63,9 @@ public struct QuantizedModel: Sendable {
     /// Coverage check (`method.md` §4.10): all depth × 6 linears, Â/D̂ of both directions and
     /// every point of every layer and direction carry consistent parameters.
     public func checkCoverage() throws {
-        let c = config, D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank, L = c.seqLen
+        let c = config, L = c.seqLen
         let layout = QuantLayout(c)
         guard layers.count == c.depth else { throw QuantError("coverage: \(layers.count) quantized layers, the model has \(c.depth)") }
-        let wb = quant.setting.weightBits
         for (l, q) in layers.enumerated() {
             func check(_ m: QuantizedMatrix, _ name: String, _ r: Int, _ k: Int, _ bits: Int) throws {
                 guard m.rows == r, m.cols == k, m.bits == bits, m.values.count == r * k, m.scales.count == r else {
@@ -76,14 +75,12 @@ public struct QuantizedModel: Sendable {
                     throw QuantError("coverage: layer \(l) \(name) row \(i) has scale \(m.scales[i])")
                 }
             }
-            try check(q.inProj, "in_proj", 2 * E, D, wb); try check(q.outProj, "out_proj", D, E, wb)
             guard q.xProj.count == 2, q.dtProj.count == 2, q.a.count == 2, q.d.count == 2 else {
                 throw QuantError("coverage: layer \(l) lacks a scan direction")
             }
-            for d in 0..<2 {
-                let sfx = d == 0 ? "" : "_b"
-                try check(q.xProj[d], "x_proj\(sfx)", R + 2 * N, E, wb); try check(q.dtProj[d], "dt_proj\(sfx)", E, R, wb)
-                try check(q.a[d], d == 0 ? "A" : "A_b", E, N, quant.adBits); try check(q.d[d], d == 0 ? "D" : "D_b", E, 1, quant.adBits)
+            for t in LayerTensor.all {
+                let (rows, cols) = t.shape(c)
+                try check(q[keyPath: t.keyPath], t.name, rows, cols, t.bitWidth(quant))
             }
         }
         guard points.count == layout.points.count else {
@@ -115,14 +112,7 @@ public struct QuantizedModel: Sendable {
     public func simulatedModel() -> VisionMamba {
         var w = fp
         for (l, q) in layers.enumerated() {
-            w.layers[l].inProj = q.inProj.dequantized()
-            w.layers[l].outProj = q.outProj.dequantized()
-            for d in ScanDirection.allCases {
-                w.layers[l][d].xProj = q.xProj[d.rawValue].dequantized()
-                w.layers[l][d].dtProj = q.dtProj[d.rawValue].dequantized()
-                w.layers[l][d].aOverride = q.a[d.rawValue].dequantized()
-                w.layers[l][d].d = q.d[d.rawValue].dequantized()
-            }
+            for t in LayerTensor.all { t.restore(&w.layers[l], q[keyPath: t.keyPath].dequantized()) }
         }
         return VisionMamba(config: config, weights: w)
     }

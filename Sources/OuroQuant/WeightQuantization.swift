@@ -89,17 +89,11 @@ public struct QuantizedLayer: Equatable, Sendable {
     /// Quantizes one layer.
     public static func quantize(_ w: LayerWeights, config c: VisionMambaConfig, weightBits: Int, adBits: Int = 8,
                                 candidates: Int = 100) -> QuantizedLayer {
-        let D = c.embedDim, E = c.dInner, N = c.dState, R = c.dtRank
-        func q(_ v: [Float], _ r: Int, _ k: Int, _ b: Int) -> QuantizedMatrix {
-            QuantizedMatrix.quantize(v, rows: r, cols: k, bits: b, candidates: candidates)
-        }
-        let dirs = ScanDirection.allCases.map { w[$0] }
-        return QuantizedLayer(
-            inProj: q(w.inProj, 2 * E, D, weightBits), outProj: q(w.outProj, D, E, weightBits),
-            xProj: dirs.map { q($0.xProj, R + 2 * N, E, weightBits) },
-            dtProj: dirs.map { q($0.dtProj, E, R, weightBits) },
-            a: dirs.map { q(aMatrix($0.aLog), E, N, adBits) },
-            d: dirs.map { q($0.d, E, 1, adBits) })
+        QuantizedLayer(tensors: LayerTensor.all.map { t in
+            let (rows, cols) = t.shape(c)
+            return QuantizedMatrix.quantize(t.values(w), rows: rows, cols: cols, bits: t.bits == .weight ? weightBits : adBits,
+                                            candidates: candidates)
+        })
     }
 
     /// The matrix of a linear kind.

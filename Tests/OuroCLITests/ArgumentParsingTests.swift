@@ -13,6 +13,9 @@ struct ArgumentParsingTests {
         (["compare", "--out", "/tmp/never", "--methods", "ouromamba,nope"], "static-outlier-list"),
         (["compare", "--out", "/tmp/never", "--settings", "w4a4,w3"], "expected w4a4, w4a8, w8a8 or wXaYoZ"),
         (["compare", "--out", "/tmp/never", "--engine", "float"], "sim"),
+        (["quantize", "--calib", "noise:2", "--out", "/tmp/never.safetensors", "--setting", "w5a4o8"], "weight bits 5: expected one of 4, 8"),
+        // The format table refuses, before any calibration, what the engine cannot run.
+        (["compare", "--out", "/tmp/never", "--settings", "w4a4,w4a6o8", "--engine", "int"], "--engine int cannot run w4a6o8: inlier 6-bit"),
         (["coordinator", "--bind", "ipc:///tmp/never", "--setting", "w4"], "expected w4a4, w4a8, w8a8 or wXaYoZ"),
     ])
     func badValueIsAUsageError(args: [String], mentions: String) throws {

@@ -153,8 +153,8 @@ func runFused(x: [Float], T: Int, ldx: Int, w: PackedWeights, scales: [Float], i
 @Suite("IntGEMM fused vs simulated fake-quant") struct IntGEMMFusedTests {
     /// |y - y_ref| <= 1e-5 · Σ_k |x̂_k·Ŵ_ok| (relative to the dot product's absolute scale, so
     /// cancellation between inlier and outlier terms cannot make the bound meaningless).
-    @Test(arguments: IntGEMMSetting.allCases, [8, 16])
-    func matchesSimulation(setting: IntGEMMSetting, outlierBits: Int) throws {
+    @Test(arguments: QuantSetting.integerPresets, [8, 16])
+    func matchesSimulation(setting: QuantSetting, outlierBits: Int) throws {
         var g = GEMMCase(seed: 1234)
         let shapes: [(T: Int, K: Int, N: Int)] = oddShapes + [(50, 384, 44), (61, 64, 36)]
         for s in shapes {
@@ -177,8 +177,8 @@ func runFused(x: [Float], T: Int, ldx: Int, w: PackedWeights, scales: [Float], i
     }
 
     /// 1, 2, 3 threads and AVX2 vs portable: bit-identical outputs.
-    @Test(arguments: IntGEMMSetting.allCases)
-    func deterministicAcrossThreadsAndPaths(setting: IntGEMMSetting) throws {
+    @Test(arguments: QuantSetting.integerPresets)
+    func deterministicAcrossThreadsAndPaths(setting: QuantSetting) throws {
         var g = GEMMCase(seed: 77)
         let T = 205, K = 100, N = 44
         let w = try g.weights(N: N, K: K, bits: setting.weightBits)

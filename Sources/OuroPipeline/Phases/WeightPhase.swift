@@ -4,13 +4,10 @@ import OuroModel
 import OuroQuant
 
 /// Weight quantization (cluster.md §9.2): one task per layer, no data needed; the result holds
-/// the layer's ten quantized matrices. Merge = collect, exactly one result per layer.
+/// the layer's quantized tensors (`LayerTensor.all`). Merge = collect, exactly one result per layer.
 public enum WeightPhase {
     /// The phase name.
     public static let name = "weights"
-
-    /// The matrices of a layer in wire order.
-    static let names = ["in_proj", "out_proj", "x_proj", "x_proj_b", "dt_proj", "dt_proj_b", "A", "A_b", "D", "D_b"]
 
     /// One task per layer.
     public static func tasks(layers: Int, quant: QuantConfig, modelSHA256: String) -> [TaskSpec] {
@@ -30,17 +27,14 @@ public enum WeightPhase {
         let q = QuantizedLayer.quantize(model.weights.layers[l], config: model.config, weightBits: quant.setting.weightBits,
                                         adBits: quant.adBits, candidates: quant.candidates)
         var tensors: [WireTensor] = []
-        for (n, m) in zip(names, matrices(q)) {
+        for (t, m) in zip(LayerTensor.all, q.tensors) {
+            let n = t.name
             tensors += [WireTensor(name: n + ".values", dtype: .i8, shape: [m.rows, m.cols], frame: Frame(copyingElementsOf: m.values)),
                         WireTensor(name: n + ".scales", floats: m.scales), WireTensor(name: n + ".istar", ints: m.istar),
                         WireTensor(name: n + ".bits", ints: [Int32(m.bits)])]
         }
         let (list, frames) = WireTensors.encode(tensors)
         return TaskOutput(metadata: ["layer": .int(l), WireTensors.key: list], frames: frames)
-    }
-
-    static func matrices(_ q: QuantizedLayer) -> [QuantizedMatrix] {
-        [q.inProj, q.outProj, q.xProj[0], q.xProj[1], q.dtProj[0], q.dtProj[1], q.a[0], q.a[1], q.d[0], q.d[1]]
     }
 
     /// Coordinator side: rebuilds the layer (shapes and finiteness checked; coverage is checked again on assembly).
@@ -50,6 +44,7 @@ public enum WeightPhase {
             throw JobError("\(source): layer does not match its task")
         }
         let t = WireTensors.byName(try WireTensors.decode(r.metadata[WireTensors.key], frames: r.frames, source: source))
+        let names = LayerTensor.all.map(\.name)
         guard t.count == 4 * names.count else { throw JobError("\(source): \(t.count) tensors, expected \(4 * names.count)") }
         let mats: [QuantizedMatrix] = try names.map { n in
             let v = try t.require(n + ".values", source)
@@ -62,7 +57,6 @@ public enum WeightPhase {
             let bits = try t.require(n + ".bits", source).int32s(source, count: 1)[0]
             return QuantizedMatrix(rows: rows, cols: cols, bits: Int(bits), values: values, scales: scales, istar: istar)
         }
-        return (l, QuantizedLayer(inProj: mats[0], outProj: mats[1], xProj: [mats[2], mats[3]], dtProj: [mats[4], mats[5]],
-                                  a: [mats[6], mats[7]], d: [mats[8], mats[9]]))
+        return (l, QuantizedLayer(tensors: mats))
     }
 }

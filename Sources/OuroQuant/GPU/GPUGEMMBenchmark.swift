@@ -4,7 +4,7 @@ import OuroEngine
 /// One benchmark cell of the GPU mixed-precision GEMM against cuBLAS FP16.
 public struct GPUGEMMBenchRow: Sendable {
     public var M: Int, K: Int, N: Int
-    /// "w4a8" or "w4a4" (8-bit outliers in both).
+    /// The setting (`w4a8o8` or `w4a4`: the GPU GEMM keeps outliers at 8 bits).
     public var setting: String
     /// Requested fraction of K marked as outlier columns (per group of 128 rows).
     public var outlierFraction: Double
@@ -50,8 +50,8 @@ public struct GPUGEMMBenchRow: Sendable {
 public enum GPUGEMMBenchmark {
     /// Vim-base linears over 64 images: M = 197·64 tokens; in_proj (768 → 3072), out_proj (1536 → 768).
     public static let defaultShapes: [(M: Int, K: Int, N: Int)] = [(12608, 768, 3072), (12608, 1536, 768)]
-    /// Settings (name, b_I).
-    public static let settings: [(name: String, inlierBits: Int)] = [("w4a8", 8), ("w4a4", 4)]
+    /// Settings: the formats the GPU GEMM runs (8-bit outliers).
+    public static let settings: [QuantSetting] = [try! QuantSetting(weightBits: 4, inlierBits: 8, outlierBits: 8), .w4a4]
     public static let fractions = [0.02, 0.05]
     /// Relative error allowed against the CPU reference (FP16 rounding is 4.9e-4).
     public static let tolerance = 2e-3
@@ -110,7 +110,7 @@ public enum GPUGEMMBenchmark {
                 let xq = GPUMixedPrecisionReference.halfToFloat(xhHost)
 
                 for st in settings {
-                    let qmax = Float(st.inlierBits == 4 ? 7 : 127)
+                    let qmax = Float(Quantizer.qmax(bits: st.inlierBits))
                     // Static S_I[t] from the inlier maximum (stands in for calibration).
                     var isOut = [Bool](repeating: false, count: K), group = -1
                     let sI = (0..<M).map { t -> Float in
@@ -165,7 +165,7 @@ public enum GPUGEMMBenchmark {
                         try dev.hgemmNT(m: M, n: N, k: K, a: xh.address, b: wh.address, c: outRef.address)
                     }
                     let row = GPUGEMMBenchRow(
-                        M: M, K: K, N: N, setting: st.name, outlierFraction: f, outlierColumns: nOut, outlierWidth: outliers.width,
+                        M: M, K: K, N: N, setting: st.description, outlierFraction: f, outlierColumns: nOut, outlierWidth: outliers.width,
                         checkRows: checked.rows, checkCols: checked.cols, maxRelError: maxRel, quantMismatches: mismatches,
                         passed: maxRel <= tolerance && mismatches == 0, gemmMsByTile: byTile, tile: best.tile.rawValue,
                         gemmMs: byTile[best.tile.rawValue]!, quantMs: quantMs, fullMs: fullMs, cublasMs: cublasMs)

@@ -207,10 +207,12 @@ public final class GPUMixedPrecisionGEMM {
     /// Queues the activation quantization of `input` (M×K row-major, FP16 when `half`, else
     /// float32) into `x` with b_I = `inlierBits` (4: ±7, 8: ±127).
     public func quantize(input: UInt64, half: Bool, into x: GPUQuantizedActivations, inlierBits: Int) throws {
-        guard inlierBits == 4 || inlierBits == 8 else { throw IntGEMMError.unsupportedBits(what: "activations", bits: inlierBits) }
+        guard QuantFormat.supports(.inlier, bits: inlierBits, device: .gpu) else {
+            throw IntGEMMError.unsupportedBits(what: "activations", bits: inlierBits)
+        }
         guard x.cols % 8 == 0 else { throw IntGEMMError.shapeMismatch("GPU quantizer needs K % 8 == 0 (K \(x.cols))") }
         try device.launch(half ? quantHalf : quantFloat, grid: GPUDim(x.rows), block: GPUDim(128), args: [
-            .pointer(input), .pointer(x.inlierScales.address), .i(inlierBits == 4 ? 7 : 127),
+            .pointer(input), .pointer(x.inlierScales.address), .i(Quantizer.qmax(bits: inlierBits)),
             .pointer(x.indices.address), .i(x.outliers.width), .pointer(x.qI.address), .pointer(x.qO.address),
             .pointer(x.outlierScales.address), .i(x.rows), .i(x.cols),
         ])

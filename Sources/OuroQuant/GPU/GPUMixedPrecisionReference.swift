@@ -20,7 +20,7 @@ public enum GPUMixedPrecisionReference {
     /// `x` holds rows `rowRange` only): q_I (`count`×K), q_O (`count`×P), s_O.
     public static func quantize(x: [Float], rowRange: Range<Int>, cols K: Int, inlierScales sI: [Float], inlierBits: Int,
                                 outliers: GPUOutlierGroups) -> (qI: [Int8], qO: [Int8], sO: [Float]) {
-        let n = rowRange.count, P = outliers.width, qmax = inlierBits == 4 ? 7 : 127
+        let n = rowRange.count, P = outliers.width, qmax = Quantizer.qmax(bits: inlierBits)
         var qI = [Int8](repeating: 0, count: n * K), qO = [Int8](repeating: 0, count: n * P)
         var sO = [Float](repeating: 0, count: n)
         for (i, t) in rowRange.enumerated() {

@@ -51,7 +51,7 @@ struct BenchProblem {
     }
 
     /// The full op (quantize + int GEMM + outliers + dequantize) as a closure.
-    func fullOp(weights: PackedWeights, scales: [Float], outliers: OutlierColumns, setting: IntGEMMSetting,
+    func fullOp(weights: PackedWeights, scales: [Float], outliers: OutlierColumns, setting: QuantSetting,
                 threads: Int, path: KernelPath) -> () throws -> Void {
         var xo = x
         for t in 0..<M { for c in outliers.columns(ofRow: t) { xo[t * K + Int(c)] *= 20 } }
@@ -68,11 +68,11 @@ struct BenchProblem {
     }
 
     /// The int32 GEMM alone on pre-quantized, padded activations.
-    func innerOp(weights: PackedWeights, scales: [Float], outliers: OutlierColumns, setting: IntGEMMSetting,
+    func innerOp(weights: PackedWeights, scales: [Float], outliers: OutlierColumns, setting: QuantSetting,
                  threads: Int, path: KernelPath) throws -> () -> Void {
         let p = try path.resolved()
         let lda = Int(ouro_kpad(Int32(K))), rowsPad = (M + 11) / 12 * 12
-        let qmax = Int32(setting.inlierBits == 4 ? 7 : 127)
+        let qmax = Int32(Quantizer.qmax(bits: setting.inlierBits))
         var a = [Int8](repeating: 0, count: rowsPad * lda)
         var rowsum = [Int32](repeating: 0, count: rowsPad)
         x.withUnsafeBufferPointer { xb in

@@ -10,7 +10,7 @@ public enum IntGEMMBenchmark {
     /// One measured configuration. Throughputs count 2·M·K·N operations.
     public struct Row: Sendable {
         public var M: Int, K: Int, N: Int
-        public var setting: IntGEMMSetting
+        public var setting: QuantSetting
         /// Requested and realised mean outlier fraction |O_t| / K.
         public var outlierFraction: Double, realisedFraction: Double
         /// Best-of times in milliseconds.
@@ -32,7 +32,7 @@ public enum IntGEMMBenchmark {
     /// Runs every shape × setting × outlier fraction; `repeats` timed runs after one warm-up,
     /// best kept. Outlier lists are shared by windows of 10 rows (method.md 4.5).
     public static func run(shapes: [(M: Int, K: Int, N: Int)] = defaultShapes,
-                           settings: [IntGEMMSetting] = IntGEMMSetting.allCases,
+                           settings: [QuantSetting] = QuantSetting.integerPresets,
                            outlierFractions: [Double] = [0, 0.02, 0.05], threads: Int = 2,
                            repeats: Int = 30, path: KernelPath = .auto) throws -> [Row] {
         openblas_set_num_threads(Int32(threads))
@@ -66,7 +66,7 @@ public enum IntGEMMBenchmark {
         s += "| M | K | N | setting | outl. | full ms | full GOP/s | inner GOP/s | sgemm GFLOP/s | full/sgemm | inner/sgemm |\n"
         s += "|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in rows {
-            s += "| \(r.M) | \(r.K) | \(r.N) | \(r.setting.rawValue) | \(fmt(r.realisedFraction * 100, 1))% | "
+            s += "| \(r.M) | \(r.K) | \(r.N) | \(r.setting.description) | \(fmt(r.realisedFraction * 100, 1))% | "
             s += "\(fmt(r.fullMs, 3)) | \(fmt(r.fullGOPs, 0)) | \(fmt(r.innerGOPs, 0)) | \(fmt(r.sgemmGFLOPs, 0)) | "
             s += "\(fmt(r.ratio, 2))× | \(fmt(r.sgemmMs / r.innerMs, 2))× |\n"
         }

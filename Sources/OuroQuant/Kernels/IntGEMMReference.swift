@@ -33,7 +33,7 @@ public enum IntGEMMReference {
     public static func simulate(x: [Float], rows: Int, ldx: Int, weights: PackedWeights, inlierScales: [Float],
                                 inlierBits: Int, outliers: OutlierColumns, outlierBits: Int)
         -> (y: [Double], magnitude: [Double]) {
-        let K = weights.cols, N = weights.rows, qmax = inlierBits == 4 ? 7 : 127
+        let K = weights.cols, N = weights.rows, qmax = Quantizer.qmax(bits: inlierBits)
         let qw = weights.int8Values()
         var y = [Double](repeating: 0, count: rows * N), mag = y
         var xh = [Double](repeating: 0, count: K)

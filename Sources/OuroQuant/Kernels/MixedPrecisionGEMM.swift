@@ -21,7 +21,7 @@ public enum MixedPrecisionGEMM {
                            threads: Int = 2, path: KernelPath = .auto) throws {
         let K = weights.cols, N = weights.rows
         try validate(rows: rows, inlierBits: inlierBits)
-        guard outlierBits == 8 || outlierBits == 16 else {
+        guard QuantFormat.supports(.outlier, bits: outlierBits, engine: .int) else {
             throw IntGEMMError.unsupportedBits(what: "outliers", bits: outlierBits)
         }
         guard ldx >= K, ldy >= N else { throw IntGEMMError.shapeMismatch("ldx \(ldx) < \(K) or ldy \(ldy) < \(N)") }
@@ -111,7 +111,7 @@ public enum MixedPrecisionGEMM {
     }
 
     private static func validate(rows: Int, inlierBits: Int) throws {
-        guard inlierBits == 4 || inlierBits == 8 else {
+        guard QuantFormat.supports(.inlier, bits: inlierBits, engine: .int) else {
             throw IntGEMMError.unsupportedBits(what: "inliers", bits: inlierBits)
         }
         guard rows >= 0 else { throw IntGEMMError.shapeMismatch("rows \(rows) < 0") }
