@@ -1,15 +1,14 @@
 import Foundation
+import OuroSupport
 
-/// A progress display: a redrawn bar with rate and ETA on a terminal, plain periodic log
-/// lines otherwise (CI logs, pipes). Silent with --quiet/--json.
+/// A progress display in units (images, steps): a redrawn bar with rate and ETA on a terminal,
+/// plain periodic log lines otherwise (CI logs, pipes). Silent with --quiet/--json.
 final class ProgressBar {
     let label: String
     let total: Int
     let enabled: Bool
-    let isTTY: Bool
     let started = Date()
-    var lastPrint = Date.distantPast
-    let interval: TimeInterval
+    private let display: ProgressDisplay
 
     /// Units already done when the bar starts (resumed runs): excluded from the rate.
     let initial: Int
@@ -17,39 +16,25 @@ final class ProgressBar {
     init(_ label: String, total: Int, console: Console, interval: TimeInterval = 5, initial: Int = 0) {
         self.label = label; self.total = max(total, 1); self.initial = initial
         enabled = !console.quiet
-        isTTY = isatty(STDERR_FILENO) != 0
-        self.interval = isTTY ? 0.1 : interval
+        display = ProgressDisplay(isTTY: isatty(STDERR_FILENO) != 0, interval: interval, redrawInterval: 0.1) {
+            FileHandle.standardError.write(Data($0.utf8))
+        }
     }
 
     /// Reports `done` units with a short status text.
     func update(_ done: Int, unit: String = "it", status: String = "") {
         guard enabled else { return }
-        let now = Date()
         let finished = done >= total
-        guard finished || now.timeIntervalSince(lastPrint) >= interval else { return }
-        lastPrint = now
-        let elapsed = now.timeIntervalSince(started)
+        let elapsed = Date().timeIntervalSince(started)
         // A rate over a fraction of a second is noise; show it once there is some history.
         let rate = elapsed > 0.5 ? Double(done - initial) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : .infinity
         let frac = Double(done) / Double(total)
-        if isTTY {
-            let width = 24, filled = Int(frac * Double(width))
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = String(format: "\r%@ %@ %3.0f%% %d/%d  %.1f %@/s  ETA %@  %@\u{1B}[K", label, bar, 100 * frac, done, total,
-                              rate, unit, Self.clock(eta), status)
-            FileHandle.standardError.write(Data(line.utf8))
-            if finished { FileHandle.standardError.write(Data("\n".utf8)) }
-        } else {
-            let line = String(format: "%@: %d/%d (%.0f%%) %.1f %@/s ETA %@ %@\n", label, done, total, 100 * frac, rate, unit,
-                              Self.clock(eta), status)
-            FileHandle.standardError.write(Data(line.utf8))
-        }
-    }
-
-    static func clock(_ s: Double) -> String {
-        guard s.isFinite else { return "--:--" }
-        let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%02d:%02d", t / 60, t % 60)
+        let text = display.isTTY
+            ? String(format: "%@ %@ %3.0f%% %d/%d  %.1f %@/s  ETA %@  %@", label, ProgressDisplay.bar(frac, width: 24), 100 * frac,
+                     done, total, rate, unit, ProgressDisplay.clock(eta), status)
+            : String(format: "%@: %d/%d (%.0f%%) %.1f %@/s ETA %@ %@", label, done, total, 100 * frac, rate, unit,
+                     ProgressDisplay.clock(eta), status)
+        display.show(text, key: finished ? "done" : "running", done: finished)
     }
 }

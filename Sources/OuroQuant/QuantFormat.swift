@@ -108,12 +108,15 @@ extension QuantSetting {
     /// The engines that run every part of it.
     public var engines: Set<QuantEngine> { formats.reduce(Set(QuantEngine.allCases)) { $0.intersection($1.engines) } }
 
-    /// An error naming what `engine` cannot run in this setting, or nil when it runs all of it.
+    /// An error saying which widths `engine` runs, or nil when it runs all of this setting.
     public func unsupported(by engine: QuantEngine) -> String? {
-        let missing = formats.filter { !$0.engines.contains(engine) }
-        guard !missing.isEmpty else { return nil }
-        return "--engine \(engine.rawValue) cannot run \(self): "
-            + missing.map { "\($0.role.rawValue) \($0.bits)-bit" }.joined(separator: ", ")
-            + " (engines of this setting: \(engines.map(\.rawValue).sorted().joined(separator: ", ")))"
+        guard formats.contains(where: { !$0.engines.contains(engine) }) else { return nil }
+        // Name the roles where the engine runs only some widths: "inlier bits 4/8 and outlier bits 8/16".
+        let limits = [QuantFormat.Role.weight, .inlier, .outlier].compactMap { role -> String? in
+            let rows = QuantFormat.table.filter { $0.role == role }
+            let ok = rows.filter { $0.engines.contains(engine) }.map { String($0.bits) }
+            return ok.count == rows.count ? nil : "\(role.rawValue) bits \(ok.joined(separator: "/"))"
+        }
+        return "--engine \(engine.rawValue) supports \(limits.joined(separator: " and ")), not \(self)"
     }
 }

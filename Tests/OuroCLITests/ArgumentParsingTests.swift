@@ -15,7 +15,7 @@ struct ArgumentParsingTests {
         (["compare", "--out", "/tmp/never", "--engine", "float"], "sim"),
         (["quantize", "--calib", "noise:2", "--out", "/tmp/never.safetensors", "--setting", "w5a4o8"], "weight bits 5: expected one of 4, 8"),
         // The format table refuses, before any calibration, what the engine cannot run.
-        (["compare", "--out", "/tmp/never", "--settings", "w4a4,w4a6o8", "--engine", "int"], "--engine int cannot run w4a6o8: inlier 6-bit"),
+        (["compare", "--out", "/tmp/never", "--settings", "w4a4,w4a6o8", "--engine", "int"], "--engine int supports inlier bits 4/8 and outlier bits 8/16, not w4a6o8"),
         (["coordinator", "--bind", "ipc:///tmp/never", "--setting", "w4"], "expected w4a4, w4a8, w8a8 or wXaYoZ"),
     ])
     func badValueIsAUsageError(args: [String], mentions: String) throws {

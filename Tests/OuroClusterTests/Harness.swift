@@ -1,6 +1,7 @@
 import OuroSupport
 import Foundation
 import Logging
+import OuroTestSupport
 @testable import OuroCluster
 
 /// Shared helpers for the cluster tests: fast heartbeats, a deterministic handler, workers on threads.
@@ -56,21 +57,9 @@ enum Harness {
         Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, TaskResult.checksum(of: (try? compute($0).frames) ?? [])) })
     }
 
-    static func tempDirectory() -> URL {
-        let u = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ouro-test-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-        return u
-    }
+    static func tempDirectory() -> URL { TestFiles.temporaryDirectory() }
 
-    /// Polls `condition` every 10 ms for up to `timeout` seconds.
-    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return condition()
-    }
+    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool { TestFiles.eventually(timeout: timeout, condition) }
 }
 
 /// A worker running `run()` on its own thread.

@@ -18,21 +18,9 @@ enum PipelineHarness {
         return l
     }
 
-    /// Polls `condition` every 10 ms for up to `timeout` seconds.
-    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return condition()
-    }
+    static func tempDirectory() -> URL { TestFiles.temporaryDirectory("ouro-pipeline-test") }
 
-    static func tempDirectory() -> URL {
-        let u = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ouro-pipeline-test-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
-        return u
-    }
+    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool { TestFiles.eventually(timeout: timeout, condition) }
 }
 
 /// Records the tasks an executor is asked to run and forwards them to another executor.

@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 
 /// Turns progress snapshots into one-line reports per phase and shard, with the shard rate and
@@ -10,21 +11,12 @@ import Foundation
 /// is printed when the phase, the number of finished shards or the set of workers changes, and
 /// at least every `interval` seconds.
 public final class ProgressLog {
-    private let write: (String) -> Void
-    private let isTTY: Bool
-    private let interval: Double
-    private let columns: Int?
-    private var last = ""
-    private var lastKey = ""
-    private var lastTime = Date.distantPast
+    private let display: ProgressDisplay
 
     /// Creates a reporter writing with `write` (for example to stderr). `columns`: the terminal
     /// width; a redrawn line longer than that would wrap and could no longer be redrawn in place.
     public init(isTTY: Bool, interval: Double = 10, columns: Int? = nil, write: @escaping (String) -> Void) {
-        self.isTTY = isTTY
-        self.interval = interval
-        self.columns = columns.flatMap { $0 > 1 ? $0 : nil }
-        self.write = write
+        display = ProgressDisplay(isTTY: isTTY, interval: interval, columns: columns, write: write)
     }
 
     /// Shards computed per second in this run (resumed shards excluded); nil during the first
@@ -47,21 +39,13 @@ public final class ProgressLog {
     /// The terminal line for a snapshot: bar, shards, rate, ETA, then the details and the workers.
     public static func bar(_ p: ClusterProgress, width: Int = 20) -> String {
         let frac = p.tasksTotal > 0 ? Double(p.tasksDone) / Double(p.tasksTotal) : 0
-        let filled = min(width, Int(frac * Double(width)))
-        var s = "[\(p.phase ?? "-")] " + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        var s = "[\(p.phase ?? "-")] " + ProgressDisplay.bar(frac, width: width)
         s += " \(p.tasksDone)/\(p.tasksTotal) shards"
         s += rate(p).map { String(format: "  %.2f shards/s", $0) } ?? "  -.-- shards/s"
         // Done: no time is left; unknown (nothing computed yet): dashes.
         let eta = p.tasksDone >= p.tasksTotal ? 0 : p.etaSeconds
-        s += "  ETA " + clock(eta) + "  " + details(p).joined(separator: ", ")
+        s += "  ETA " + ProgressDisplay.clock(eta) + "  " + details(p).joined(separator: ", ")
         return s + workers(p)
-    }
-
-    /// `mm:ss` (or `h:mm:ss`), `--:--` when unknown.
-    static func clock(_ seconds: Double?) -> String {
-        guard let seconds, seconds.isFinite, seconds >= 0 else { return "--:--" }
-        let t = Int(seconds.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%02d:%02d", t / 60, t % 60)
     }
 
     private static func details(_ p: ClusterProgress) -> [String] {
@@ -98,23 +82,11 @@ public final class ProgressLog {
 
     /// Reports a snapshot.
     public func report(_ p: ClusterProgress) {
-        if isTTY {
-            var text = ProgressLog.bar(p)
-            if let columns, text.count > columns - 1 { text = String(text.prefix(columns - 2)) + "…" }
-            guard text != last else { return }
-            last = text
-            write("\r" + text + "\u{1B}[K")
-            if p.tasksDone == p.tasksTotal { write("\n") }
-            return
+        if display.isTTY {
+            display.show(ProgressLog.bar(p), key: "", done: p.tasksDone == p.tasksTotal)
+        } else {
+            let key = "\(p.phase ?? "")|\(p.tasksDone)|\(p.workers.map { "\($0.workerId)=\($0.state.rawValue)" })"
+            display.show(ProgressLog.line(p), key: key, done: p.tasksDone == p.tasksTotal)
         }
-        let text = ProgressLog.line(p)
-        guard text != last else { return }
-        last = text
-        let key = "\(p.phase ?? "")|\(p.tasksDone)|\(p.workers.map { "\($0.workerId)=\($0.state.rawValue)" })"
-        let now = Date()
-        guard key != lastKey || now.timeIntervalSince(lastTime) >= interval else { return }
-        lastKey = key
-        lastTime = now
-        write(text + "\n")
     }
 }
