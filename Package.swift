@@ -38,20 +38,30 @@ let package = Package(
         .target(name: "CFloatKernels", path: "Sources/CFloatKernels", exclude: ["README.md"],
                 cSettings: [.unsafeFlags(["-O3"])]),
 
+        // Build tool: embeds a target's .cu files as string constants (`CUDASource`), so the
+        // kernels are real CUDA files and the binary stays one file.
+        .executableTarget(name: "embed-cuda", path: "Sources/embed-cuda"),
+        .plugin(name: "EmbedCUDA", capability: .buildTool(), dependencies: ["embed-cuda"], path: "Sources/EmbedCUDA"),
+
         // engine: tensors, BLAS, vector math, threading and the backend seam.
-        .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md", "GPU/ouro_ops.cu"],
+                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
         .target(name: "OuroCheckpoint", dependencies: ["OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Vision Mamba: config, weights, forward and backward.
-        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md", "GPU/ouro_model.cu"],
+                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
         .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Training: AdamW, schedules, the training loop.
         .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.
-        .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
+                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
-        .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"], exclude: ["README.md", "Kernels/README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"],
+                exclude: ["README.md", "Kernels/README.md", "GPU/ouro_mpgemm.cu", "GPU/ouro_calibration.cu"],
+                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // Cluster runtime, payload-agnostic: ZeroMQ protocol, coordinator, worker, journal, security.
         .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroSupport", .product(name: "Logging", package: "swift-log")],
                 exclude: ["README.md"], swiftSettings: fast + v5),

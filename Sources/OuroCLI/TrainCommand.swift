@@ -3,6 +3,7 @@ import Foundation
 import OuroData
 import OuroEngine
 import OuroModel
+import OuroPipeline
 import OuroTrain
 
 /// `ouromamba train`: trains a Vision Mamba on Fashion-MNIST.

@@ -268,3 +268,17 @@ import OuroTestSupport
         #expect(relativeMaxError(try dev.download(out), cpu) < 1e-6)
     }
 }
+
+/// The CUDA kernels live in `.cu` files and are embedded at build time: what the device
+/// compiles is that file's text (after the Swift side's one `#define`).
+@Suite struct EmbeddedCUDATests {
+    @Test func opsModuleIsTheCUFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/OuroEngine/GPU/ouro_ops.cu")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let code = GPUOps.module.code
+        #expect(code.hasPrefix("#define OURO_MAXN "))
+        #expect(code.hasSuffix(text), "the embedded ouro_ops differs from \(file.path): rebuild")
+        #expect(code.contains("extern \"C\" __global__ void ouro_sum_channels("))
+    }
+}
