@@ -54,12 +54,12 @@ let package = Package(
         // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
         .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
         // Training: AdamW, schedules, the training loop.
-        .target(name: "OuroTrain", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroTrain", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
         // OuroMamba-Gen: synthetic calibration images.
-        .target(name: "OuroGen", dependencies: ["OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
+        .target(name: "OuroGen", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
                 swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
-        .target(name: "OuroQuant", dependencies: ["OuroModel", "OuroCheckpoint", "COuroKernels"],
+        .target(name: "OuroQuant", dependencies: ["CBLAS", "OuroSupport", "OuroEngine", "OuroModel", "OuroCheckpoint", "COuroKernels"],
                 exclude: ["README.md", "Kernels/README.md", "GPU/ouro_mpgemm.cu", "GPU/ouro_calibration.cu"],
                 swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
         // Cluster runtime, payload-agnostic: ZeroMQ protocol, coordinator, worker, journal, security.
@@ -85,14 +85,15 @@ let package = Package(
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroSupport", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroModelTests", dependencies: ["OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroModelTests", dependencies: ["OuroEngine", "OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
         // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.
-        .testTarget(name: "OuroDataTests", dependencies: ["OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroQuantTests", dependencies: ["OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroGenTests", dependencies: ["OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroTrainTests", dependencies: ["OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroClusterTests", dependencies: ["OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroPipelineTests", dependencies: ["OuroPipeline", "OuroCluster", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroDataTests", dependencies: ["OuroEngine", "OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroQuantTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroGenTests", dependencies: ["OuroEngine", "OuroModel", "OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroTrainTests", dependencies: ["OuroEngine", "OuroModel", "OuroData", "OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroClusterTests", dependencies: ["OuroSupport", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroPipelineTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroGen", "OuroQuant",
+                                                          "OuroPipeline", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v5),
         .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
     ]
 )

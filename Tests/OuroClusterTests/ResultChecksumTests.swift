@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 import Testing
 @testable import OuroCluster
 

@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 /// A ROUTER routing id.
 struct PeerID: Hashable, CustomStringConvertible, Sendable {
     let bytes: [UInt8]

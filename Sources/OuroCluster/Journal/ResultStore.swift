@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 import Foundation
 
 /// A content-addressed store of task results: `results/<sha256 of the file>.omqr`.

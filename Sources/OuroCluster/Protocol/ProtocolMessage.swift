@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 /// A validated, typed protocol message.
 public enum ProtocolMessage: Sendable {
     case ready(WorkerInfo)

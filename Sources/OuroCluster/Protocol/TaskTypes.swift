@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 /// One unit of work: what the coordinator sends in a TASK.
 public struct TaskSpec: Sendable {
     /// Unique id within its phase (at most 256 bytes), for example a hash of its inputs.

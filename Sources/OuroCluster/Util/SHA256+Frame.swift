@@ -1,5 +1,4 @@
 import OuroSupport
-import OuroCheckpoint
 
 extension SHA256 {
     /// Hashes a frame's bytes without copying.
