@@ -5,7 +5,7 @@ import PackageDescription
 let fast: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]
-let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "OuroMamba",
@@ -33,7 +33,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
         // Internal utilities without dependencies (durable atomic file writes).
-        .target(name: "OuroSupport", exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroSupport", exclude: ["README.md"], swiftSettings: fast + v6),
         // Float32 SIMD kernels of the engine (selective scan), AVX2 and AVX-512 with run-time dispatch.
         .target(name: "CFloatKernels", path: "Sources/CFloatKernels", exclude: ["README.md"],
                 cSettings: [.unsafeFlags(["-O3"])]),
@@ -45,55 +45,55 @@ let package = Package(
 
         // engine: tensors, BLAS, vector math, threading and the backend seam.
         .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md", "GPU/ouro_ops.cu"],
-                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
+                swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
-        .target(name: "OuroCheckpoint", dependencies: ["OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroCheckpoint", dependencies: ["OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v6),
         // Vision Mamba: config, weights, forward and backward.
         .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md", "GPU/ouro_model.cu"],
-                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
+                swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
-        .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v6),
         // Training: AdamW, schedules, the training loop.
-        .target(name: "OuroTrain", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v5),
+        .target(name: "OuroTrain", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v6),
         // OuroMamba-Gen: synthetic calibration images.
         .target(name: "OuroGen", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
-                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
+                swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["CBLAS", "OuroSupport", "OuroEngine", "OuroModel", "OuroCheckpoint", "COuroKernels"],
                 exclude: ["README.md", "Kernels/README.md", "GPU/ouro_mpgemm.cu", "GPU/ouro_calibration.cu"],
-                swiftSettings: fast + v5, plugins: ["EmbedCUDA"]),
+                swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // Cluster runtime, payload-agnostic: ZeroMQ protocol, coordinator, worker, journal, security.
         .target(name: "OuroCluster", dependencies: ["CZMQ", "OuroSupport", .product(name: "Logging", package: "swift-log")],
-                exclude: ["README.md"], swiftSettings: fast + v5),
+                exclude: ["README.md"], swiftSettings: fast + v6),
         // The pipeline: job plan, calibration sources, phases as tasks, one driver over a shard
         // executor (in-process, local worker processes, the ZeroMQ cluster).
         .target(name: "OuroPipeline", dependencies: ["OuroSupport", "OuroCheckpoint", "OuroEngine", "OuroModel", "OuroData", "OuroGen",
                                                      "OuroQuant", "OuroCluster", .product(name: "Logging", package: "swift-log")],
-                exclude: ["README.md"], swiftSettings: fast + v5),
+                exclude: ["README.md"], swiftSettings: fast + v6),
         // The command-line interface.
         .target(name: "OuroCLI", dependencies: [
             "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData", "OuroTrain", "OuroGen", "OuroQuant",
             "OuroCluster", "OuroPipeline", "OuroSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["README.md"], swiftSettings: fast + v5),
-        .executableTarget(name: "ouromamba", dependencies: ["OuroCLI", "OuroEngine"], swiftSettings: fast + v5),
+        ], exclude: ["README.md"], swiftSettings: fast + v6),
+        .executableTarget(name: "ouromamba", dependencies: ["OuroCLI", "OuroEngine"], swiftSettings: fast + v6),
 
         // Shared test helpers (fixture lookup, comparisons).
         .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel"],
-                path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v5),
+                path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v6),
 
-        .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroSupport", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroModelTests", dependencies: ["OuroEngine", "OuroModel", "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroSupport", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroModelTests", dependencies: ["OuroEngine", "OuroModel", "OuroTestSupport"], swiftSettings: fast + v6),
         // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.
-        .testTarget(name: "OuroDataTests", dependencies: ["OuroEngine", "OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroQuantTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroQuant", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroGenTests", dependencies: ["OuroEngine", "OuroModel", "OuroGen", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroTrainTests", dependencies: ["OuroEngine", "OuroModel", "OuroData", "OuroTrain", "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroClusterTests", dependencies: ["OuroSupport", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v5),
+        .testTarget(name: "OuroDataTests", dependencies: ["OuroEngine", "OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroQuantTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroQuant", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroGenTests", dependencies: ["OuroEngine", "OuroModel", "OuroGen", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroTrainTests", dependencies: ["OuroEngine", "OuroModel", "OuroData", "OuroTrain", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroClusterTests", dependencies: ["OuroSupport", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroPipelineTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroGen", "OuroQuant",
-                                                          "OuroPipeline", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v5),
-        .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v5),
+                                                          "OuroPipeline", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroCLITests", dependencies: ["OuroCLI", "OuroData", "OuroCheckpoint", "OuroTestSupport"], swiftSettings: fast + v6),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OuroGen
+import OuroPipeline
 import OuroQuant
 
 // Settings, methods, generators and engines are parsed by ArgumentParser, so a bad value fails
@@ -24,4 +25,11 @@ func parseList<T>(_ text: String, _ element: (String) throws -> T) throws -> [T]
     let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !items.isEmpty else { throw ValidationError("expected a comma-separated list, got '\(text)'") }
     return try items.map(element)
+}
+
+/// Checks a calibration source (`DIR`, `real:N[@DATASET]`, `noise:N`, `syn:GENERATOR:N`) at parse
+/// time; the seed is applied when the command runs.
+func parseCalib(_ text: String) throws -> String {
+    _ = try usage { try CalibrationSource(parsing: text, seed: 0) }
+    return text
 }

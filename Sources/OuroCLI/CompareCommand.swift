@@ -24,7 +24,8 @@ struct CompareCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, real:N@DATASET, noise:N, syn:GENERATOR:N).")
+    @Option(name: .long, help: "Comma-separated calibration sources (DIR, real:N, real:N@DATASET, noise:N, syn:GENERATOR:N).",
+            transform: { try parseList($0, parseCalib).joined(separator: ",") })
     var calibSources = "real:128,noise:128"
     @Option(name: .long, help: ArgumentHelp("Comma-separated methods (\(QuantMethod.allCases.map(\.rawValue).joined(separator: ", "))).",
                                             valueName: "methods"),

@@ -30,7 +30,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .long, help: "Job file (JSON).") var job: String?
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "quantize (default) or generate.") var kind: JobPlan.Kind?
-    @Option(name: .long, help: "quantize: syn:GENERATOR:N, real:N, noise:N or a samples directory.") var calib: String?
+    @Option(name: .long, help: "quantize: syn:GENERATOR:N, real:N, noise:N or a samples directory.", transform: parseCalib)
+    var calib: String?
     @Option(name: .long, help: "quantize: w4a4, w4a8, w8a8 or wXaYoZ.", transform: parseSetting) var setting: QuantSetting?
     @Option(name: .long, help: "quantize: method.") var method: QuantMethod?
     @Option(name: .long, help: "quantize: outlier-list refresh period.") var nRefresh: Int?

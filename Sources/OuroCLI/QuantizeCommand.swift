@@ -32,7 +32,8 @@ struct QuantizeCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelOptions
-    @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N, real:N@DATASET or noise:N.") var calib: String
+    @Option(name: .long, help: "Calibration source: DIR, syn:GENERATOR:N, real:N, real:N@DATASET or noise:N.", transform: parseCalib)
+    var calib: String
     @Option(name: .long, help: "Bit setting: w4a4, w4a8, w8a8 or wXaYoZ.", transform: parseSetting) var setting: QuantSetting = .w4a4
     @Option(name: .long, help: "Quantization method.") var method: QuantMethod = .ouromamba
     @Option(name: .long, help: "Output artifact (.safetensors), written atomically.") var out: String

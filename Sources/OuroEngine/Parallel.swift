@@ -20,6 +20,9 @@ public struct ParallelRunner: Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
+            // The items write disjoint outputs (the contract of this type), so the body may run
+            // on several threads although its captures (pointers into those outputs) are not Sendable.
+            nonisolated(unsafe) let body = body
             let workers = min(threads, count)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 var i = w
@@ -37,10 +40,12 @@ public struct ParallelRunner: Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        let next = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        // Only touched through the atomic fetch-add.
+        nonisolated(unsafe) let next = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         next.initialize(to: 0)
         defer { next.deallocate() }
         withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
                 while true {
                     let i = Int(ouro_float_atomic_fetch_add(next, 1))

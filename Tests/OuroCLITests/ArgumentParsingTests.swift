@@ -13,6 +13,9 @@ struct ArgumentParsingTests {
         (["compare", "--out", "/tmp/never", "--methods", "ouromamba,nope"], "static-outlier-list"),
         (["compare", "--out", "/tmp/never", "--settings", "w4a4,w3"], "expected w4a4, w4a8, w8a8 or wXaYoZ"),
         (["compare", "--out", "/tmp/never", "--engine", "float"], "sim"),
+        (["quantize", "--calib", "noise:0", "--out", "/tmp/never.safetensors"], "expected a positive count"),
+        (["quantize", "--calib", "syn:gan:8", "--out", "/tmp/never.safetensors"], "expected syn:GENERATOR:N"),
+        (["compare", "--out", "/tmp/never", "--calib-sources", "real:8,real:x"], "expected a positive count"),
         (["quantize", "--calib", "noise:2", "--out", "/tmp/never.safetensors", "--setting", "w5a4o8"], "weight bits 5: expected one of 4, 8"),
         // The format table refuses, before any calibration, what the engine cannot run.
         (["compare", "--out", "/tmp/never", "--settings", "w4a4,w4a6o8", "--engine", "int"], "--engine int supports inlier bits 4/8 and outlier bits 8/16, not w4a6o8"),

@@ -63,7 +63,7 @@ enum Harness {
 }
 
 /// A worker running `run()` on its own thread.
-final class RunningWorker: @unchecked Sendable {
+final class RunningWorker: Sendable {
     let worker: Worker
     private let outcome = Locked<Result<WorkerExit, Error>?>(nil)
     private let done = DispatchSemaphore(value: 0)
@@ -101,7 +101,7 @@ final class RunningWorker: @unchecked Sendable {
 }
 
 /// Runs a phase on a background thread.
-final class BackgroundPhase: @unchecked Sendable {
+final class BackgroundPhase: Sendable {
     private let outcome = Locked<Result<PhaseOutcome, Error>?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
@@ -123,7 +123,7 @@ final class BackgroundPhase: @unchecked Sendable {
 }
 
 /// A thread-safe counter for handler calls.
-final class Counter: @unchecked Sendable {
+final class Counter: Sendable {
     private let value = Locked([String: Int]())
     func bump(_ key: String) { value.withLock { $0[key, default: 0] += 1 } }
     subscript(key: String) -> Int { value.withLock { $0[key] ?? 0 } }

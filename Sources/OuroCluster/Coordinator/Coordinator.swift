@@ -56,7 +56,8 @@ public final class Coordinator: @unchecked Sendable {
             allowMixedBackends: config.allowMixedBackends, requiredModel: config.requiredModel)
         shared = SharedState(DispatchState(settings: settings, logger: logger))
         logger.info("coordinator listening on \(endpoint)")
-        let io = CoordinatorIO(router: router, shared: shared, wakeup: wakeup, limits: config.limits,
+        // Handed over to the I/O thread, which alone uses it from here on.
+        nonisolated(unsafe) let io = CoordinatorIO(router: router, shared: shared, wakeup: wakeup, limits: config.limits,
                                heartbeatInterval: config.heartbeatInterval, logger: logger)
         ioThread = ThreadHandle(name: "ouro-coordinator-io") { io.run() }
     }

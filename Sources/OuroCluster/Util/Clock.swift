@@ -11,11 +11,11 @@ enum Clock {
 }
 
 /// Runs `body` on a new thread; `join` waits for it (with a timeout).
-final class ThreadHandle: @unchecked Sendable {
+final class ThreadHandle: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts `body` on a thread named `name`.
-    init(name: String, _ body: @escaping () -> Void) {
+    init(name: String, _ body: @escaping @Sendable () -> Void) {
         let done = self.done
         let t = Thread {
             body()

@@ -2,7 +2,7 @@ import OuroSupport
 import Logging
 
 /// What a task handler can see and report while it runs. Thread-safe.
-public final class TaskContext: @unchecked Sendable {
+public final class TaskContext: Sendable {
     /// The job the task belongs to.
     public let job: JobContext
     /// A logger for the handler.

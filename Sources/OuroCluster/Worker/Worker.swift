@@ -24,7 +24,7 @@ public enum WorkerError: Error, Equatable, Sendable, CustomStringConvertible {
 public final class Worker: @unchecked Sendable {
     /// Computes one task. Throw `TaskError.system(…)` for retryable trouble; any other error is
     /// an `application` error and fails the job.
-    public typealias Handler = (TaskSpec, TaskContext) throws -> TaskOutput
+    public typealias Handler = @Sendable (TaskSpec, TaskContext) throws -> TaskOutput
 
     private enum Control { case running, stop, kill }
     private enum SessionEnd { case exit(WorkerExit), lost }

@@ -34,8 +34,10 @@ public final class InProcessExecutor: ShardExecutor {
             let begun = Date()
             report(name, done: i, total: tasks.count, running: spec.id, step: nil, steps: nil, start: start)
             let id = spec.id
-            let ctx = TaskContext(job: job, logger: logger) { [unowned self] step, steps in
-                self.report(name, done: i, total: tasks.count, running: id, step: step, steps: steps, start: start)
+            // The handler reports progress synchronously on this thread, inside `run` below.
+            nonisolated(unsafe) let executor = self
+            let ctx = TaskContext(job: job, logger: logger) { step, steps in
+                executor.report(name, done: i, total: tasks.count, running: id, step: step, steps: steps, start: start)
             }
             let out = try handler.run(spec, ctx)
             results[spec.id] = TaskResult(taskId: spec.id, phase: name, attempt: 1, metadata: out.metadata, frames: out.frames,

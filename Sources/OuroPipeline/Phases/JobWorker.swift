@@ -8,7 +8,7 @@ import OuroModel
 ///
 /// It refuses (application error) a task whose required model SHA-256 is not its own, so a
 /// worker never computes with a different checkpoint than the coordinator's.
-public final class JobWorker: @unchecked Sendable {
+public final class JobWorker: Sendable {
     /// The model.
     public let model: VisionMamba
     /// SHA-256 of the model file the worker was started with.
