@@ -20,13 +20,24 @@ import Testing
         }
     }
 
-    @Test(arguments: [("tcp", 1), ("tcp", 3), ("ipc", 1), ("ipc", 3)])
+    /// `inproc`: libzmq's in-memory transport, coordinator and workers on one shared context
+    /// (no sockets, no files): the protocol, dispatch and liveness run without a network.
+    @Test(arguments: [("tcp", 1), ("tcp", 3), ("ipc", 1), ("ipc", 3), ("inproc", 1), ("inproc", 3)])
     func roundTrip(transport: String, workerCount: Int) throws {
-        let endpoint = transport == "tcp" ? Harness.tcpEndpoint : Harness.ipcEndpoint()
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(endpoint), logger: Harness.logger)
+        let shared = transport == "inproc" ? try ZMQContext() : nil
+        let endpoint = switch transport {
+        case "tcp": Harness.tcpEndpoint
+        case "ipc": Harness.ipcEndpoint()
+        default: "inproc://ouro-test-\(UUID().uuidString.prefix(12))"
+        }
+        var config = Harness.coordinatorConfig(endpoint)
+        config.sharedContext = shared
+        let coordinator = try Coordinator(config: config, logger: Harness.logger)
         defer { coordinator.shutdown() }
         let workers = try (0..<workerCount).map {
-            try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w\($0)", credit: $0 == 0 ? 2 : 1))
+            var w = Harness.workerConfig(coordinator.endpoint, id: "w\($0)", credit: $0 == 0 ? 2 : 1)
+            w.sharedContext = shared
+            return try RunningWorker(w)
         }
         #expect(coordinator.waitForWorkers(workerCount, timeout: 5))
         let tasks = Harness.tasks(20)

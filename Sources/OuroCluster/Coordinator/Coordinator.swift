@@ -34,7 +34,7 @@ public final class Coordinator: @unchecked Sendable {
         }
         self.config = config
         self.logger = logger
-        context = try ZMQContext()
+        context = try config.sharedContext ?? ZMQContext()
         if case .curve(_, let allowed) = config.security {
             zap = try ZAPHandler(context: context, allowed: allowed, logger: logger)
         } else {
@@ -78,7 +78,7 @@ public final class Coordinator: @unchecked Sendable {
         let zapStopped = zap?.stop() ?? true
         // The I/O thread closed the socket with a linger; terminating the context waits for the
         // farewell DISCONNECTs to leave, so a process that exits next does not drop them.
-        if ioStopped && zapStopped { context.terminate() }
+        if ioStopped && zapStopped && config.sharedContext == nil { context.terminate() }
         logger.info("coordinator stopped")
     }
 

@@ -34,6 +34,9 @@ public struct CoordinatorConfig: Sendable {
     /// SHA-256 of the model every task needs: a worker that does not list it in READY is
     /// refused at registration (DISCONNECT), so it never receives a task (nil: no check).
     public var requiredModel: String? = nil
+    /// A context shared with the workers, for `inproc://` endpoints (in-memory transport:
+    /// tests, or workers on threads of this process). The coordinator does not terminate it.
+    public var sharedContext: ZMQContext? = nil
 
     /// Creates a configuration with the defaults of cluster.md.
     public init(endpoint: String, jobId: String = "job", configurationHash: String = "",

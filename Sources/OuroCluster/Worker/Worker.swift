@@ -71,7 +71,7 @@ public final class Worker: @unchecked Sendable {
             return !s
         }
         guard first else { throw WorkerError.alreadyRunning }
-        let context = try ZMQContext()
+        let context = try config.sharedContext ?? ZMQContext()
         let compute = ComputeQueue(handler: handler, workerId: config.info.workerId, wakeup: wakeup, logger: logger)
         defer { compute.stop() }
         var backoff = Backoff(initial: config.reconnectInitial, maximum: config.reconnectMax)

@@ -18,6 +18,8 @@ public struct WorkerConfig: Sendable {
     public var limits: WireLimits
     /// CURVE settings.
     public var security: WorkerSecurity
+    /// The coordinator's context, for `inproc://` endpoints (in-memory transport).
+    public var sharedContext: ZMQContext? = nil
 
     /// Creates a configuration with the defaults of cluster.md.
     public init(endpoint: String, info: WorkerInfo, heartbeatInterval: Double = 1, livenessIntervals: Int = 5,

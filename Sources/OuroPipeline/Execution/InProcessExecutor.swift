@@ -52,7 +52,9 @@ public final class InProcessExecutor: ShardExecutor {
     private func report(_ phase: String, done: Int, total: Int, running: String?, step: Int?, steps: Int?, start: Date) {
         guard let onProgress else { return }
         let elapsed = Date().timeIntervalSince(start)
-        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : nil
+        // Count the running task's steps, so a phase of few shards still shows an ETA.
+        let progress = Double(done) + (step.flatMap { s in steps.map { Double(s) / Double(max($0, 1)) } } ?? 0)
+        let eta = progress > 0 && elapsed >= 0.5 ? elapsed / progress * (Double(total) - progress) : nil
         let worker = WorkerProgress(workerId: Self.workerId, connection: "", backend: "", threads: handler.threads, credit: 1,
                                     state: running == nil ? .idle : .busy, tasks: running.map { [$0] } ?? [],
                                     completed: done, step: step, steps: steps,
