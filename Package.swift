@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "ouromamba", dependencies: ["OuroCLI", "OuroEngine"], swiftSettings: fast + v6),
 
         // Shared test helpers (fixture lookup, comparisons).
-        .target(name: "OuroTestSupport", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel"],
+        .target(name: "OuroTestSupport", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel"],
                 path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v6),
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v6),

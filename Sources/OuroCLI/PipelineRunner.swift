@@ -46,10 +46,10 @@ struct LocalClusterOptions: ParsableArguments {
         if let s = model.stride { modelArguments += ["--stride", String(s)] }
         // Children share this stderr: only the coordinator draws progress, they log warnings only.
         let extra = ["--quiet", "--log-level", runner.verbose ? "debug" : "warning"]
-        let threads = workerThreads
+        let threads = workerThreads, modelArgs = modelArguments
         let spec = LocalWorkersExecutor.Workers(count: workers, threads: threads) { i, endpoint, heartbeat in
             ["worker", "--connect", endpoint, "--id", "local-\(i)", "--threads", String(threads),
-             "--heartbeat", String(heartbeat), "--max-reconnects", "3"] + modelArguments + extra
+             "--heartbeat", String(heartbeat), "--max-reconnects", "3"] + modelArgs + extra
         }
         return try LocalWorkersExecutor(options: o, workers: spec, configurationHash: plan.configurationHash, modelSHA256: sha,
                                         logger: runner.logger, onProgress: runner.progress)

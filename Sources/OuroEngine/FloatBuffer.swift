@@ -2,6 +2,8 @@
 ///
 /// Layer internals are large and short-lived; a class with a raw allocation avoids nested
 /// `withUnsafeMutableBufferPointer` closures and copy-on-write checks in hot code.
+/// `@unchecked Sendable`: a raw buffer with one owner; threads of the parallel-for write
+/// disjoint ranges of it (that type's contract), never the same element.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>

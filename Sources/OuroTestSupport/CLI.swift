@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 
 /// Runs the built `ouromamba` binary as a subprocess (release build next to the test bundle).
@@ -47,42 +48,37 @@ public enum CLI {
         p.standardOutput = out; p.standardError = err
         try p.run()
         // Drain both pipes concurrently so a chatty child never blocks.
-        let outBox = DataBox(), errBox = DataBox()
+        let outBox = Locked(Data()), errBox = Locked(Data())
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { let d = out.fileHandleForReading.readDataToEndOfFile(); outBox.withLock { $0 = d }; group.leave() }
+        group.enter(); DispatchQueue.global().async { let d = err.fileHandleForReading.readDataToEndOfFile(); errBox.withLock { $0 = d }; group.leave() }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
         if p.isRunning { p.terminate(); usleep(200_000); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         p.waitUntilExit()
         group.wait()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
-                      stderr: String(decoding: errBox.data, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: String(decoding: outBox.current, as: UTF8.self),
+                      stderr: String(decoding: errBox.current, as: UTF8.self))
     }
 
     /// Runs several command lines (argv each) at the same time, for example a coordinator and its
     /// workers, and returns their results in the same order once all have exited.
     public static func parallel(_ argvs: [[String]], environment: [String: String] = [:], timeout: TimeInterval = 120,
                                 directory: URL? = nil) throws -> [Result] {
-        let boxes = argvs.map { _ in ResultBox() }
+        let boxes = argvs.map { _ in Locked<Swift.Result<Result, Error>?>(nil) }
         let group = DispatchGroup()
         for (argv, box) in zip(argvs, boxes) {
             group.enter()
             // A thread each: these block for the whole run and must not wait for a pool slot.
             Thread {
-                box.result = Swift.Result { try shell(argv, environment: environment, timeout: timeout, directory: directory) }
+                let r = Swift.Result { try shell(argv, environment: environment, timeout: timeout, directory: directory) }
+                box.withLock { $0 = r }
                 group.leave()
             }.start()
         }
         group.wait()
-        return try boxes.map { try $0.result!.get() }
+        return try boxes.map { try $0.current!.get() }
     }
-
-    /// Written by one runner thread, read after `group.wait()`.
-    final class ResultBox: @unchecked Sendable { var result: Swift.Result<Result, Error>? }
-
-    /// Written by one reader thread, read after `group.wait()`.
-    final class DataBox: @unchecked Sendable { var data = Data() }
 
     public struct CLIMissing: Error, CustomStringConvertible {
         public var description: String { "the ouromamba binary was not built (run `swift build -c release`)" }

@@ -9,6 +9,8 @@ import Logging
 /// A dedicated I/O thread owns the socket from `init` until `shutdown()`, so workers stay
 /// connected (and heartbeated) between phases. `runPhase` blocks its caller until the phase
 /// completes or fails; progress callbacks run on the caller's thread.
+/// `@unchecked Sendable`: the dispatch state is in `shared` (a lock box); the socket belongs
+/// to the I/O thread; the remaining properties are immutable after `init`.
 public final class Coordinator: @unchecked Sendable {
     /// The configuration.
     public let config: CoordinatorConfig
@@ -205,6 +207,7 @@ public final class Coordinator: @unchecked Sendable {
 }
 
 /// The dispatch state and the stop flag, shared by the I/O thread and API callers.
+/// `@unchecked Sendable`: a lock box (every access goes through `mutate`).
 final class SharedState: @unchecked Sendable {
     struct Inner {
         var state: DispatchState

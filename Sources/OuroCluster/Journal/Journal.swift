@@ -28,6 +28,8 @@ struct JournalRecord: Codable {
 ///
 /// Opening an existing directory replays the journal; `Coordinator.runPhase` then takes every
 /// completed task whose stored result still verifies instead of recomputing it.
+/// `@unchecked Sendable`: a lock box: the file, the store and the replayed state are used
+/// under `lock`.
 public final class Journal: @unchecked Sendable {
     /// The job directory.
     public let directory: URL

@@ -4,18 +4,17 @@ import Logging
 
 /// N worker processes on this machine (`--workers N`): started with their own arguments and
 /// environment, watched, and stopped (SIGTERM, then SIGKILL after a grace period) on exit.
-public final class LocalWorkerPool: @unchecked Sendable {
+public final class LocalWorkerPool: Sendable {
     private let executable: String
-    private let argumentsFor: (Int) -> [String]
+    private let argumentsFor: @Sendable (Int) -> [String]
     private let environment: [String: String]
     private let logger: Logger
-    private let lock = NSLock()
-    private var processes: [Process] = []
+    private let processes = Locked<[Process]>([])
 
     /// Prepares `count` workers; `arguments(i)` gives worker i's command line (without the
     /// executable), `environment` is added to this process's environment.
     public init(executable: String, count: Int, environment: [String: String] = [:], logger: Logger,
-                arguments: @escaping (Int) -> [String]) {
+                arguments: @escaping @Sendable (Int) -> [String]) {
         self.executable = executable
         self.argumentsFor = arguments
         self.environment = environment
@@ -47,16 +46,16 @@ public final class LocalWorkerPool: @unchecked Sendable {
                 stop()
                 throw ClusterError.localWorker("cannot start local worker \(i) (\(executable)): \(error)")
             }
-            lock.withLock { processes.append(p) }
+            processes.withLock { $0.append(p) }
             logger.info("started local worker \(i) (pid \(p.processIdentifier))")
         }
     }
 
     /// Process ids of the started workers.
-    public var pids: [Int32] { lock.withLock { processes.map(\.processIdentifier) } }
+    public var pids: [Int32] { processes.withLock { $0.map(\.processIdentifier) } }
 
     /// Workers still running.
-    public var running: Int { lock.withLock { processes.filter(\.isRunning).count } }
+    public var running: Int { processes.withLock { $0.filter(\.isRunning).count } }
 
     private let stopping = Locked(false)
 
@@ -69,7 +68,7 @@ public final class LocalWorkerPool: @unchecked Sendable {
     /// Stops every worker still running: SIGTERM, then SIGKILL after `grace` seconds. Idempotent.
     public func stop(grace: Double = 5) {
         markStopping()
-        let live = lock.withLock { processes.filter(\.isRunning) }
+        let live = processes.withLock { $0.filter(\.isRunning) }
         for p in live { kill(p.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline, live.contains(where: \.isRunning) { Thread.sleep(forTimeInterval: 0.02) }

@@ -6,6 +6,7 @@ import Logging
 /// key is on an allowlist and rejects (and logs and counts) everyone else.
 ///
 /// It must be started on the same context as the secured socket, before that socket binds.
+/// `@unchecked Sendable`: its socket belongs to its own thread; the counters are behind a lock.
 final class ZAPHandler: @unchecked Sendable {
     static let endpoint = "inproc://zeromq.zap.01"
     static let domain = "ouromamba"

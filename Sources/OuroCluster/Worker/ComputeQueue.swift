@@ -3,6 +3,7 @@ import Logging
 
 /// The worker's compute thread: runs the handler on one task at a time, in arrival order,
 /// and leaves outcomes for the I/O thread. Heartbeats never wait for it.
+/// `@unchecked Sendable`: a lock box: its queue, outbox and running task are behind `condition`.
 final class ComputeQueue: @unchecked Sendable {
     /// A finished task: its RESULT or ERROR.
     enum Outcome {

@@ -21,6 +21,8 @@ public enum WorkerError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A worker daemon (cluster.md §1–§4): connects a DEALER socket, announces itself with READY,
 /// runs tasks on a compute thread while the calling thread keeps heartbeating, reconnects with
 /// exponential back-off when the coordinator goes silent, and exits on DISCONNECT.
+/// `@unchecked Sendable`: control and start flags are lock boxes (`Locked`); `unsent` belongs
+/// to the thread inside `run()`.
 public final class Worker: @unchecked Sendable {
     /// Computes one task. Throw `TaskError.system(…)` for retryable trouble; any other error is
     /// an `application` error and fails the job.

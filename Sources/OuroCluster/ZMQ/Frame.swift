@@ -2,6 +2,7 @@ import CZMQ
 import Foundation
 
 /// The immutable bytes behind a `Frame`, and whoever owns them.
+/// `@unchecked Sendable`: the bytes are immutable once created.
 final class FrameStorage: @unchecked Sendable {
     enum Owner {
         case allocated(UnsafeMutableRawPointer)

@@ -3,6 +3,7 @@ import CZMQ
 
 /// Owns one libzmq context. Sockets keep their context alive, so the context is
 /// terminated (in `deinit`) only after every socket created from it has been closed.
+/// `@unchecked Sendable`: libzmq contexts are thread-safe; termination is guarded by a lock box.
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 

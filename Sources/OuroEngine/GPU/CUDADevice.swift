@@ -4,6 +4,8 @@ import Foundation
 /// dlopen, so the package has no link-time CUDA dependency. Kernels are CUDA C source
 /// compiled by NVRTC at first use and cached per module. All work goes to the legacy default
 /// stream, so launches and cuBLAS calls are ordered; downloads wait for them.
+/// `@unchecked Sendable`: its module cache is behind `lock` and the profile table behind
+/// `profileLock`; the context, stream and library handles are immutable after `init`.
 public final class CUDADevice: GPUDevice, @unchecked Sendable {
     typealias CUresult = Int32
     private typealias FInit = @convention(c) (UInt32) -> CUresult

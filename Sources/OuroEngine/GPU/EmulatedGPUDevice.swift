@@ -10,6 +10,7 @@ import Glibc
 /// parallel and each block's threads in order. Kernels for it may not use shared memory,
 /// barriers, warp shuffles or atomics (each thread must be independent), which the header
 /// turns into compile errors. Device memory is host memory; sgemm is OpenBLAS.
+/// `@unchecked Sendable`: a lock box: its allocation table and module cache are behind `lock`.
 public final class EmulatedGPUDevice: GPUDevice, @unchecked Sendable {
     public let name = "emulated GPU (host CPU)"
     public let memoryBytes: Int? = nil

@@ -38,6 +38,7 @@ public struct GPUModuleSource: Sendable {
 }
 
 /// A compiled kernel of some device.
+/// `@unchecked Sendable`: an immutable handle of a loaded kernel.
 public final class GPUFunction: @unchecked Sendable {
     public let name: String
     let handle: UnsafeMutableRawPointer
@@ -82,6 +83,7 @@ public enum GPUArg: Sendable {
 }
 
 /// Device memory owned by one device; freed on deinit.
+/// `@unchecked Sendable`: an immutable address and size; the device serializes the copies and launches.
 public final class GPUBuffer: @unchecked Sendable {
     public let device: GPUDevice
     /// Device address of the first byte.

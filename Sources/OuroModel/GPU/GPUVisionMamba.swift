@@ -7,6 +7,8 @@ import OuroEngine
 /// (`GPUForwardObserver`) or as host copies (`ForwardHooks` that only observe); loss hooks run
 /// on the device (`GPUBackwardLayerHook`) or on host copies (`BackwardLayerHook`). One instance
 /// serves one caller at a time (its scratch arena is reused by every pass).
+/// `@unchecked Sendable`: owned by one compute thread at a time (a worker's task, or the
+/// command's thread); its device buffers are never shared between concurrent calls.
 public final class GPUVisionMamba: @unchecked Sendable {
     /// The host model whose weights are on the device (see `setWeights`).
     public private(set) var model: VisionMamba

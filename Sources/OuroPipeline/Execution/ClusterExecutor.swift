@@ -4,7 +4,7 @@ import Logging
 import OuroCluster
 
 /// How a cluster job runs: endpoint, security, job directory and liveness settings.
-public struct ClusterOptions {
+public struct ClusterOptions: Sendable {
     /// Endpoint to bind.
     public var endpoint: String
     /// CURVE settings (required off loopback).
@@ -130,7 +130,7 @@ public final class LocalWorkersExecutor: ClusterExecutor {
     public let pool: LocalWorkerPool
 
     /// Local worker processes.
-    public struct Workers {
+    public struct Workers: Sendable {
         /// How many.
         public var count: Int
         /// Compute threads of each (also `OPENBLAS_NUM_THREADS`).
@@ -138,10 +138,10 @@ public final class LocalWorkersExecutor: ClusterExecutor {
         /// The executable (default: this one).
         public var executable: String = LocalWorkerPool.currentExecutable()
         /// Worker i's arguments, given the coordinator's endpoint and the heartbeat interval.
-        public var arguments: (_ index: Int, _ endpoint: String, _ heartbeat: Double) -> [String]
+        public var arguments: @Sendable (_ index: Int, _ endpoint: String, _ heartbeat: Double) -> [String]
 
         /// Describes `count` workers started with `arguments`.
-        public init(count: Int, threads: Int = 1, arguments: @escaping (Int, String, Double) -> [String]) {
+        public init(count: Int, threads: Int = 1, arguments: @escaping @Sendable (Int, String, Double) -> [String]) {
             self.count = count
             self.threads = threads
             self.arguments = arguments
