@@ -32,7 +32,8 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        // Internal utilities without dependencies (durable atomic file writes).
+        // Internal utilities without dependencies: SHA-256, JSON, durable atomic writes, the
+        // deterministic parallel-for, the lock box and the progress line.
         .target(name: "OuroSupport", exclude: ["README.md"], swiftSettings: fast + v6),
         // Float32 SIMD kernels of the engine (selective scan), AVX2 and AVX-512 with run-time dispatch.
         .target(name: "CFloatKernels", path: "Sources/CFloatKernels", exclude: ["README.md"],
@@ -44,19 +45,19 @@ let package = Package(
         .plugin(name: "EmbedCUDA", capability: .buildTool(), dependencies: ["embed-cuda"], path: "Sources/EmbedCUDA"),
 
         // engine: tensors, BLAS, vector math, threading and the backend seam.
-        .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels"], exclude: ["README.md", "GPU/ouro_ops.cu"],
+        .target(name: "OuroEngine", dependencies: ["CBLAS", "CFloatKernels", "OuroSupport"], exclude: ["README.md", "GPU/ouro_ops.cu"],
                 swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // Checkpoint formats: safetensors, torch zip + pickle (parsed, never executed).
         .target(name: "OuroCheckpoint", dependencies: ["OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v6),
         // Vision Mamba: config, weights, forward and backward.
-        .target(name: "OuroModel", dependencies: ["OuroEngine", "OuroCheckpoint"], exclude: ["README.md", "GPU/ouro_model.cu"],
+        .target(name: "OuroModel", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint"], exclude: ["README.md", "GPU/ouro_model.cu"],
                 swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // Datasets (Fashion-MNIST IDX gzip, image folders, file lists), evaluation transforms, PNG output.
         .target(name: "OuroData", dependencies: ["CZlib", "CImageCodecs", "OuroEngine", "OuroSupport"], exclude: ["README.md"], swiftSettings: fast + v6),
         // Training: AdamW, schedules, the training loop.
         .target(name: "OuroTrain", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md"], swiftSettings: fast + v6),
         // OuroMamba-Gen: synthetic calibration images.
-        .target(name: "OuroGen", dependencies: ["OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
+        .target(name: "OuroGen", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroData"], exclude: ["README.md", "GPU/ouro_gen_contrastive.cu"],
                 swiftSettings: fast + v6, plugins: ["EmbedCUDA"]),
         // OuroMamba-Quant: quantizers, calibration, simulated and integer inference.
         .target(name: "OuroQuant", dependencies: ["CBLAS", "OuroSupport", "OuroEngine", "OuroModel", "OuroCheckpoint", "COuroKernels"],
@@ -83,7 +84,7 @@ let package = Package(
         .target(name: "OuroTestSupport", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel"],
                 path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v6),
 
-        .testTarget(name: "OuroEngineTests", dependencies: ["OuroEngine", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroEngineTests", dependencies: ["OuroSupport", "OuroEngine", "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroCheckpointTests", dependencies: ["OuroCheckpoint", "OuroSupport", "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroModelTests", dependencies: ["OuroEngine", "OuroModel", "OuroTestSupport"], swiftSettings: fast + v6),
         // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.

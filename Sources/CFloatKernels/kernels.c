@@ -44,10 +44,6 @@ int ouro_float_resolve_path(int path) {
     }
 }
 
-int ouro_float_atomic_fetch_add(int *counter, int value) {
-    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
-}
-
 void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1) {
     if (path == OURO_FLOAT_PATH_AVX512) scan_block_avx512(args, b, e0, e1);
     else scan_block_avx2(args, b, e0, e1);

@@ -1,3 +1,4 @@
+import OuroSupport
 import ArgumentParser
 import Foundation
 import OuroData

@@ -63,8 +63,7 @@ struct CoordinatorCommand: ParsableCommand {
         let (m, path) = try modelOptions.load()
         let sha = try fileSHA256(path)
         let seed = seed ?? file.seed ?? 0
-        var plan = JobPlan(kind: kind ?? file.kind ?? .quantize)
-        plan.blocksPerTask = blocksPerTask ?? file.blocksPerTask ?? 1
+        let blocks = blocksPerTask ?? file.blocksPerTask ?? 1
         let g = file.gen ?? JobFile.GenOptions()
         func genConfig(_ base: GenConfig) throws -> GenConfig {
             var c = base
@@ -75,7 +74,8 @@ struct CoordinatorCommand: ParsableCommand {
             do { try c.validate() } catch { throw CLIError("\(error)") }
             return c
         }
-        switch plan.kind {
+        let plan: JobPlan
+        switch kind ?? file.kind ?? .quantize {
         case .generate:
             var base = GenConfig()
             if let generator { base.generator = generator }
@@ -85,25 +85,16 @@ struct CoordinatorCommand: ParsableCommand {
             }
             base.samples = count ?? g.samples ?? base.samples
             base.seed = seed
-            plan.gen = try genConfig(base)
-            plan.samplesDirectory = out
-            plan.sampleMeta = ["model": path]
+            plan = JobPlan.generate(try genConfig(base), directory: out, meta: ["model": path], blocksPerTask: blocks)
         case .quantize:
             guard let calib = calib ?? file.calib else { throw CLIError("quantize job without a calibration source: give --calib or \"calib\"") }
             // Command-line values are parsed by ArgumentParser; the job file's are checked here.
             var cfg = QuantConfig(setting: try setting ?? file.setting.map { s in try cliQuant { try QuantSetting(parsing: s) } } ?? .w4a4,
                                   method: try method ?? file.method.map { s in try cliQuant { try QuantMethod(parsing: s) } } ?? .ouromamba)
             cfg.nRefresh = nRefresh ?? file.nRefresh ?? cfg.nRefresh
-            plan.quant = cfg
-            plan.calibSource = calib
-            plan.artifactPath = out
-            let source = try CalibrationSource(parsing: calib, seed: seed)
-            if let gen = source.genConfig(iterations: GenConfig().iterations) {
-                plan.gen = try genConfig(gen)
-                plan.samplesDirectory = URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path
-                plan.sampleMeta = ["model": path]
-            } else {
-                plan.calibImages = try source.load(for: m.config, threads: Hardware.cores)
+            plan = try clusterCLI {
+                try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, genIterations: GenConfig().iterations,
+                                     adjustGen: genConfig, threads: Hardware.cores, sampleMeta: ["model": path], blocksPerTask: blocks)
             }
         }
         var options = ClusterOptions(endpoint: bind)

@@ -78,12 +78,9 @@ struct GenerateCommand: ParsableCommand {
         do { try cfg.validate() } catch { throw CLIError("\(error)") }
         // In this process: --threads; on local workers (same files as --threads = worker threads): each worker's.
         let threads = cluster.workers == nil ? common.resolvedThreads() : cluster.workerThreads
-        var plan = JobPlan(kind: .generate)
-        plan.gen = cfg
-        plan.samplesDirectory = out
-        plan.sampleMeta = ["model": path, "threads": threads]
-        if let workers = cluster.workers { plan.sampleMeta["workers"] = workers }
-        plan.blocksPerTask = cluster.blocksPerTask
+        var meta: [String: Any] = ["model": path, "threads": threads]
+        if let workers = cluster.workers { meta["workers"] = workers }
+        let plan = JobPlan.generate(cfg, directory: out, meta: meta, blocksPerTask: cluster.blocksPerTask)
         let gpu = cluster.workers == nil ? try resolved.model(m) : nil
         let runner = PipelineRunner(common: common)
         let report = try runner.run(model: m, modelSHA256: sha, executor: {

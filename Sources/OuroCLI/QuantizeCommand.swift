@@ -50,7 +50,7 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var cluster: LocalClusterOptions
 
     /// `<directory of --out>/samples`: where a syn: source's samples are written.
-    var samplesDirectory: String { URL(fileURLWithPath: out).deletingLastPathComponent().appendingPathComponent("samples").path }
+    var samplesDirectory: String { JobPlan.samplesDirectory(artifactPath: out) }
 
     func run() throws {
         let resolved = try device.resolve(command: "quantize", gpuImplemented: cluster.workers == nil, console: common.console())
@@ -59,24 +59,15 @@ struct QuantizeCommand: ParsableCommand {
         let (m, path) = try model.load()
         var cfg = QuantConfig(setting: setting, method: method)
         cfg.nRefresh = nRefresh
-        let source = try clusterCLI { try CalibrationSource(parsing: calib, seed: seed) }
         let started = Date()
         // In this process: --threads; on local workers: each worker's threads, all workers together for the report.
         let threads = cluster.workers == nil ? common.resolvedThreads() : cluster.workerThreads
-        var plan = JobPlan(kind: .quantize)
-        plan.quant = cfg
-        plan.calibSource = calib
-        plan.artifactPath = out
-        plan.blocksPerTask = cluster.blocksPerTask
-        if let gen = source.genConfig(iterations: genIterations) {
-            plan.gen = gen
-            plan.samplesDirectory = samplesDirectory
-            plan.sampleMeta = ["model": path, "threads": threads]
-            if let workers = cluster.workers { plan.sampleMeta["workers"] = workers }
-        } else {
-            plan.calibImages = try clusterCLI {
-                try source.load(for: m.config, transform: dataset.transform?.transform, threads: common.threads ?? Hardware.cores)
-            }
+        var meta: [String: Any] = ["model": path, "threads": threads]
+        if let workers = cluster.workers { meta["workers"] = workers }
+        let plan = try clusterCLI {
+            try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, genIterations: genIterations,
+                                 transform: dataset.transform?.transform, threads: common.threads ?? Hardware.cores,
+                                 sampleMeta: meta, blocksPerTask: cluster.blocksPerTask)
         }
         let sha = try fileSHA256(path)
         let gpu = cluster.workers == nil ? try resolved.model(m) : nil

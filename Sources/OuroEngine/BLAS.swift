@@ -1,3 +1,4 @@
+import OuroSupport
 import CBLAS
 import CFloatKernels
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 import OuroEngine
 import OuroModel

@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 
 /// The CPU backend of `ModelGraph` for one pass: host buffers, OpenBLAS and the engine's

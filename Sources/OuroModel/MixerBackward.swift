@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 
 extension Mixer {

@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 
 /// Lets a loss act on layer internals during the backward pass (the generator's hook).

@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 
 /// A Vision Mamba model: config plus weights, with exact float32 inference.

@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 
 /// Integer levels of a quantized weight matrix as float32, for the simulated engine.

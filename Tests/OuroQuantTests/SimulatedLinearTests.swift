@@ -1,3 +1,4 @@
+import OuroSupport
 import OuroEngine
 import Testing
 @testable import OuroQuant

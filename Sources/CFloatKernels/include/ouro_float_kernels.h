@@ -44,9 +44,6 @@ typedef struct {
 /// in two chains (even n, odd n), exactly as OuroEngine's reference order.
 void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1);
 
-/// Atomic fetch-add (relaxed), for dynamic work distribution from Swift.
-int ouro_float_atomic_fetch_add(int *counter, int value);
-
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 

@@ -1,3 +1,4 @@
+import OuroSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import OuroSupport
 import CFloatKernels
 
 /// Depthwise causal conv1d (`vim-architecture.md` §2.4 and §7), in original token order.

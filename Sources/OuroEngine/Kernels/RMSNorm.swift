@@ -1,3 +1,5 @@
+import OuroSupport
+
 /// RMSNorm without bias: y = x · (mean x² + eps)^{-1/2} · w (`vim-architecture.md` §2.3, §7).
 public enum RMSNorm {
     /// Normalises `rows` rows of length `d`. Writes the per-row reciprocal RMS to `rstd` if given.

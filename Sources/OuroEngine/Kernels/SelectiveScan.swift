@@ -1,3 +1,4 @@
+import OuroSupport
 import CFloatKernels
 
 /// The selective scan of Mamba (`vim-architecture.md` §2.5 and §7), forward and backward.

@@ -2,8 +2,10 @@ import OuroCluster
 import OuroSupport
 import Foundation
 import OuroCheckpoint
+import OuroData
 import OuroEngine
 import OuroGen
+import OuroModel
 import OuroQuant
 
 /// What one cluster job computes: optionally Gen (writing a sample set), then optionally the
@@ -112,5 +114,46 @@ public struct JobReport: Sendable {
             sum[w.workerId]!.busySeconds += w.busySeconds
         }
         return sum.keys.sorted().map { sum[$0]! }
+    }
+}
+
+extension JobPlan {
+    /// A generate job: `gen.samples` samples written to `directory` (`meta` adds `meta.json` entries).
+    public static func generate(_ gen: GenConfig, directory: String, meta: [String: Any] = [:], blocksPerTask: Int = 1) -> JobPlan {
+        var p = JobPlan(kind: .generate)
+        p.gen = gen
+        p.samplesDirectory = directory
+        p.sampleMeta = meta
+        p.blocksPerTask = blocksPerTask
+        return p
+    }
+
+    /// A quantize job writing `artifactPath`, calibrated on `calib` (seeded with `seed`). A
+    /// `syn:GENERATOR:N` source becomes a Gen phase (the default GenConfig with `genIterations`,
+    /// passed through `adjustGen`) writing `<artifact folder>/samples`; any other source is
+    /// loaded now for a model of `model` (image files through `transform`, on `threads` threads).
+    public static func quantize(_ quant: QuantConfig, calib: String, seed: UInt64, artifactPath: String, model: VisionMambaConfig,
+                                genIterations: Int, adjustGen: (GenConfig) throws -> GenConfig = { $0 },
+                                transform: ImageTransform? = nil, threads: Int, sampleMeta: [String: Any] = [:],
+                                blocksPerTask: Int = 1) throws -> JobPlan {
+        var p = JobPlan(kind: .quantize)
+        p.quant = quant
+        p.calibSource = calib
+        p.artifactPath = artifactPath
+        p.blocksPerTask = blocksPerTask
+        let source = try CalibrationSource(parsing: calib, seed: seed)
+        if let gen = source.genConfig(iterations: genIterations) {
+            p.gen = try adjustGen(gen)
+            p.samplesDirectory = samplesDirectory(artifactPath: artifactPath)
+            p.sampleMeta = sampleMeta
+        } else {
+            p.calibImages = try source.load(for: model, transform: transform, threads: threads)
+        }
+        return p
+    }
+
+    /// Where a quantize job's generated samples go: `<artifact folder>/samples`.
+    public static func samplesDirectory(artifactPath: String) -> String {
+        URL(fileURLWithPath: artifactPath).deletingLastPathComponent().appendingPathComponent("samples").path
     }
 }
