@@ -3,15 +3,17 @@ import Dispatch
 /// Deterministic data parallelism over a fixed partition.
 ///
 /// Work is cut into `count` items independent of the thread count, so every output is
-/// computed by the same code in the same order however many threads run it.
+/// computed by the same code in the same order however many threads run it. Inlinable, so
+/// that the kernels of other modules get their loops specialized as before the move here.
 public struct ParallelRunner: Sendable {
     /// Number of worker threads (1 = run inline).
     public var threads: Int
 
+    @inlinable
     public init(threads: Int) { self.threads = max(1, threads) }
 
     /// Runs `body(i)` for i in 0..<count, spread over the threads.
-    @inline(__always)
+    @inlinable
     public func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         if threads == 1 || count == 1 {
@@ -34,6 +36,7 @@ public struct ParallelRunner: Sendable {
     ///
     /// Use it for items of uneven cost. Each item must be a fixed piece of output computed the
     /// same way whichever thread takes it, so results still never depend on the thread count.
+    @inlinable
     public func forEachDynamic(_ count: Int, _ body: (Int) -> Void) {
         if threads == 1 || count <= 1 {
             for i in 0..<count { body(i) }
@@ -57,6 +60,7 @@ public struct ParallelRunner: Sendable {
     }
 
     /// Runs `body(range)` over `chunks` contiguous ranges of 0..<n (chunking independent of threads).
+    @inlinable
     public func forEachChunk(_ n: Int, chunks: Int, _ body: (Range<Int>) -> Void) {
         let c = max(1, min(chunks, n))
         forEach(c) { i in
