@@ -2,8 +2,7 @@ import CZMQ
 import Foundation
 
 /// The immutable bytes behind a `Frame`, and whoever owns them.
-/// `@unchecked Sendable`: the bytes are immutable once created.
-final class FrameStorage: @unchecked Sendable {
+final class FrameStorage: Sendable {
     enum Owner {
         case allocated(UnsafeMutableRawPointer)
         case message(UnsafeMutablePointer<zmq_msg_t>)
@@ -11,9 +10,11 @@ final class FrameStorage: @unchecked Sendable {
         case none
     }
 
-    let base: UnsafeRawPointer?
+    /// Immutable once created, so it may be read from any thread.
+    nonisolated(unsafe) let base: UnsafeRawPointer?
     let count: Int
-    private let owner: Owner
+    /// Only released in `deinit`.
+    nonisolated(unsafe) private let owner: Owner
 
     init(base: UnsafeRawPointer?, count: Int, owner: Owner) {
         self.base = base

@@ -5,7 +5,7 @@ import Glibc
 
 /// A self-pipe that lets any thread wake a thread blocked in `Poller.pollIn`.
 /// `signal()` is thread-safe; `drain()` belongs to the polling thread.
-final class Wakeup: @unchecked Sendable {
+final class Wakeup: Sendable {
     private let readFD: Int32
     private let writeFD: Int32
 

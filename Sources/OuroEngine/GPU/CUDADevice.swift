@@ -148,8 +148,9 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
         current()
         var p: UInt64 = 0
         try check(cuAlloc(&p, max(1, bytes)), "cuMemAlloc(\(bytes) bytes)")
-        let free = cuFree
-        return GPUBuffer(device: self, address: p, bytes: bytes) { [context, cuSetCurrent] a in _ = cuSetCurrent(context); _ = free(a) }
+        // The driver's context handle and entry points are immutable after init.
+        nonisolated(unsafe) let free = cuFree, setCurrent = cuSetCurrent, ctx = context
+        return GPUBuffer(device: self, address: p, bytes: bytes) { a in _ = setCurrent(ctx); _ = free(a) }
     }
 
     public func upload(_ src: UnsafeRawPointer, bytes: Int, to dst: GPUBuffer, offset: Int) throws {

@@ -4,7 +4,7 @@
 /// and cuBLAS, all loaded with dlopen) and `EmulatedGPUDevice` (the same CUDA C kernel sources
 /// compiled for the host CPU, so kernel logic is tested on machines without a GPU). Code
 /// above the engine (model, gen, quant) talks to this protocol only.
-public protocol GPUDevice: AnyObject {
+public protocol GPUDevice: AnyObject, Sendable {
     /// Human-readable device name.
     var name: String { get }
     /// Total device memory in bytes (nil when the device is host memory).
@@ -38,10 +38,10 @@ public struct GPUModuleSource: Sendable {
 }
 
 /// A compiled kernel of some device.
-/// `@unchecked Sendable`: an immutable handle of a loaded kernel.
-public final class GPUFunction: @unchecked Sendable {
+public final class GPUFunction: Sendable {
     public let name: String
-    let handle: UnsafeMutableRawPointer
+    /// An immutable handle of the loaded kernel (the pointer is never written through here).
+    nonisolated(unsafe) let handle: UnsafeMutableRawPointer
     init(name: String, handle: UnsafeMutableRawPointer) { self.name = name; self.handle = handle }
 }
 
@@ -83,15 +83,14 @@ public enum GPUArg: Sendable {
 }
 
 /// Device memory owned by one device; freed on deinit.
-/// `@unchecked Sendable`: an immutable address and size; the device serializes the copies and launches.
-public final class GPUBuffer: @unchecked Sendable {
+public final class GPUBuffer: Sendable {
     public let device: GPUDevice
     /// Device address of the first byte.
     public let address: UInt64
     public let bytes: Int
-    private let release: (UInt64) -> Void
+    private let release: @Sendable (UInt64) -> Void
 
-    init(device: GPUDevice, address: UInt64, bytes: Int, release: @escaping (UInt64) -> Void) {
+    init(device: GPUDevice, address: UInt64, bytes: Int, release: @escaping @Sendable (UInt64) -> Void) {
         self.device = device; self.address = address; self.bytes = bytes; self.release = release
     }
     deinit { release(address) }
