@@ -76,16 +76,10 @@ struct GenerateCommand: ParsableCommand {
             throw CLIError("--contrast-layers: layer \(bad) does not exist, the model has layers 0…\(m.config.depth - 1)")
         }
         do { try cfg.validate() } catch { throw CLIError("\(error)") }
-        // In this process: --threads; on local workers (same files as --threads = worker threads): each worker's.
-        let threads = cluster.workers == nil ? common.resolvedThreads() : cluster.workerThreads
-        var meta: [String: Any] = ["model": path, "threads": threads]
-        if let workers = cluster.workers { meta["workers"] = workers }
-        let plan = JobPlan.generate(cfg, directory: out, meta: meta, blocksPerTask: cluster.blocksPerTask)
-        let gpu = cluster.workers == nil ? try resolved.model(m) : nil
-        let runner = PipelineRunner(common: common)
-        let report = try runner.run(model: m, modelSHA256: sha, executor: {
-            try cluster.executor(for: plan, model: model, loaded: m, modelSHA256: sha, threads: threads, gpu: gpu, runner: runner)
-        }) { try $0.run(plan) }
+        let threads = cluster.computeThreads(common)
+        let plan = JobPlan.generate(cfg, directory: out, meta: cluster.sampleMeta(modelPath: path, threads: threads),
+                                    blocksPerTask: cluster.blocksPerTask)
+        let report = try cluster.run(plan, model: model, loaded: m, modelSHA256: sha, threads: threads, device: resolved, common: common)
         let fidelity = report.labelFidelity ?? 0
         let wall = report.seconds
         let sips = Double(count * cfg.iterations) / wall

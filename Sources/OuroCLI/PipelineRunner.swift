@@ -30,6 +30,29 @@ struct LocalClusterOptions: ParsableArguments {
         if blocksPerTask < 1 { throw ValidationError("--blocks-per-task must be ≥ 1") }
     }
 
+    /// Compute threads of one process: `--threads` in this process (OpenBLAS's too), each
+    /// worker's with `--workers` (the files are the same as in-process with that thread count).
+    func computeThreads(_ common: CommonOptions) -> Int {
+        workers == nil ? common.resolvedThreads() : workerThreads
+    }
+
+    /// `meta.json` entries of generated samples: the model, the threads and, on workers, their count.
+    func sampleMeta(modelPath: String, threads: Int) -> [String: Any] {
+        var meta: [String: Any] = ["model": modelPath, "threads": threads]
+        if let workers { meta["workers"] = workers }
+        return meta
+    }
+
+    /// Runs `plan` on this command's executor (the GPU copy of the model only in this process).
+    func run(_ plan: JobPlan, model: ModelOptions, loaded m: VisionMamba, modelSHA256 sha: String, threads: Int,
+             device: ResolvedDevice, common: CommonOptions) throws -> JobReport {
+        let gpu = workers == nil ? try device.model(m) : nil
+        let runner = PipelineRunner(common: common)
+        return try runner.run(model: m, modelSHA256: sha, executor: {
+            try executor(for: plan, model: model, loaded: m, modelSHA256: sha, threads: threads, gpu: gpu, runner: runner)
+        }) { try $0.run(plan) }
+    }
+
     /// The executor of a command: `workers` local processes of this build on a private ipc
     /// endpoint, or this process with `threads` threads (and the GPU copy, if any).
     func executor(for plan: JobPlan, model: ModelOptions, loaded m: VisionMamba, modelSHA256 sha: String, threads: Int,

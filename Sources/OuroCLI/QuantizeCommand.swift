@@ -60,25 +60,20 @@ struct QuantizeCommand: ParsableCommand {
         var cfg = QuantConfig(setting: setting, method: method)
         cfg.nRefresh = nRefresh
         let started = Date()
-        // In this process: --threads; on local workers: each worker's threads, all workers together for the report.
-        let threads = cluster.workers == nil ? common.resolvedThreads() : cluster.workerThreads
-        var meta: [String: Any] = ["model": path, "threads": threads]
-        if let workers = cluster.workers { meta["workers"] = workers }
+        let threads = cluster.computeThreads(common)
+        let meta = cluster.sampleMeta(modelPath: path, threads: threads)
         let plan = try clusterCLI {
             try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, genIterations: genIterations,
                                  transform: dataset.transform?.transform, threads: common.threads ?? Hardware.cores,
                                  sampleMeta: meta, blocksPerTask: cluster.blocksPerTask)
         }
         let sha = try fileSHA256(path)
-        let gpu = cluster.workers == nil ? try resolved.model(m) : nil
-        let runner = PipelineRunner(common: common)
-        let done = try runner.run(model: m, modelSHA256: sha, executor: {
-            try cluster.executor(for: plan, model: model, loaded: m, modelSHA256: sha, threads: threads, gpu: gpu, runner: runner)
-        }) { try $0.run(plan) }
+        let done = try cluster.run(plan, model: model, loaded: m, modelSHA256: sha, threads: threads, device: resolved, common: common)
         let elapsed = Date().timeIntervalSince(started)
-        let q = try cliQuant { try QuantArtifact.read(path: out) }
+        guard let q = done.quantized else { throw CLIError("quantize: the job assembled no model") }
         let job = cluster.workers.map { "job (\($0) workers)" } ?? "job"
-        // Phase rows carry the phase names that the per-worker rows refer to.
+        // Phase rows carry the phase names that the per-worker rows refer to; the evaluation
+        // uses all workers' threads together.
         let ev = try runFolder(m, path: path, q: q, syn: plan.gen != nil, threads: threads * (cluster.workers ?? 1), console: console,
                                timings: done.phases.map { .init(phase: $0.phase, seconds: $0.seconds) } + [.init(phase: job, seconds: elapsed)],
                                workers: cluster.workers == nil ? [] : done.phases.flatMap { p in

@@ -46,7 +46,7 @@ public final class PipelineDriver {
         writeSummary(state: "running", error: nil)
         do {
             var report = JobReport(phases: [], samplesDirectory: nil, generatedSamples: 0, labelFidelity: nil,
-                                   artifactPath: nil, calibCount: 0, seconds: 0)
+                                   artifactPath: nil, quantized: nil, calibCount: 0, seconds: 0)
             var images = plan.calibImages
             if let gen = plan.gen, let dir = plan.samplesDirectory {
                 let (set, preds) = try generate(gen, blocksPerTask: plan.blocksPerTask, directory: dir, meta: plan.sampleMeta)
@@ -61,6 +61,7 @@ public final class PipelineDriver {
                 try QuantArtifact.write(q, to: out)
                 logger.info("assembled and wrote \(out)")
                 report.artifactPath = out
+                report.quantized = q
                 report.calibCount = images.shape[0]
             }
             report.phases = reports

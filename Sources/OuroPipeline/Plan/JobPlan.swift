@@ -101,6 +101,8 @@ public struct JobReport: Sendable {
     public var labelFidelity: Double?
     /// The artifact written, if any.
     public var artifactPath: String?
+    /// The quantized model that was written there (quantize jobs), so callers need not read it back.
+    public var quantized: QuantizedModel?
     /// Calibration images used (0 for generate jobs).
     public var calibCount: Int
     /// Wall time of the whole job in seconds.
