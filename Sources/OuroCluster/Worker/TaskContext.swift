@@ -11,8 +11,9 @@ public final class TaskContext: Sendable {
 
     private let onProgress: (@Sendable (Int, Int) -> Void)?
 
-    /// Creates a context. `onProgress(step, steps)` is called synchronously on every report (an
-    /// in-process executor draws progress with it; a worker sends it with its heartbeats).
+    /// Creates a context. `onProgress(step, steps)`, if given, is called synchronously on every
+    /// report (the in-process executor draws progress with it). A worker passes none: its
+    /// heartbeats send the last report, read through `progress`.
     public init(job: JobContext, logger: Logger, onProgress: (@Sendable (Int, Int) -> Void)? = nil) {
         self.job = job
         self.logger = logger
