@@ -1,13 +1,14 @@
 import Foundation
 import Logging
+import OuroSupport
 
 /// stderr shared by a redrawn status line and log lines. Text written without a trailing
 /// newline (`"\r…"`) is the open status line; a log line first erases it and then draws it again
 /// below itself, so a log message never ends up glued to a progress bar. Thread-safe: the
 /// coordinator logs from its I/O thread while the job thread draws.
-final class StatusLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var open: String?
+final class StatusLine: Sendable {
+    /// The open status line; writes happen under its lock so lines never interleave.
+    private let open = Locked<String?>(nil)
 
     /// Whether stderr is a terminal.
     let isTTY: Bool
@@ -22,7 +23,7 @@ final class StatusLine: @unchecked Sendable {
 
     /// Writes progress output as is; remembers it as the open line unless it ends the line.
     func write(_ s: String) {
-        lock.withLock {
+        open.withLock { open in
             emit(s)
             if s.hasSuffix("\n") { open = nil } else { open = s.hasPrefix("\r") ? s : (open ?? "") + s }
         }
@@ -35,7 +36,7 @@ final class StatusLine: @unchecked Sendable {
 
     /// Ends the open line, if any.
     func finish() {
-        lock.withLock {
+        open.withLock { open in
             if open != nil { emit("\n") }
             open = nil
         }
@@ -43,7 +44,7 @@ final class StatusLine: @unchecked Sendable {
 
     /// Writes one whole line (a log message) above the open status line.
     func log(_ line: String) {
-        lock.withLock {
+        open.withLock { open in
             guard let open else { return emit(line + "\n") }
             emit("\r\u{1B}[K" + line + "\n" + open)
         }

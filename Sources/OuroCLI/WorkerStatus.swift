@@ -1,11 +1,12 @@
 import Foundation
 import OuroCluster
+import OuroSupport
 
 /// What a worker has done, shown as it goes: a line per finished task in logs, a redrawn status
 /// line (tasks done, rate, running task and its step) on a terminal, nothing with --quiet/--json.
 /// `summary` is the final result. Thread-safe: tasks finish on the compute thread, the terminal
 /// line is redrawn from a timer and the summary is taken on the main thread.
-final class WorkerStatus: @unchecked Sendable {
+final class WorkerStatus: Sendable {
     /// How progress is shown.
     enum Mode { case silent, lines, terminal }
 
@@ -37,23 +38,26 @@ final class WorkerStatus: @unchecked Sendable {
     let name: String
     let mode: Mode
     let output: StatusLine
-    private let lock = NSLock()
-    private var state = Snapshot()
-    private var firstStart: Date?
-    private var current: (spec: TaskSpec, context: TaskContext, started: Date)?
-    private var closed = false
-    private var timer: DispatchSourceTimer?
+    /// What changes as tasks run; updated from the compute thread, read by the timer and `close`.
+    private struct Tally {
+        var state = Snapshot()
+        var firstStart: Date?
+        var current: (spec: TaskSpec, context: TaskContext, started: Date)?
+        var closed = false
+    }
+    private let tally = Locked(Tally())
+    /// `nonisolated(unsafe)`: dispatch sources are thread-safe (cancel from any thread).
+    nonisolated(unsafe) private let timer: DispatchSourceTimer?
 
     init(name: String, mode: Mode, output: StatusLine) {
         self.name = name
         self.mode = mode
         self.output = output
-        if mode == .terminal {
-            let t = DispatchSource.makeTimerSource(queue: .global())
-            t.schedule(deadline: .now(), repeating: 0.25)
-            t.setEventHandler { [weak self] in self?.redraw() }
-            t.resume()
-            timer = t
+        timer = mode == .terminal ? DispatchSource.makeTimerSource(queue: .global()) : nil
+        if let timer {
+            timer.schedule(deadline: .now(), repeating: 0.25)
+            timer.setEventHandler { [weak self] in self?.redraw() }
+            timer.resume()
         }
     }
 
@@ -63,9 +67,9 @@ final class WorkerStatus: @unchecked Sendable {
     func wrap(_ handler: @escaping Worker.Handler) -> Worker.Handler {
         { [self] spec, context in
             let started = Date()
-            lock.withLock {
-                if firstStart == nil { firstStart = started }
-                current = (spec, context, started)
+            tally.withLock { t in
+                if t.firstStart == nil { t.firstStart = started }
+                t.current = (spec, context, started)
             }
             do {
                 let out = try handler(spec, context)
@@ -79,14 +83,14 @@ final class WorkerStatus: @unchecked Sendable {
     }
 
     /// Counts one job ended by the coordinator.
-    func jobEnded() { lock.withLock { state.jobs += 1 } }
+    func jobEnded() { tally.withLock { $0.state.jobs += 1 } }
 
     /// The current figures.
     var snapshot: Snapshot {
-        lock.withLock {
-            var s = state
-            s.activeSeconds = firstStart.map { Date().timeIntervalSince($0) } ?? 0
-            if let c = current {
+        tally.withLock { t in
+            var s = t.state
+            s.activeSeconds = t.firstStart.map { Date().timeIntervalSince($0) } ?? 0
+            if let c = t.current {
                 let p = c.context.progress
                 s.running = (c.spec.id, p.step, p.steps)
                 s.runningSeconds = Date().timeIntervalSince(c.started)
@@ -98,7 +102,7 @@ final class WorkerStatus: @unchecked Sendable {
     /// Stops the display (ends the terminal line) and returns the final figures.
     func close() -> Snapshot {
         timer?.cancel()
-        lock.withLock { closed = true }
+        tally.withLock { $0.closed = true }
         if mode == .terminal {
             output.draw(Self.statusText(name: name, snapshot))
             output.finish()
@@ -108,20 +112,20 @@ final class WorkerStatus: @unchecked Sendable {
 
     private func finished(_ spec: TaskSpec, started: Date, error: Error?) {
         let seconds = Date().timeIntervalSince(started)
-        let (s, show) = lock.withLock { () -> (Snapshot, Bool) in
-            current = nil
-            if error == nil { state.tasks += 1 } else { state.failed += 1 }
-            state.busySeconds += seconds
-            if let i = state.phases.firstIndex(where: { $0.phase == spec.phase }) {
-                if error == nil { state.phases[i].tasks += 1 } else { state.phases[i].failed += 1 }
-                state.phases[i].busySeconds += seconds
+        let (s, show) = tally.withLock { (t: inout Tally) -> (Snapshot, Bool) in
+            t.current = nil
+            if error == nil { t.state.tasks += 1 } else { t.state.failed += 1 }
+            t.state.busySeconds += seconds
+            if let i = t.state.phases.firstIndex(where: { $0.phase == spec.phase }) {
+                if error == nil { t.state.phases[i].tasks += 1 } else { t.state.phases[i].failed += 1 }
+                t.state.phases[i].busySeconds += seconds
             } else {
-                state.phases.append(PhaseCount(phase: spec.phase, tasks: error == nil ? 1 : 0, failed: error == nil ? 0 : 1,
-                                               busySeconds: seconds))
+                t.state.phases.append(PhaseCount(phase: spec.phase, tasks: error == nil ? 1 : 0, failed: error == nil ? 0 : 1,
+                                                 busySeconds: seconds))
             }
-            var s = state
-            s.activeSeconds = firstStart.map { Date().timeIntervalSince($0) } ?? 0
-            return (s, !closed)
+            var s = t.state
+            s.activeSeconds = t.firstStart.map { Date().timeIntervalSince($0) } ?? 0
+            return (s, !t.closed)
         }
         guard show else { return }
         switch mode {
@@ -136,7 +140,7 @@ final class WorkerStatus: @unchecked Sendable {
     }
 
     private func redraw() {
-        guard !lock.withLock({ closed }) else { return }
+        guard !tally.withLock({ $0.closed }) else { return }
         output.draw(Self.statusText(name: name, snapshot))
     }
 

@@ -59,10 +59,11 @@ public struct ImageFileSource: LabelledImageSource {
         let per = channels * size * size
         var results = [Result<RasterImage, Error>?](repeating: nil, count: indices.count)
         results.withUnsafeMutableBufferPointer { slots in
-            let out = UncheckedSlots(base: slots.baseAddress!)
+            // Each iteration writes its own slot only (the parallel-for's contract).
+            let out = slots.baseAddress!
             ParallelRunner(threads: threads).forEach(indices.count) { k in
                 let e = entries[indices[k]]
-                out.base[k] = Result { try transform.apply(try ImageDecoder.decode(file: e.path), size: size, channels: channels, name: e.path) }
+                out[k] = Result { try transform.apply(try ImageDecoder.decode(file: e.path), size: size, channels: channels, name: e.path) }
             }
         }
         var pixels = [UInt8](repeating: 0, count: indices.count * per)
@@ -84,9 +85,6 @@ public struct ImageFileSource: LabelledImageSource {
                                   classNames: classNames, name: "image files")
         return SourceBatch(images: ds, indices: kept, bad: bad)
     }
-
-    /// Each parallel iteration writes its own slot only.
-    private struct UncheckedSlots: @unchecked Sendable { let base: UnsafeMutablePointer<Result<RasterImage, Error>?> }
 }
 
 extension ImageFileSource {

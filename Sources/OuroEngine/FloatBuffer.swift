@@ -2,11 +2,11 @@
 ///
 /// Layer internals are large and short-lived; a class with a raw allocation avoids nested
 /// `withUnsafeMutableBufferPointer` closures and copy-on-write checks in hot code.
-/// `@unchecked Sendable`: a raw buffer with one owner; threads of the parallel-for write
-/// disjoint ranges of it (that type's contract), never the same element.
-public final class FloatBuffer: @unchecked Sendable {
+public final class FloatBuffer: Sendable {
     public let count: Int
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The allocation. `nonisolated(unsafe)`: a buffer has one owner at a time; threads of the
+    /// parallel-for write disjoint ranges of it (that type's contract), never the same element.
+    nonisolated(unsafe) public let pointer: UnsafeMutablePointer<Float>
 
     /// A zero-filled buffer.
     public init(zeros count: Int) {

@@ -24,11 +24,12 @@ import Testing
     /// (no sockets, no files): the protocol, dispatch and liveness run without a network.
     @Test(arguments: [("tcp", 1), ("tcp", 3), ("ipc", 1), ("ipc", 3), ("inproc", 1), ("inproc", 3)])
     func roundTrip(transport: String, workerCount: Int) throws {
-        let shared = transport == "inproc" ? try ZMQContext() : nil
+        let memory = transport == "inproc" ? try Harness.inMemory() : nil
+        let shared = memory?.context
         let endpoint = switch transport {
         case "tcp": Harness.tcpEndpoint
         case "ipc": Harness.ipcEndpoint()
-        default: "inproc://ouro-test-\(UUID().uuidString.prefix(12))"
+        default: memory!.endpoint
         }
         var config = Harness.coordinatorConfig(endpoint)
         config.sharedContext = shared
@@ -59,11 +60,12 @@ import Testing
     }
 
     @Test func workerKilledMidTaskIsReplaced() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
         let started = DispatchSemaphore(value: 0)
         let victimTask = Locked<String?>(nil)
-        let victim = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "victim")) { spec, ctx in
+        let victim = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "victim")) { spec, ctx in
             victimTask.withLock { $0 = $0 ?? spec.id }
             started.signal()
             for _ in 0..<500 where !ctx.isCancelled { Thread.sleep(forTimeInterval: 0.01) }
@@ -75,7 +77,7 @@ import Testing
         #expect(started.wait(timeout: .now() + 5) == .success)
         victim.worker.kill()
         #expect(victim.exitReason() == .killed)
-        let rescuer = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "rescuer"))
+        let rescuer = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "rescuer"))
         defer { rescuer.stop() }
         guard case .success(let outcome)? = phase.result() else {
             Issue.record("phase did not complete")
@@ -91,10 +93,11 @@ import Testing
     }
 
     @Test func systemErrorFailsTheJobAfterTheRetryCap() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint, maxAttempts: 3), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context, maxAttempts: 3), logger: Harness.logger)
         defer { coordinator.shutdown() }
         let calls = Counter()
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "flaky")) { spec, _ in
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "flaky")) { spec, _ in
             calls.bump(spec.id)
             throw TaskError.system("scratch disk full")
         }
@@ -111,11 +114,12 @@ import Testing
     }
 
     @Test func applicationErrorFailsTheJobImmediately() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.ipcEndpoint()), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
         struct Boom: Error {}
         let calls = Counter()
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w")) { spec, _ in
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w")) { spec, _ in
             calls.bump(spec.id)
             if spec.id == "t03" { throw Boom() }
             return try Harness.compute(spec)
@@ -134,10 +138,11 @@ import Testing
     }
 
     @Test func missingModelFailsWithAClearMessage() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
         let have = String(repeating: "a", count: 64), need = String(repeating: "b", count: 64)
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w", models: [have]))
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w", models: [have]))
         defer { worker.stop() }
         #expect(try coordinator.runPhase("ok", tasks: Harness.tasks(2, model: have)).results.count == 2)
         do {
@@ -198,10 +203,11 @@ import Testing
     }
 
     @Test func workerExitsOnUnknownProtocolVersion() throws {
-        let ctx = try ZMQContext()
+        let net = try Harness.inMemory()
+        let ctx = net.context
         let router = try ZMQSocket(context: ctx, kind: .router)
-        try router.bind(Harness.tcpEndpoint)
-        let worker = try RunningWorker(Harness.workerConfig(router.lastEndpoint, id: "w"))
+        try router.bind(net.endpoint)
+        let worker = try RunningWorker(Harness.workerConfig(router.lastEndpoint, context: net.context, id: "w"))
         #expect(try Poller.pollIn([.socket(router)], timeoutMs: 5000) == [true])
         let ready = try router.receive(limits: ReceiveLimits(maxFrames: 8, maxBytes: 1 << 16))
         #expect(ready.count == 4 && ready[2].string == "READY")
@@ -214,13 +220,14 @@ import Testing
     }
 
     @Test func statusFileIsWritten() throws {
+        let net = try Harness.inMemory()
         let dir = Harness.tempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var config = Harness.coordinatorConfig(Harness.tcpEndpoint)
+        var config = Harness.coordinatorConfig(net.endpoint, context: net.context)
         config.statusFile = dir.appendingPathComponent("status.json")
         let coordinator = try Coordinator(config: config, logger: Harness.logger)
         defer { coordinator.shutdown() }
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w"))
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w"))
         defer { worker.stop() }
         _ = try coordinator.runPhase("gen", tasks: Harness.tasks(4))
         let data = try Data(contentsOf: dir.appendingPathComponent("status.json"))
@@ -230,7 +237,8 @@ import Testing
     }
 
     @Test func invalidTaskListsAreRefused() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
         #expect(throws: ClusterError.self) { try coordinator.runPhase("p", tasks: [TaskSpec(id: "a"), TaskSpec(id: "a")]) }
         #expect(throws: ClusterError.self) { try coordinator.runPhase("p", tasks: [TaskSpec(id: "")]) }

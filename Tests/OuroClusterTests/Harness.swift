@@ -14,21 +14,36 @@ enum Harness {
 
     static let heartbeat = 0.1
 
-    static func coordinatorConfig(_ endpoint: String, maxAttempts: Int = 3) -> CoordinatorConfig {
-        CoordinatorConfig(endpoint: endpoint, jobId: "test-job", configurationHash: "cfg",
-                          heartbeatInterval: heartbeat, livenessIntervals: 5, maxAttempts: maxAttempts,
-                          limits: WireLimits(maxMessageBytes: 4 << 20, maxMetadataBytes: 64 << 10),
-                          phaseTimeout: 20, progressInterval: 0.05)
+    /// `context`: the shared context of an in-memory (`inproc://`) network, else nil.
+    static func coordinatorConfig(_ endpoint: String, context: ZMQContext? = nil, maxAttempts: Int = 3) -> CoordinatorConfig {
+        var c = CoordinatorConfig(endpoint: endpoint, jobId: "test-job", configurationHash: "cfg",
+                                  heartbeatInterval: heartbeat, livenessIntervals: 5, maxAttempts: maxAttempts,
+                                  limits: WireLimits(maxMessageBytes: 4 << 20, maxMetadataBytes: 64 << 10),
+                                  phaseTimeout: 20, progressInterval: 0.05)
+        c.sharedContext = context
+        return c
     }
 
-    static func workerConfig(_ endpoint: String, id: String, credit: Int = 1, models: [String] = [],
+    static func workerConfig(_ endpoint: String, context: ZMQContext? = nil, id: String, credit: Int = 1, models: [String] = [],
                              security: WorkerSecurity = .none, maxReconnects: Int? = nil) -> WorkerConfig {
-        WorkerConfig(endpoint: endpoint,
-                     info: WorkerInfo(workerId: id, backend: "cpu/test", engineVersion: "test", threads: 1, credit: credit, models: models),
-                     heartbeatInterval: heartbeat, livenessIntervals: 5, reconnectInitial: 0.1, reconnectMax: 0.4,
-                     maxReconnects: maxReconnects, limits: WireLimits(maxMessageBytes: 4 << 20, maxMetadataBytes: 64 << 10),
-                     security: security)
+        var c = WorkerConfig(endpoint: endpoint,
+                             info: WorkerInfo(workerId: id, backend: "cpu/test", engineVersion: "test", threads: 1, credit: credit, models: models),
+                             heartbeatInterval: heartbeat, livenessIntervals: 5, reconnectInitial: 0.1, reconnectMax: 0.4,
+                             maxReconnects: maxReconnects, limits: WireLimits(maxMessageBytes: 4 << 20, maxMetadataBytes: 64 << 10),
+                             security: security)
+        c.sharedContext = context
+        return c
     }
+
+    /// libzmq's in-memory transport: a fresh `inproc://` endpoint on its own context, which the
+    /// coordinator, the workers and any raw test socket share. No ports, no files, no network:
+    /// the default for tests of cluster behaviour (tcp, ipc and CURVE have their own tests).
+    struct InMemoryNetwork {
+        let endpoint = "inproc://ouro-test-\(UUID().uuidString.prefix(12))"
+        let context: ZMQContext
+    }
+
+    static func inMemory() throws -> InMemoryNetwork { InMemoryNetwork(context: try ZMQContext()) }
 
     static func ipcEndpoint() -> String { "ipc:///tmp/ouro-test-\(UUID().uuidString.prefix(12)).ipc" }
 

@@ -12,10 +12,11 @@ import Testing
 
         let firstCalls = Counter()
         do {
+            let net = try Harness.inMemory()
             let journal = try Journal.open(directory: dir, configurationHash: "cfg-1", logger: Harness.logger)
-            let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.ipcEndpoint()), logger: Harness.logger)
+            let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
             defer { coordinator.shutdown() }
-            let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w1")) { spec, _ in
+            let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w1")) { spec, _ in
                 firstCalls.bump(spec.id)
                 if spec.id == "t10" { throw TaskError.application("simulated crash") }
                 return try Harness.compute(spec)
@@ -29,9 +30,10 @@ import Testing
         let secondCalls = Counter()
         let journal = try Journal.open(directory: dir, configurationHash: "cfg-1", logger: Harness.logger)
         #expect(journal.completedTasks == 10)
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+        let net = try Harness.inMemory()   // a new name: libzmq frees a closed inproc name asynchronously
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w2")) { spec, _ in
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w2")) { spec, _ in
             secondCalls.bump(spec.id)
             return try Harness.compute(spec)
         }
@@ -53,10 +55,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let tasks = Harness.tasks(4)
         do {
+            let net = try Harness.inMemory()
             let journal = try Journal.open(directory: dir, configurationHash: "c", logger: Harness.logger)
-            let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+            let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
             defer { coordinator.shutdown() }
-            let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w"))
+            let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w"))
             defer { worker.stop() }
             _ = try coordinator.runPhase("gen", tasks: tasks, journal: journal)
         }
@@ -70,9 +73,10 @@ import Testing
 
         let calls = Counter()
         let journal = try Journal.open(directory: dir, configurationHash: "c", logger: Harness.logger)
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.tcpEndpoint), logger: Harness.logger)
+        let net = try Harness.inMemory()   // a new name: libzmq frees a closed inproc name asynchronously
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "w")) { spec, _ in
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "w")) { spec, _ in
             calls.bump(spec.id)
             return try Harness.compute(spec)
         }

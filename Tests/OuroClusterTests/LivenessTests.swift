@@ -33,9 +33,10 @@ import Testing
     /// A task that runs ten times longer than the liveness window does not silence the worker,
     /// and its progress reaches the coordinator through heartbeats.
     @Test func longTaskKeepsHeartbeating() throws {
-        let coordinator = try Coordinator(config: Harness.coordinatorConfig(Harness.ipcEndpoint()), logger: Harness.logger)
+        let net = try Harness.inMemory()
+        let coordinator = try Coordinator(config: Harness.coordinatorConfig(net.endpoint, context: net.context), logger: Harness.logger)
         defer { coordinator.shutdown() }
-        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "slow")) { spec, ctx in
+        let worker = try RunningWorker(Harness.workerConfig(coordinator.endpoint, context: net.context, id: "slow")) { spec, ctx in
             for k in 1...100 {
                 ctx.reportProgress(step: k, of: 100)
                 Thread.sleep(forTimeInterval: 0.01)

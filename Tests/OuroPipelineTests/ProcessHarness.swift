@@ -47,7 +47,7 @@ enum Binary {
 }
 
 /// A child process with stdout/stderr in files; killed (SIGKILL) by `kill()` or on deinit.
-final class Child: @unchecked Sendable {
+final class Child: Sendable {
     let process = Process()
     let name: String
     let stdoutURL: URL

@@ -9,9 +9,8 @@ import Logging
 /// A dedicated I/O thread owns the socket from `init` until `shutdown()`, so workers stay
 /// connected (and heartbeated) between phases. `runPhase` blocks its caller until the phase
 /// completes or fails; progress callbacks run on the caller's thread.
-/// `@unchecked Sendable`: the dispatch state is in `shared` (a lock box); the socket belongs
-/// to the I/O thread; the remaining properties are immutable after `init`.
-public final class Coordinator: @unchecked Sendable {
+/// The dispatch state is in `shared` (a lock box); the socket belongs to the I/O thread.
+public final class Coordinator: Sendable {
     /// The configuration.
     public let config: CoordinatorConfig
     /// The bound endpoint, with wildcard ports resolved (connect workers here).
@@ -22,7 +21,7 @@ public final class Coordinator: @unchecked Sendable {
     let wakeup: Wakeup
     private let context: ZMQContext
     private let zap: ZAPHandler?
-    private var ioThread: ThreadHandle?
+    private let ioThread: ThreadHandle
     private let stopOnce = Locked(false)
 
     /// Binds the endpoint and starts the I/O thread. A non-loopback endpoint without CURVE throws
@@ -75,7 +74,7 @@ public final class Coordinator: @unchecked Sendable {
         guard first else { return }
         shared.mutate { $0.stopping = true }
         wakeup.signal()
-        let ioStopped = ioThread?.join(timeout: 10) != false
+        let ioStopped = ioThread.join(timeout: 10)
         if !ioStopped { logger.error("coordinator I/O thread did not stop in time") }
         let zapStopped = zap?.stop() ?? true
         // The I/O thread closed the socket with a linger; terminating the context waits for the

@@ -6,23 +6,24 @@ import Logging
 /// key is on an allowlist and rejects (and logs and counts) everyone else.
 ///
 /// It must be started on the same context as the secured socket, before that socket binds.
-/// `@unchecked Sendable`: its socket belongs to its own thread; the counters are behind a lock.
-final class ZAPHandler: @unchecked Sendable {
+final class ZAPHandler: Sendable {
     static let endpoint = "inproc://zeromq.zap.01"
     static let domain = "ouromamba"
 
-    private let socket: ZMQSocket
+    /// `nonisolated(unsafe)`: used by the handler's thread alone; `stop` closes it only after
+    /// that thread has finished.
+    nonisolated(unsafe) private let socket: ZMQSocket
     private let allowed: Set<String>
     private let logger: Logger
     private let state = Locked((stop: false, accepted: 0, rejected: 0))
-    private var thread: ThreadHandle?
+    private let thread = Locked<ThreadHandle?>(nil)
 
     init(context: ZMQContext, allowed: Set<String>, logger: Logger) throws {
         socket = try ZMQSocket(context: context, kind: .rep)
         try socket.bind(ZAPHandler.endpoint)
         self.allowed = allowed
         self.logger = logger
-        thread = ThreadHandle(name: "ouro-zap") { [self] in self.loop() }
+        thread.withLock { $0 = ThreadHandle(name: "ouro-zap") { [self] in self.loop() } }
     }
 
     /// (accepted, rejected) handshakes so far.
@@ -33,9 +34,12 @@ final class ZAPHandler: @unchecked Sendable {
     @discardableResult
     func stop() -> Bool {
         state.withLock { $0.stop = true }
-        let stopped = thread?.join(timeout: 5) != false
+        let running = thread.withLock { (t: inout ThreadHandle?) -> ThreadHandle? in
+            defer { t = nil }
+            return t
+        }
+        let stopped = running?.join(timeout: 5) != false
         if stopped { socket.close() }
-        thread = nil
         return stopped
     }
 

@@ -21,9 +21,9 @@ public enum WorkerError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A worker daemon (cluster.md §1–§4): connects a DEALER socket, announces itself with READY,
 /// runs tasks on a compute thread while the calling thread keeps heartbeating, reconnects with
 /// exponential back-off when the coordinator goes silent, and exits on DISCONNECT.
-/// `@unchecked Sendable`: control and start flags are lock boxes (`Locked`); `unsent` belongs
-/// to the thread inside `run()`.
-public final class Worker: @unchecked Sendable {
+/// Control and start flags are lock boxes (`Locked`); the socket and the unsent outcomes live
+/// in `run()`, on its thread.
+public final class Worker: Sendable {
     /// Computes one task. Throw `TaskError.system(…)` for retryable trouble; any other error is
     /// an `application` error and fails the job.
     public typealias Handler = @Sendable (TaskSpec, TaskContext) throws -> TaskOutput
@@ -38,7 +38,6 @@ public final class Worker: @unchecked Sendable {
     private let wakeup: Wakeup
     private let control = Locked(Control.running)
     private let started = Locked(false)
-    private var unsent: [ComputeQueue.Outcome] = []
 
     /// Creates a worker; nothing connects until `run()`.
     public init(config: WorkerConfig, logger: Logger = Logger(label: "ouromamba.cluster.worker"),
@@ -77,8 +76,10 @@ public final class Worker: @unchecked Sendable {
         let compute = ComputeQueue(handler: handler, workerId: config.info.workerId, wakeup: wakeup, logger: logger)
         defer { compute.stop() }
         var backoff = Backoff(initial: config.reconnectInitial, maximum: config.reconnectMax)
+        // Outcomes not yet sent survive a reconnect.
+        var unsent: [ComputeQueue.Outcome] = []
         while true {
-            switch try session(context, compute, &backoff) {
+            switch try session(context, compute, &backoff, &unsent) {
             case .exit(let e):
                 logger.info("worker \(config.info.workerId) exits: \(e)")
                 return e
@@ -109,7 +110,8 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// One connection: from connect + READY until exit or loss of the coordinator.
-    private func session(_ context: ZMQContext, _ compute: ComputeQueue, _ backoff: inout Backoff) throws -> SessionEnd {
+    private func session(_ context: ZMQContext, _ compute: ComputeQueue, _ backoff: inout Backoff,
+                         _ unsent: inout [ComputeQueue.Outcome]) throws -> SessionEnd {
         let socket = try ZMQSocket(context: context, kind: .dealer)
         defer { socket.close() }
         let suffix = String(UInt64.random(in: 1...UInt64.max), radix: 16)

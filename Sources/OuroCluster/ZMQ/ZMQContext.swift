@@ -3,9 +3,9 @@ import CZMQ
 
 /// Owns one libzmq context. Sockets keep their context alive, so the context is
 /// terminated (in `deinit`) only after every socket created from it has been closed.
-/// `@unchecked Sendable`: libzmq contexts are thread-safe; termination is guarded by a lock box.
-public final class ZMQContext: @unchecked Sendable {
-    let handle: UnsafeMutableRawPointer
+public final class ZMQContext: Sendable {
+    /// `nonisolated(unsafe)`: libzmq contexts are thread-safe; termination is guarded by a lock box.
+    nonisolated(unsafe) let handle: UnsafeMutableRawPointer
 
     /// Creates a new libzmq context.
     public init() throws {

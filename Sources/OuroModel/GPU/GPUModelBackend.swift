@@ -24,7 +24,7 @@ final class GPUModelBackend: ModelBackend {
     func keepsInternals(batch: Int) -> Bool {
         let c = config, rows = batch * c.seqLen, D = c.embedDim, E = c.dInner, N = c.dState, xw = c.dtRank + 2 * N
         let perLayer = 4 * rows * (2 * D + 3 * E + 2 * (5 * E + xw + N * E) + 1)
-        return perLayer * c.depth <= model.cacheBudgetBytes
+        return perLayer * c.depth <= model.cacheBudget
     }
 
     func allocate(_ count: Int) throws -> GPUBuffer { try device.floats(count) }
@@ -151,13 +151,13 @@ final class GPUModelBackend: ModelBackend {
             try ops.columnSums(rows: B, cols: L * D, x: gRes.address, ld: L * D, out: gPos)
             try ops.columnSums(rows: B, cols: D, x: gRes.at(ci * D), ld: L * D, out: gCls)
             try ops.columnSums(rows: B * M, cols: D, x: gT.address, ld: D, out: gPatchBias)
-            let unfolded = model.model.unfold(x)
+            let unfolded = model.current.unfold(x)
             try device.upload(unfolded.ptr, count: B * M * P, to: cols)
             try device.sgemm(transA: true, transB: false, m: D, n: P, k: B * M, alpha: 1, a: gT.address, lda: D,
                              b: cols.address, ldb: P, beta: 0, c: gPatch.address, ldc: P)
             grads!.posEmbed = try fetch(gPos, L * D); grads!.clsToken = try fetch(gCls, D)
             grads!.patchBias = try fetch(gPatchBias, D); grads!.patchWeight = try fetch(gPatch, D * P)
         }
-        return model.model.fold(colsHost, shape: x.shape)
+        return model.current.fold(colsHost, shape: x.shape)
     }
 }

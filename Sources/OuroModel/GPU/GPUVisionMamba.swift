@@ -6,12 +6,15 @@ import OuroEngine
 /// sgemm, every other op a GPU kernel. Observers see activation points on the device
 /// (`GPUForwardObserver`) or as host copies (`ForwardHooks` that only observe); loss hooks run
 /// on the device (`GPUBackwardLayerHook`) or on host copies (`BackwardLayerHook`). One instance
-/// serves one caller at a time (its scratch arena is reused by every pass).
-/// `@unchecked Sendable`: owned by one compute thread at a time (a worker's task, or the
-/// command's thread); its device buffers are never shared between concurrent calls.
+/// serves one caller at a time: its scratch arena and layer caches are reused by every pass.
+/// `@unchecked Sendable`: a lock box: every public pass, `setWeights` and the public
+/// properties run under `passLock`, so concurrent callers wait for each other.
 public final class GPUVisionMamba: @unchecked Sendable {
     /// The host model whose weights are on the device (see `setWeights`).
-    public private(set) var model: VisionMamba
+    public var model: VisionMamba { passLock.withLock { current } }
+    /// `model`, for code already inside a pass (the lock is not recursive).
+    private(set) var current: VisionMamba
+    private let passLock = NSLock()
     public let device: GPUDevice
     let ops: GPUOps
 
@@ -28,12 +31,17 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// internals, above it every layer is recomputed (bounded memory, like the CPU model).
     /// Default: 30 % of the device's memory, at most 24 GiB (which keeps vim-tiny-shape blocks
     /// of 64 on an 80 GB card with room for the rest).
-    public var cacheBudgetBytes: Int
+    public var cacheBudgetBytes: Int {
+        get { passLock.withLock { cacheBudget } }
+        set { passLock.withLock { cacheBudget = newValue } }
+    }
+    /// `cacheBudgetBytes`, for code inside a pass.
+    private(set) var cacheBudget: Int
 
     /// Uploads the weights (A = −exp(A_log) and the transposed conv taps are derived once).
     public init(model: VisionMamba, device: GPUDevice) throws {
-        self.model = model; self.device = device; ops = GPUOps(device: device)
-        cacheBudgetBytes = min(24 << 30, (device.memoryBytes ?? Int.max) / 10 * 3)
+        current = model; self.device = device; ops = GPUOps(device: device)
+        cacheBudget = min(24 << 30, (device.memoryBytes ?? Int.max) / 10 * 3)
         var buffers = try Self.deviceValues(model).map { try device.upload($0) }.makeIterator()
         func next() -> GPUBuffer { buffers.next()! }
         patchWeight = next(); patchBias = next(); clsToken = next(); posEmbed = next(); normF = next()
@@ -75,7 +83,11 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// Replaces the weights (same configuration) in the existing device buffers, e.g. after
     /// an optimiser step.
     public func setWeights(_ weights: VisionMambaWeights) throws {
-        var updated = model
+        try passLock.withLock { try replaceWeights(weights) }
+    }
+
+    private func replaceWeights(_ weights: VisionMambaWeights) throws {
+        var updated = current
         updated.weights = weights
         let values = Self.deviceValues(updated), buffers = weightBuffers
         for (v, b) in zip(values, buffers) {
@@ -84,10 +96,10 @@ public final class GPUVisionMamba: @unchecked Sendable {
             }
             try device.upload(v, to: b)
         }
-        model = updated
+        current = updated
     }
 
-    var config: VisionMambaConfig { model.config }
+    var config: VisionMambaConfig { current.config }
 
     /// The CUDA C module of the model's layout kernels (for compile checks).
     public static var kernelModule: GPUModuleSource { GPUModelKernels.module }
@@ -101,7 +113,7 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// Patch embedding, cls and pos_embed: the residual stream (B·L, D) in `out`.
     func embed(_ x: Tensor, into out: GPUBuffer) throws {
         let c = config, B = x.shape[0], M = c.numPatches, D = c.embedDim, L = c.seqLen
-        let cols = model.unfold(x)
+        let cols = current.unfold(x)
         let dc = try arena.floats(B * M * c.patchDim)
         try device.upload(cols.ptr, count: B * M * c.patchDim, to: dc)
         let tokens = try arena.floats(B * M * D)
@@ -154,8 +166,10 @@ public final class GPUVisionMamba: @unchecked Sendable {
     }
 
     private func logits(_ x: Tensor, observer: Observer?) throws -> Tensor {
-        try model.checkInput(x)
-        return try ModelGraph(backend: GPUModelBackend(model: self, observer: observer)).forward(x).logits
+        try passLock.withLock {
+            try current.checkInput(x)
+            return try ModelGraph(backend: GPUModelBackend(model: self, observer: observer)).forward(x).logits
+        }
     }
 
     /// norm_f on the cls rows and the classifier: (cls rows, features, logits on the host).
@@ -188,9 +202,11 @@ public final class GPUVisionMamba: @unchecked Sendable {
     /// summed over the batch in a fixed order.
     public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil, gpuHook: GPUBackwardLayerHook? = nil,
                          lossGradient: (Tensor) throws -> Tensor) throws -> VisionMamba.BackwardResult {
-        try model.checkInput(x)
-        let backend = GPUModelBackend(model: self, layerHook: layerHook, gpuHook: gpuHook)
-        return try ModelGraph(backend: backend).backward(x, parameters: parameters, lossGradient: lossGradient)
+        try passLock.withLock {
+            try current.checkInput(x)
+            let backend = GPUModelBackend(model: self, layerHook: layerHook, gpuHook: gpuHook)
+            return try ModelGraph(backend: backend).backward(x, parameters: parameters, lossGradient: lossGradient)
+        }
     }
 
     /// Host copies of a layer's internals, in the CPU model's types (for loss hooks).
