@@ -81,7 +81,8 @@ let package = Package(
         .executableTarget(name: "ouromamba", dependencies: ["OuroCLI", "OuroEngine"], swiftSettings: fast + v6),
 
         // Shared test helpers (fixture lookup, comparisons).
-        .target(name: "OuroTestSupport", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel"],
+        .target(name: "OuroTestSupport", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel",
+                                                  .product(name: "Logging", package: "swift-log")],
                 path: "Sources/OuroTestSupport", exclude: ["README.md"], swiftSettings: v6),
 
         .testTarget(name: "OuroEngineTests", dependencies: ["OuroSupport", "OuroEngine", "OuroTestSupport"], swiftSettings: fast + v6),

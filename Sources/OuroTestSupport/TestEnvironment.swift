@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// What the environment of a test run provides, as static conditions and reasons for the tests'
 /// condition traits (`.enabled(if:_:)`): a test whose prerequisite is missing is skipped with a
@@ -7,6 +8,13 @@ import Foundation
 public enum TestEnvironment {
     /// `CI=true`.
     public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// A logger for tests: silent (critical only) unless `OURO_TEST_LOG` is set, then debug.
+    public static func logger(_ label: String) -> Logger {
+        var l = Logger(label: label)
+        l.logLevel = ProcessInfo.processInfo.environment["OURO_TEST_LOG"] == nil ? .critical : .debug
+        return l
+    }
 
     /// True when the opt-in variable `name` is set to "1" (benchmarks, timing runs).
     public static func optedIn(_ name: String) -> Bool { ProcessInfo.processInfo.environment[name] == "1" }

@@ -6,11 +6,7 @@ import OuroTestSupport
 
 /// Shared helpers for the cluster tests: fast heartbeats, a deterministic handler, workers on threads.
 enum Harness {
-    static var logger: Logger {
-        var l = Logger(label: "ouromamba.cluster.test")
-        l.logLevel = ProcessInfo.processInfo.environment["OURO_TEST_LOG"] == nil ? .critical : .debug
-        return l
-    }
+    static var logger: Logger { TestEnvironment.logger("ouromamba.cluster.test") }
 
     static let heartbeat = 0.1
 

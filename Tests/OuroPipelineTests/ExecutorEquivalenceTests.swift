@@ -12,11 +12,7 @@ import OuroTestSupport
 @testable import OuroPipeline
 
 enum PipelineHarness {
-    static var logger: Logger {
-        var l = Logger(label: "ouromamba.pipeline.test")
-        l.logLevel = ProcessInfo.processInfo.environment["OURO_TEST_LOG"] == nil ? .critical : .debug
-        return l
-    }
+    static var logger: Logger { TestEnvironment.logger("ouromamba.pipeline.test") }
 
     static func tempDirectory() -> URL { TestFiles.temporaryDirectory("ouro-pipeline-test") }
 
