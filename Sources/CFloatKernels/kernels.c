@@ -49,6 +49,12 @@ void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0
     else scan_block_avx2(args, b, e0, e1);
 }
 
+void ouro_scan_backward_chunks(int path, const ouro_scan_backward_args *args, int b, int c0, int c1,
+                               float *pB, float *pC) {
+    if (path == OURO_FLOAT_PATH_AVX512) scan_backward_avx512(args, b, c0, c1, pB, pC);
+    else scan_backward_avx2(args, b, c0, c1, pB, pC);
+}
+
 void ouro_softplus(int path, long n, const float *x, float *out) {
     if (path == OURO_FLOAT_PATH_AVX512) softplus_n_avx512(n, x, out);
     else softplus_n_avx2(n, x, out);

@@ -264,6 +264,38 @@ struct BenchScan: ParsableCommand {
         }
         var result: [String: Any] = ["cpu_ms": tc * 1000, "threads": threads]
         if !common.json { print(String(format: "CPU scan (%d threads): %.2f ms", threads, tc * 1000)) }
+        // The backward pass (Gen and training), the C kernel next to the Swift reference, same inputs.
+        var states = [Float](repeating: 0, count: rows * N * E)
+        let gy = rng.normals(rows * E)
+        var gu = [Float](repeating: 0, count: rows * E), gDelta = gu, gB = [Float](repeating: 0, count: rows * N), gC = gB
+        var gA = [Float](repeating: 0, count: E * N), gD = [Float](repeating: 0, count: E)
+        let aT = (0..<(N * E)).map { a[($0 % E) * N + $0 / E] }
+        func backward(_ kernel: FloatKernelPath) -> Double {
+            bestTime(repeats: repeats) {
+                u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { ap in
+                aT.withUnsafeBufferPointer { atp in bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in
+                states.withUnsafeMutableBufferPointer { sp in gy.withUnsafeBufferPointer { gyp in
+                gu.withUnsafeMutableBufferPointer { gup in gDelta.withUnsafeMutableBufferPointer { gdp in
+                gB.withUnsafeMutableBufferPointer { gbp in gC.withUnsafeMutableBufferPointer { gcp in
+                gA.withUnsafeMutableBufferPointer { gap in gD.withUnsafeMutableBufferPointer { gdd in
+                    let tm = SelectiveScan.TokenMatrices(base: bp.baseAddress!, ld: xw, bOffset: 12, cOffset: 12 + N)
+                    SelectiveScan.forward(shape: s, u: up.baseAddress!, delta: dp.baseAddress!, a2T: ap.baseAddress!, bc: tm,
+                                          d: ddp.baseAddress!, reverse: false, y: gup.baseAddress!, states: sp.baseAddress!, runner: runner)
+                    SelectiveScan.backward(shape: s, u: up.baseAddress!, delta: dp.baseAddress!, a2T: ap.baseAddress!, aT: atp.baseAddress!,
+                                           bc: tm, d: ddp.baseAddress!, reverse: false, states: sp.baseAddress!, gy: gyp.baseAddress!,
+                                           ghExt: nil, gu: gup.baseAddress!, gDelta: gdp.baseAddress!, gB: gbp.baseAddress!,
+                                           gC: gcp.baseAddress!, gA: gap.baseAddress!, gD: gdd.baseAddress!, runner: runner, kernel: kernel)
+                }}}}}}}}}}}}}}
+            }
+        }
+        let tbRef = backward(.reference), tbC = backward(.automatic)
+        result["cpu_forward_backward_reference_ms"] = tbRef * 1000
+        result["cpu_forward_backward_ms"] = tbC * 1000
+        result["cpu_float_kernels"] = "\(FloatKernelPath.selected)"
+        if !common.json {
+            print(String(format: "CPU scan forward (states kept) + backward: %.2f ms with the %@ kernels, %.2f ms with the Swift reference backward (%.2f×)",
+                         tbC * 1000, "\(FloatKernelPath.selected)", tbRef * 1000, tbRef / tbC))
+        }
         if case .gpu(let dev) = try device.resolve(command: "bench scan", gpuImplemented: true, console: common.console()) {
             var yg: [Float] = []
             let tg = try bestTime(repeats: repeats) {

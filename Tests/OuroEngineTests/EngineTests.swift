@@ -129,6 +129,56 @@ import OuroTestSupport
         }
     }
 
+    /// Runs the scan's backward with one kernel: gu, gΔ, gB, gC, gA and gD in one array.
+    private func runScanBackward(_ kernel: FloatKernelPath, B: Int, L: Int, E: Int, N: Int, reverse: Bool,
+                                 external: Bool, parameters: Bool, threads: Int) -> [Float] {
+        let xw = 3 + 2 * N
+        var rng = Xoshiro256StarStar(seed: UInt64(E * 17 + N))
+        let u = rng.normals(B * L * E), delta = rng.normals(B * L * E).map { 0.01 + abs($0) * 0.5 }
+        let aT = (0..<(N * E)).map { _ in -Float(0.3 + rng.nextUniform() * 12) }
+        let a2T = aT.map { $0 * 1.4426950408889634 }
+        let bc = rng.normals(B * L * xw), d = rng.normals(E), gy = rng.normals(B * L * E)
+        let states = rng.normals(B * L * N * E), ext = external ? rng.normals(B * L * N * E) : []
+        var gu = [Float](repeating: .nan, count: B * L * E), gDelta = gu
+        var gB = [Float](repeating: .nan, count: B * L * N), gC = gB
+        var gA = [Float](repeating: .nan, count: parameters ? E * N : 0), gD = [Float](repeating: .nan, count: parameters ? E : 0)
+        u.withUnsafeBufferPointer { up in delta.withUnsafeBufferPointer { dp in a2T.withUnsafeBufferPointer { a2p in
+        aT.withUnsafeBufferPointer { ap in bc.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { ddp in
+        gy.withUnsafeBufferPointer { gyp in states.withUnsafeBufferPointer { sp in ext.withUnsafeBufferPointer { ep in
+        gu.withUnsafeMutableBufferPointer { gup in gDelta.withUnsafeMutableBufferPointer { gdp in
+        gB.withUnsafeMutableBufferPointer { gbp in gC.withUnsafeMutableBufferPointer { gcp in
+        gA.withUnsafeMutableBufferPointer { gap in gD.withUnsafeMutableBufferPointer { gdd in
+            SelectiveScan.backward(shape: .init(batch: B, length: L, channels: E, state: N), u: up.baseAddress!, delta: dp.baseAddress!,
+                                   a2T: a2p.baseAddress!, aT: ap.baseAddress!,
+                                   bc: .init(base: bp.baseAddress!, ld: xw, bOffset: 2, cOffset: 2 + N), d: ddp.baseAddress!,
+                                   reverse: reverse, states: sp.baseAddress!, gy: gyp.baseAddress!,
+                                   ghExt: external ? ep.baseAddress! : nil, gu: gup.baseAddress!, gDelta: gdp.baseAddress!,
+                                   gB: gbp.baseAddress!, gC: gcp.baseAddress!,
+                                   gA: parameters ? gap.baseAddress! : nil, gD: parameters ? gdd.baseAddress! : nil,
+                                   runner: ParallelRunner(threads: threads), kernel: kernel)
+        }}}}}}}}}}}}}}}
+        return gu + gDelta + gB + gC + gA + gD
+    }
+
+    /// The C backward equals the Swift reference bit for bit: ragged chunk counts per job (odd
+    /// and even, so the 16-lane path also runs single chunks), odd and even state sizes, both
+    /// directions, with and without the external state gradient and the parameter gradients.
+    private func expectBackwardMatchesReference(_ kernel: FloatKernelPath) {
+        for (E, N) in [(150, 16), (44, 5), (19, 3), (64, 1)] {
+            for reverse in [false, true] {
+                for (external, parameters) in [(false, true), (true, false), (true, true)] {
+                    let ref = runScanBackward(.reference, B: 2, L: 11, E: E, N: N, reverse: reverse, external: external,
+                                              parameters: parameters, threads: 1)
+                    let got = runScanBackward(kernel, B: 2, L: 11, E: E, N: N, reverse: reverse, external: external,
+                                              parameters: parameters, threads: 2)
+                    #expect(ref.allSatisfy { $0.isFinite }, "reference backward not finite")
+                    let same = ref.map { $0.bitPattern } == got.map { $0.bitPattern }
+                    #expect(same, "\(kernel) backward E=\(E) N=\(N) reverse=\(reverse) external=\(external) differs from the reference")
+                }
+            }
+        }
+    }
+
     /// Softplus (both sides of the threshold, tiny and large values), the gate and the causal conv
     /// (both directions, with SiLU, ragged channel counts) equal the Swift reference bit for bit.
     private func expectElementwiseMatchesReference(_ path: FloatKernelPath) {
@@ -177,12 +227,14 @@ import OuroTestSupport
     @Test(.enabled(if: FloatKernelPath.avx2.isAvailable, "this CPU has no AVX2+FMA"))
     func avx2KernelsAreBitIdenticalToReference() {
         expectKernelMatchesReference(.avx2)
+        expectBackwardMatchesReference(.avx2)
         expectElementwiseMatchesReference(.avx2)
     }
 
     @Test(.enabled(if: FloatKernelPath.avx512.isAvailable, "this CPU has no AVX-512 F"))
     func avx512KernelsAreBitIdenticalToReference() {
         expectKernelMatchesReference(.avx512)
+        expectBackwardMatchesReference(.avx512)
         expectElementwiseMatchesReference(.avx512)
     }
 

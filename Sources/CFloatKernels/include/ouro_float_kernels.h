@@ -44,6 +44,30 @@ typedef struct {
 /// in two chains (even n, odd n), exactly as OuroEngine's reference order.
 void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1);
 
+/// Arguments of the scan's backward pass (OuroEngine's SelectiveScan.backward).
+typedef struct {
+    int L, E, N;              ///< tokens, channels, state size
+    const float *u, *delta;   ///< [B][L][E]
+    const float *a2T, *aT;    ///< A * log2(e) and A, transposed to [N][E]
+    const float *bc;          ///< token-shared B and C, as in ouro_scan_args
+    long ld, boff, coff;
+    const float *d;           ///< [E]
+    int reverse;
+    const float *states;      ///< [B][L][N][E]: h after every step
+    const float *gy;          ///< [B][L][E]
+    const float *ghExt;       ///< optional [B][L][N][E] extra gradient on every h (NULL: none)
+    float *gu, *gDelta;       ///< [B][L][E] outputs
+    float *pA;                ///< optional [B][E][N]: gA of each image (NULL: not wanted)
+    float *pD;                ///< optional [B][E]: gD of each image (NULL: not wanted)
+} ouro_scan_backward_args;
+
+/// Image b, 8-channel chunks [c0, c1) in order: writes gu and gDelta of those channels, adds
+/// the chunks' lane-wise gB and gC contributions to pB and pC ([L][N][8], chunk after chunk,
+/// one fused multiply-add per chunk and entry) and writes pA/pD of those channels. The same
+/// operations in the same order as the Swift SIMD8 reference, so the results are bit-identical.
+void ouro_scan_backward_chunks(int path, const ouro_scan_backward_args *args, int b, int c0, int c1,
+                               float *pB, float *pC);
+
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 

@@ -119,7 +119,7 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
         _ = get(&dev, 0)
         var buf = [CChar](repeating: 0, count: 256)
         _ = getName(&buf, 255, dev)
-        name = String(cString: buf)
+        name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var major: Int32 = 0, minor: Int32 = 0
         _ = attr(&major, 75, dev)   // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
         _ = attr(&minor, 76, dev)   // …_MINOR

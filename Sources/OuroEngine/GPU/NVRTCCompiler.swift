@@ -41,7 +41,7 @@ public final class NVRTCCompiler {
             _ = nvLogSize(prog, &n)
             var log = [CChar](repeating: 0, count: n + 1)
             _ = nvLog(prog, &log)
-            throw CUDAError("NVRTC could not compile module \(source.name): \(String(cString: log))")
+            throw CUDAError("NVRTC could not compile module \(source.name): \(String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         var n = 0
         _ = nvPTXSize(prog, &n)

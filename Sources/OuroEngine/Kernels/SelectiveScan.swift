@@ -127,7 +127,7 @@ public enum SelectiveScan {
                                 gu: UnsafeMutablePointer<Float>, gDelta: UnsafeMutablePointer<Float>,
                                 gB: UnsafeMutablePointer<Float>, gC: UnsafeMutablePointer<Float>,
                                 gA: UnsafeMutablePointer<Float>?, gD: UnsafeMutablePointer<Float>?,
-                                runner: ParallelRunner) {
+                                runner: ParallelRunner, kernel: FloatKernelPath = .automatic) {
         let Bt = s.batch, L = s.length, E = s.channels, N = s.state, chunks = s.chunks
         let groups = min(chunks, 4)
         // Partials: gB/gC per (b, group); gA/gD per b.
@@ -144,56 +144,71 @@ public enum SelectiveScan {
             // An empty array's buffer may still have a base address (the shared empty
             // storage): gate on the caller's request, never on the pointer.
             let pAb = gA == nil ? nil : pA.baseAddress, pDb = gD == nil ? nil : pD.baseAddress
-            runner.forEach(Bt * groups) { job in
-                let b = job / groups, g = job % groups
-                let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
-                let gBp = pBb + (b * groups + g) * L * N * 8, gCp = pCb + (b * groups + g) * L * N * 8
-                let tmp = SIMDScratch(vectors: 3 * N)
-                defer { tmp.free() }
-                do {
-                    let lam = tmp, aNext = tmp.offset(N), gAacc = tmp.offset(2 * N)
-                    for c in c0..<c1 {
-                        let e0 = c * 8, w = min(8, E - e0)
-                        for n in 0..<N {
-                            lam[n] = V8(repeating: 0); aNext[n] = V8(repeating: 0); gAacc[n] = V8(repeating: 0)
-                        }
-                        let dv = load(d + e0, w)
-                        var gDacc = V8(repeating: 0)
-                        for i in stride(from: L - 1, through: 0, by: -1) {
-                            let t = reverse ? L - 1 - i : i
-                            let tp = reverse ? t + 1 : t - 1   // previous step in scan order
-                            let hasPrev = i > 0
-                            let row = (b * L + t) * E + e0
-                            let dt = load(delta + row, w), uu = load(u + row, w), g = load(gy + row, w)
-                            let bcRow = bc.base + (b * L + t) * bc.ld
-                            var sumLB = V8(repeating: 0), gdt = V8(repeating: 0)
-                            let du = dt * uu
+            if let path = kernel.checkedCPath, N <= maxKernelState {
+                var args = ouro_scan_backward_args(
+                    L: Int32(L), E: Int32(E), N: Int32(N), u: u, delta: delta, a2T: a2T, aT: aT, bc: bc.base,
+                    ld: bc.ld, boff: bc.bOffset, coff: bc.cOffset, d: d, reverse: reverse ? 1 : 0, states: states,
+                    gy: gy, ghExt: ghExt, gu: gu, gDelta: gDelta, pA: pAb, pD: pDb)
+                withUnsafePointer(to: &args) { args in
+                    runner.forEach(Bt * groups) { job in
+                        let b = job / groups, g = job % groups
+                        let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
+                        ouro_scan_backward_chunks(path, args, Int32(b), Int32(c0), Int32(c1),
+                                                  pBb + (b * groups + g) * L * N * 8, pCb + (b * groups + g) * L * N * 8)
+                    }
+                }
+            } else {
+                runner.forEach(Bt * groups) { job in
+                    let b = job / groups, g = job % groups
+                    let c0 = chunks * g / groups, c1 = chunks * (g + 1) / groups
+                    let gBp = pBb + (b * groups + g) * L * N * 8, gCp = pCb + (b * groups + g) * L * N * 8
+                    let tmp = SIMDScratch(vectors: 3 * N)
+                    defer { tmp.free() }
+                    do {
+                        let lam = tmp, aNext = tmp.offset(N), gAacc = tmp.offset(2 * N)
+                        for c in c0..<c1 {
+                            let e0 = c * 8, w = min(8, E - e0)
                             for n in 0..<N {
-                                let sIdx = ((b * L + t) * N + n) * E + e0
-                                var l = g * bcRow[bc.cOffset + n] + aNext[n] * lam[n]
-                                if let ext = ghExt { l = l + load(ext + sIdx, w) }
-                                lam[n] = l
-                                let h = load(states + sIdx, w)
-                                let hp = hasPrev ? load(states + ((b * L + tp) * N + n) * E + e0, w) : V8(repeating: 0)
-                                let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
-                                aNext[n] = a
-                                let ci = (t * N + n) * 8
-                                gCp.store8(ci, gCp.load8(ci).addingProduct(g, h))
-                                let bn = bcRow[bc.bOffset + n]
-                                sumLB = sumLB + l * bn
-                                gBp.store8(ci, gBp.load8(ci).addingProduct(l, du))
-                                let lah = l * a * hp
-                                gdt = gdt + lah * load(aT + n * E + e0, w)
-                                gAacc[n] = gAacc[n] + lah * dt
+                                lam[n] = V8(repeating: 0); aNext[n] = V8(repeating: 0); gAacc[n] = V8(repeating: 0)
                             }
-                            store(gu + row, dv * g + dt * sumLB, w)
-                            store(gDelta + row, uu * sumLB + gdt, w)
-                            gDacc = gDacc + g * uu
+                            let dv = load(d + e0, w)
+                            var gDacc = V8(repeating: 0)
+                            for i in stride(from: L - 1, through: 0, by: -1) {
+                                let t = reverse ? L - 1 - i : i
+                                let tp = reverse ? t + 1 : t - 1   // previous step in scan order
+                                let hasPrev = i > 0
+                                let row = (b * L + t) * E + e0
+                                let dt = load(delta + row, w), uu = load(u + row, w), g = load(gy + row, w)
+                                let bcRow = bc.base + (b * L + t) * bc.ld
+                                var sumLB = V8(repeating: 0), gdt = V8(repeating: 0)
+                                let du = dt * uu
+                                for n in 0..<N {
+                                    let sIdx = ((b * L + t) * N + n) * E + e0
+                                    var l = g * bcRow[bc.cOffset + n] + aNext[n] * lam[n]
+                                    if let ext = ghExt { l = l + load(ext + sIdx, w) }
+                                    lam[n] = l
+                                    let h = load(states + sIdx, w)
+                                    let hp = hasPrev ? load(states + ((b * L + tp) * N + n) * E + e0, w) : V8(repeating: 0)
+                                    let a = VectorMath.exp2(dt * load(a2T + n * E + e0, w))
+                                    aNext[n] = a
+                                    let ci = (t * N + n) * 8
+                                    gCp.store8(ci, gCp.load8(ci).addingProduct(g, h))
+                                    let bn = bcRow[bc.bOffset + n]
+                                    sumLB = sumLB + l * bn
+                                    gBp.store8(ci, gBp.load8(ci).addingProduct(l, du))
+                                    let lah = l * a * hp
+                                    gdt = gdt + lah * load(aT + n * E + e0, w)
+                                    gAacc[n] = gAacc[n] + lah * dt
+                                }
+                                store(gu + row, dv * g + dt * sumLB, w)
+                                store(gDelta + row, uu * sumLB + gdt, w)
+                                gDacc = gDacc + g * uu
+                            }
+                            if let pAb {
+                                for n in 0..<N { for j in 0..<w { pAb[(b * E + e0 + j) * N + n] = gAacc[n][j] } }
+                            }
+                            if let pDb { store(pDb + b * E + e0, gDacc, w) }
                         }
-                        if let pAb {
-                            for n in 0..<N { for j in 0..<w { pAb[(b * E + e0 + j) * N + n] = gAacc[n][j] } }
-                        }
-                        if let pDb { store(pDb + b * E + e0, gDacc, w) }
                     }
                 }
             }
