@@ -55,6 +55,11 @@ void ouro_scan_backward_chunks(int path, const ouro_scan_backward_args *args, in
     else scan_backward_avx2(args, b, c0, c1, pB, pC);
 }
 
+void ouro_axpy(int path, long n, float a, const float *x, float *y) {
+    if (path == OURO_FLOAT_PATH_AVX512) axpy_avx512(n, a, x, y);
+    else axpy_avx2(n, a, x, y);
+}
+
 void ouro_softplus(int path, long n, const float *x, float *out) {
     if (path == OURO_FLOAT_PATH_AVX512) softplus_n_avx512(n, x, out);
     else softplus_n_avx2(n, x, out);

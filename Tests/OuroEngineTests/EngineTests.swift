@@ -193,6 +193,16 @@ import OuroTestSupport
         }
         #expect(softplus(path).map(\.bitPattern) == softplus(.reference).map(\.bitPattern), "softplus \(path)")
 
+        for count in [0, 7, 8, 23, 24, 1013] {
+            let ys = rng.normals(count), a = Float(rng.normals(1)[0])
+            func axpy(_ p: FloatKernelPath) -> [Float] {
+                var y = ys
+                x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Vec.axpy(count, a, xp.baseAddress!, $0.baseAddress!, path: p) } }
+                return y
+            }
+            #expect(axpy(path).map(\.bitPattern) == axpy(.reference).map(\.bitPattern), "axpy \(path) n=\(count)")
+        }
+
         for E in [37, 64] {
             let rows = 5
             let y = rng.normals(rows * E), z = rng.normals(rows * 2 * E).map { $0 * 6 }, m0 = rng.normals(rows * E)

@@ -68,6 +68,10 @@ typedef struct {
 void ouro_scan_backward_chunks(int path, const ouro_scan_backward_args *args, int b, int c0, int c1,
                                float *pB, float *pC);
 
+/// y[i] += a * x[i]: one fused multiply-add per element in whole groups of 8, a multiply and
+/// an add for the last n mod 8 (OuroEngine's Vec.axpy).
+void ouro_axpy(int path, long n, float a, const float *x, float *y);
+
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 
