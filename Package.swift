@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "OuroModelTests", dependencies: ["OuroEngine", "OuroModel", "OuroTestSupport"], swiftSettings: fast + v6),
         // Goldens/ holds PIL-made image goldens, read from the source tree (#filePath), not bundled.
         .testTarget(name: "OuroDataTests", dependencies: ["OuroEngine", "OuroData", "OuroTestSupport"], exclude: ["Goldens"], swiftSettings: fast + v6),
-        .testTarget(name: "OuroQuantTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroQuant", "OuroTestSupport"], swiftSettings: fast + v6),
+        .testTarget(name: "OuroQuantTests", dependencies: ["OuroSupport", "OuroEngine", "OuroCheckpoint", "OuroModel", "OuroQuant", "COuroKernels", "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroGenTests", dependencies: ["OuroEngine", "OuroModel", "OuroGen", "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroTrainTests", dependencies: ["OuroEngine", "OuroModel", "OuroData", "OuroTrain", "OuroTestSupport"], swiftSettings: fast + v6),
         .testTarget(name: "OuroClusterTests", dependencies: ["OuroSupport", "OuroCluster", .product(name: "Logging", package: "swift-log"), "OuroTestSupport"], swiftSettings: fast + v6),

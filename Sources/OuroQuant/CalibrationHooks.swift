@@ -1,3 +1,4 @@
+import COuroKernels
 import OuroSupport
 import OuroEngine
 import OuroModel
@@ -112,6 +113,23 @@ final class CalibrationHooks: ForwardHooks, CalibrationCollector {
         var out = [Double](repeating: 0, count: L * n)
         let bits = config.setting.inlierBits
         let (scales, zeros) = bounds.candidateQuantizers(asymmetric: spec.asymmetric, count: n, bits: bits)
+        let cPath = ouro_resolve_path(Int32(KernelPath.auto.rawValue))
+        if cPath == Int32(OURO_PATH_AVX2) || cPath == Int32(OURO_PATH_AVX512) {
+            // The same sums in C (8 doubles per vector on AVX-512; the same bits).
+            let top = spec.asymmetric ? Double(Quantizer.levels(bits: bits)) : Double(Quantizer.qmax(bits: bits))
+            out.withUnsafeMutableBufferPointer { ob in
+                scales.withUnsafeBufferPointer { sp in
+                    zeros.withUnsafeBufferPointer { zp in
+                        let o = ob.baseAddress!, sb = sp.baseAddress!, zb = zp.baseAddress
+                        runner.forEach(L) { t in
+                            ouro_lp_error_sums(cPath, flat + t * c4 * 4, Int32(B), L * c4 * 4, Int32(c4), sb + t * n,
+                                               spec.asymmetric ? zb! + t * n : nil, Int32(n), top, o + t * n)
+                        }
+                    }
+                }
+            }
+            return out
+        }
         out.withUnsafeMutableBufferPointer { ob in
             let o = ob.baseAddress!
             runner.forEach(L) { t in

@@ -2,6 +2,7 @@ import Foundation
 import OuroEngine
 import Testing
 import OuroQuant
+import COuroKernels
 
 @Suite("Quantizer primitives") struct PrimitiveTests {
     @Test("symmetric: round half to even, clamp after rounding")
@@ -52,6 +53,45 @@ import OuroQuant
         #expect(worst < 1e-13, "relative error \(worst)")
         #expect(LpError.pow24(0) == 0 && LpError.pow24(-0.0) == 0)
         #expect(abs(LpError.pow24(-2) - pow(2, 2.4)) < 1e-14)
+    }
+
+    /// The C error sums of the activation search equal LpError's Swift sums bit for bit on every
+    /// SIMD path: symmetric and asymmetric, odd and even group counts, zeros, tiny and large
+    /// errors, values beyond the clipping range.
+    @Test("C clipping-search sums are bit-identical to LpError", arguments: KernelPath.available.filter { $0 != .portable })
+    func cErrorSums(path: KernelPath) {
+        var rng = Xoshiro256StarStar(seed: 21)
+        for count4 in [1, 2, 5, 8] {
+            let rows = 3, stride = count4 * 4 + 8, candidates = 7
+            var x = [Double](repeating: 0, count: rows * stride)
+            for i in x.indices where rng.nextInt(below: 5) != 0 {
+                x[i] = (rng.nextUniform() - 0.5) * pow(10, Double(rng.nextInt(below: 8)) - 4)
+            }
+            let scales = (0..<candidates).map { _ in Float(1e-3 + rng.nextUniform() * 0.4) }
+            let zeros = (0..<candidates).map { _ in Int32(rng.nextInt(below: 16)) }
+            for asymmetric in [false, true] {
+                let top = asymmetric ? 15.0 : 7.0
+                var got = [Double](repeating: .nan, count: candidates)
+                x.withUnsafeBufferPointer { xp in
+                    ouro_lp_error_sums(path.rawValue, xp.baseAddress!, Int32(rows), stride, Int32(count4), scales,
+                                       asymmetric ? zeros : nil, Int32(candidates), top, &got)
+                }
+                let want: [Double] = (0..<candidates).map { i in
+                    x.withUnsafeBufferPointer { xp in
+                        let v = UnsafeRawPointer(xp.baseAddress!).assumingMemoryBound(to: SIMD4<Double>.self)
+                        var acc = 0.0
+                        for r in 0..<rows {
+                            let row = v + r * stride / 4
+                            acc += asymmetric
+                                ? LpError.asymmetricSum(row, count4: count4, scale: Double(scales[i]), zero: Double(zeros[i]), levels: top)
+                                : LpError.symmetricSum(row, count4: count4, scale: Double(scales[i]), qmax: top)
+                        }
+                        return acc
+                    }
+                }
+                #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(path) count4=\(count4) asymmetric=\(asymmetric)")
+            }
+        }
     }
 
     @Test("weight search equals a scalar libm reference, ties to the smallest i")

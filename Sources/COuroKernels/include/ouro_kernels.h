@@ -121,6 +121,15 @@ typedef struct ouro_point_params {
 int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
                    int32_t *counts, int32_t *lists);
 
+/// Calibration's clipping-search errors (method.md 4.1) for one step: for each candidate i,
+/// out[i] = sum over the `rows` rows (row r at x + r * row_stride doubles) of
+/// sum |x - Q_i(x)|^2.4 over `count4` groups of 4 doubles (zero padding contributes 0).
+/// Q_i: symmetric with scale scales[i] and levels +-top when `zeros` is NULL; else asymmetric
+/// with zero point zeros[i] and levels 0..top. The same arithmetic as OuroQuant's LpError, bit
+/// for bit, on every path (AVX2: 4 doubles per vector; AVX512: 8). Needs an AVX2 or AVX512 path.
+void ouro_lp_error_sums(int path, const double *x, int rows, long row_stride, int count4, const float *scales,
+                        const int32_t *zeros, int candidates, double top, double *out);
+
 #ifdef __cplusplus
 }
 #endif
