@@ -21,6 +21,14 @@ mkdir -p "$dir"
 [ -x "$dir/ouromamba-train" ] || cp "$B" "$dir/ouromamba-train"
 resume=()
 [ -f "$dir/$out.ckpt" ] && resume=(--resume)
+# OpenBLAS 0.3.21 falls back to its slow Prescott kernels on CPUs it does not know; use the
+# kernels `bench forward` suggests then (1.3-1.4x faster training steps on AVX-512 here).
+# The choice changes the floating-point results, so it is logged with the run.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$("$B" bench forward --batch 1 --repeats 1 2>&1 >/dev/null | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' | head -1)
+  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
+fi
+echo "--- $(date -u) $1: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS picks}"
 echo 19 > /proc/self/autogroup 2>/dev/null || true
 cd "$dir"
 exec nice -n 19 ./ouromamba-train train --out "$out" "${args[@]}" --d-state 16 --patch-size 4 \
