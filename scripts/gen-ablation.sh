@@ -23,6 +23,13 @@ GENERATORS="output-only pse contrastive-raw ouromamba"
 METHODS=static-minmax,static-per-token,static-outlier-list,ouromamba
 [ -f "$MODEL" ] || { echo "$0: model $MODEL not found" >&2; exit 2; }
 mkdir -p "$OUT"
+# Faster FP32 GEMMs where OpenBLAS falls back to its Prescott kernels (see train-models.sh);
+# the choice changes floating-point results, so it is recorded next to the table.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$("$B" bench forward --batch 1 --repeats 1 2>&1 >/dev/null | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' | head -1)
+  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
+fi
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=$ITERATIONS, seeds: $SEEDS" > "$OUT/settings.txt"
 for s in $SEEDS; do
   dir="$OUT/seed$s"
   sources="real:128,noise:128"
