@@ -36,6 +36,13 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long) var warmupEpochs: Float = 1
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use only the first N training images per epoch.") var limit: Int?
+    @Option(name: .long, help: ArgumentHelp("GiB of memory for keeping every layer's forward tensors for the backward instead of recomputing them (the same results; default 0.75).",
+                                            valueName: "gib"),
+            transform: { text in
+                guard let g = Double(text), g >= 0, g.isFinite else { throw ValidationError("expected a number of GiB ≥ 0, got '\(text)'") }
+                return g
+            })
+    var cacheGib: Double?
     @Flag(name: .long, help: "Disable shift/flip augmentation.") var noAugment = false
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
@@ -67,6 +74,7 @@ struct TrainCommand: ParsableCommand {
             trainer = Trainer(model: VisionMamba(config: cfg, weights: Initializer.weights(cfg, seed: seed)), options: opts, threads: threads)
         }
         trainer.gpu = try resolved.model(trainer.model)
+        if let cacheGib { trainer.cacheBudgetBytes = Int(cacheGib * Double(1 << 30)) }
         let n = min(limit ?? train.count, train.count)
         let bar = ProgressBar("train", total: (n / batchSize) * epochs, console: console, interval: 10, initial: trainer.step)
         let started = Date()

@@ -19,6 +19,9 @@ extension VisionMamba {
         public var parameterGradients: VisionMambaWeights?
     }
 
+    /// The default memory for keeping layer internals between forward and backward (768 MiB).
+    public static let defaultCacheBudgetBytes = 768 << 20
+
     /// Forward plus hand-written backward (`vim-architecture.md` §6–7).
     ///
     /// Only each layer's input residual is kept during the forward; every layer is recomputed
@@ -28,7 +31,7 @@ extension VisionMamba {
     /// fit in `cacheBudgetBytes` (small models, e.g. training on 28×28); otherwise only the
     /// residual stream is kept and each layer is recomputed (bounded memory for 224×224).
     public func backward(_ x: Tensor, parameters: Bool, layerHook: BackwardLayerHook? = nil,
-                         threads: Int = Hardware.cores, cacheBudgetBytes: Int = 768 << 20,
+                         threads: Int = Hardware.cores, cacheBudgetBytes: Int = defaultCacheBudgetBytes,
                          lossGradient: (Tensor) throws -> Tensor) throws -> BackwardResult {
         try checkInput(x)
         let backend = HostModelBackend(model: self, runner: ParallelRunner(threads: threads), layerHook: layerHook,

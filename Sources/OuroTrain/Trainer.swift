@@ -39,6 +39,10 @@ public struct Trainer {
     /// When set, each step's forward and backward run on this GPU copy of `model` (its weights
     /// are refreshed after every optimiser step); AdamW runs on the host.
     public var gpu: GPUVisionMamba?
+    /// Host memory for keeping every layer's forward tensors for the backward instead of
+    /// recomputing them (`VisionMamba.backward`). Not a training option: both ways give the
+    /// same bits, so it is not stored in checkpoints.
+    public var cacheBudgetBytes = VisionMamba.defaultCacheBudgetBytes
 
     public init(model: VisionMamba, options: TrainOptions, threads: Int) {
         self.model = model; self.options = options; self.threads = threads
@@ -76,7 +80,7 @@ public struct Trainer {
                 let classes = model.config.numClasses, smoothing = options.labelSmoothing, current = step
                 let lr = sched.lr(at: step)
                 try Self.optimizerStep(model: &model, optimizer: &optimizer, gpu: gpu, input: x, lr: lr, clipNorm: options.clipNorm,
-                                       threads: threads) { logits in
+                                       threads: threads, cacheBudgetBytes: cacheBudgetBytes) { logits in
                     let (l, g, c) = SmoothedCrossEntropy.evaluate(logits: logits.data, labels: y, classes: classes, smoothing: smoothing)
                     guard l.isFinite else { throw ModelError("train: loss became \(l) at step \(current)") }
                     lossValue = l; correct = c
@@ -99,9 +103,10 @@ public struct Trainer {
     /// weights are refreshed afterwards), gradients clipped to `clipNorm`, AdamW at `lr`.
     /// `lossGradient` maps logits to ∂loss/∂logits; throwing from it stops before the update.
     public static func optimizerStep(model: inout VisionMamba, optimizer: inout AdamW, gpu: GPUVisionMamba?, input x: Tensor, lr: Float,
-                                     clipNorm: Float, threads: Int, lossGradient: (Tensor) throws -> Tensor) throws {
+                                     clipNorm: Float, threads: Int, cacheBudgetBytes: Int = VisionMamba.defaultCacheBudgetBytes,
+                                     lossGradient: (Tensor) throws -> Tensor) throws {
         let r = try gpu.map { try $0.backward(x, parameters: true, lossGradient: lossGradient) }
-            ?? model.backward(x, parameters: true, threads: threads, lossGradient: lossGradient)
+            ?? model.backward(x, parameters: true, threads: threads, cacheBudgetBytes: cacheBudgetBytes, lossGradient: lossGradient)
         var grads = r.parameterGradients!
         clipGradients(&grads, maxNorm: clipNorm)
         optimizer.update(&model.weights, grads: grads, lr: lr, config: model.config)

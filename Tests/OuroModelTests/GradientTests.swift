@@ -60,3 +60,28 @@ import OuroTestSupport
         #expect((bad?.error ?? 0) > 0.05, "corrupted gradient was not detected: \(String(describing: bad))")
     }
 }
+
+/// Keeping the layer internals from the forward and recomputing them in the backward give the
+/// same gradients bit for bit (so the memory budget is not a training option).
+@Suite struct BackwardCacheTests {
+    @Test func keptAndRecomputedInternalsGiveTheSameBits() throws {
+        // E = 20 (not a multiple of 8) and depth 3 exercise ragged channel chunks and layer order.
+        let c = VisionMambaConfig(imageSize: 16, channels: 2, patchSize: 4, stride: 4, embedDim: 10, depth: 3,
+                                  dState: 5, dConv: 4, expand: 2, dtRank: 2, numClasses: 4)
+        let model = RandomModel.make(c, seed: 12)
+        var rng = Xoshiro256StarStar(seed: 13)
+        let x = Tensor(shape: [3, c.channels, c.imageSize, c.imageSize], data: rng.normals(3 * c.channels * c.imageSize * c.imageSize))
+        let probe = Tensor(shape: [3, c.numClasses], data: rng.normals(3 * c.numClasses))
+        let kept = try model.backward(x, parameters: true, threads: 2, cacheBudgetBytes: Int.max) { _ in probe }
+        let recomputed = try model.backward(x, parameters: true, threads: 2, cacheBudgetBytes: 0) { _ in probe }
+        #expect(kept.inputGradient.data.map(\.bitPattern) == recomputed.inputGradient.data.map(\.bitPattern))
+        var names = 0
+        kept.parameterGradients!.forEachParameterValue { name, values in
+            var other: [Float] = []
+            recomputed.parameterGradients!.forEachParameterValue { n, v in if n == name { other = v } }
+            #expect(values.map(\.bitPattern) == other.map(\.bitPattern), "\(name)")
+            names += 1
+        }
+        #expect(names > 10)
+    }
+}
