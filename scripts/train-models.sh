@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-.build/release/ouromamba}
 case "${1:-}" in
-  bench)    dir=runs/bench-model;    out=vim-fashion-d128.safetensors; args=(--embed-dim 128 --depth 8 --epochs 16) ;;
+  bench)    dir=runs/bench-model;    out=vim-fashion-d128.safetensors; args=(--embed-dim 128 --depth 8 --epochs 16 --cache-gib 2) ;;
   embedded) dir=runs/embedded-model; out=vim-fashion-e24.safetensors;  args=(--embed-dim 64 --depth 6 --epochs 24) ;;
   *) echo "usage: $0 bench|embedded" >&2; exit 2 ;;
 esac
