@@ -8,6 +8,17 @@
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
 
+// Horner coefficients, highest power first (LpError's series): 2·atanh(s)/s = Σ s^2k / (2k+1)
+// in s², and e^g = Σ g^k / k!.
+static const double ATANH_SERIES[] = {0.047619047619047616, 0.05263157894736842, 0.058823529411764705,
+                                      0.06666666666666667, 0.07692307692307693, 0.09090909090909091,
+                                      0.1111111111111111, 0.14285714285714285, 0.2, 0.3333333333333333, 1.0};
+static const double EXP_SERIES[] = {1.6059043836821613e-10, 2.08767569878681e-09, 2.505210838544172e-08,
+                                    2.755731922398589e-07, 2.7557319223985893e-06, 2.48015873015873e-05,
+                                    0.0001984126984126984, 0.001388888888888889, 0.008333333333333333,
+                                    0.041666666666666664, 0.16666666666666666, 0.5, 1.0, 1.0};
+#define SERIES_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 #define LP_BODY(LANES, TARGET, SUFFIX)                                                                 \
     typedef double vd##SUFFIX __attribute__((ext_vector_type(LANES)));                                  \
     typedef int64_t vl##SUFFIX __attribute__((ext_vector_type(LANES)));                                 \
@@ -24,36 +35,15 @@
         m = sel##SUFFIX(big, m * 0.5, m);                                                               \
         e = e + (big & 1);                                                                              \
         const vd##SUFFIX s = (m - 1.0) / (m + 1.0), s2 = s * s;                                         \
-        vd##SUFFIX poly = (vd##SUFFIX)0.047619047619047616;                                             \
-        poly = poly * s2 + 0.05263157894736842;                                                         \
-        poly = poly * s2 + 0.058823529411764705;                                                        \
-        poly = poly * s2 + 0.06666666666666667;                                                         \
-        poly = poly * s2 + 0.07692307692307693;                                                         \
-        poly = poly * s2 + 0.09090909090909091;                                                         \
-        poly = poly * s2 + 0.1111111111111111;                                                          \
-        poly = poly * s2 + 0.14285714285714285;                                                         \
-        poly = poly * s2 + 0.2;                                                                         \
-        poly = poly * s2 + 0.3333333333333333;                                                          \
-        poly = poly * s2 + 1.0;                                                                         \
+        vd##SUFFIX poly = (vd##SUFFIX)ATANH_SERIES[0];                                                  \
+        for (int k = 1; k < SERIES_LEN(ATANH_SERIES); k++) poly = poly * s2 + ATANH_SERIES[k];          \
         const vd##SUFFIX lnm = 2.0 * s * poly;                                                          \
         const vd##SUFFIX ev = __builtin_convertvector(e, vd##SUFFIX);                                   \
         const vd##SUFFIX y = 2.4 * (ev + lnm * 1.4426950408889634);                                     \
         const vd##SUFFIX n = __builtin_elementwise_roundeven(y);                                        \
         const vd##SUFFIX g = (y - n) * 0.6931471805599453;                                              \
-        vd##SUFFIX ex = (vd##SUFFIX)1.6059043836821613e-10;                                             \
-        ex = ex * g + 2.08767569878681e-09;                                                             \
-        ex = ex * g + 2.505210838544172e-08;                                                            \
-        ex = ex * g + 2.755731922398589e-07;                                                            \
-        ex = ex * g + 2.7557319223985893e-06;                                                           \
-        ex = ex * g + 2.48015873015873e-05;                                                             \
-        ex = ex * g + 0.0001984126984126984;                                                            \
-        ex = ex * g + 0.001388888888888889;                                                             \
-        ex = ex * g + 0.008333333333333333;                                                             \
-        ex = ex * g + 0.041666666666666664;                                                             \
-        ex = ex * g + 0.16666666666666666;                                                              \
-        ex = ex * g + 0.5;                                                                              \
-        ex = ex * g + 1.0;                                                                              \
-        ex = ex * g + 1.0;                                                                              \
+        vd##SUFFIX ex = (vd##SUFFIX)EXP_SERIES[0];                                                      \
+        for (int k = 1; k < SERIES_LEN(EXP_SERIES); k++) ex = ex * g + EXP_SERIES[k];                   \
         const vu##SUFFIX sc = (vu##SUFFIX)(__builtin_convertvector(n, vl##SUFFIX) + 1023) << 52;        \
         const vd##SUFFIX r = ex * (vd##SUFFIX)sc;                                                       \
         return sel##SUFFIX(d < 1e-280, (vd##SUFFIX)0.0, r);                                             \
