@@ -1,4 +1,5 @@
 import CImageCodecs
+import OuroSupport
 
 /// JPEG and PNG decoding (libjpeg-turbo and libpng), with PIL's conversions to luminance or RGB.
 ///
@@ -22,7 +23,7 @@ public enum ImageDecoder {
         }
         guard status == 0 else {
             let what = ImageFormat.sniff(bytes) == .jpeg ? "JPEG" : "PNG"
-            throw DataError(name, "corrupt or truncated \(what): \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw DataError(name, "corrupt or truncated \(what): \(String(nulTerminated: err))")
         }
         defer { ouro_image_free(&img) }
         let w = Int(img.width), h = Int(img.height), c = Int(img.channels)
@@ -73,7 +74,7 @@ public enum ImageDecoder {
                              &out, &size, &err, err.count)
         }
         guard status == 0, let out else {
-            throw DataError("ImageDecoder.encodeJPEG", String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw DataError("ImageDecoder.encodeJPEG", String(nulTerminated: err))
         }
         defer { ouro_buffer_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: size))

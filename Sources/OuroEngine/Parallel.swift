@@ -11,7 +11,7 @@ public enum Hardware {
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, Int32(line.count), f) != nil {
-            let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let s = String(nulTerminated: line)
             if s.hasPrefix("model name"), let colon = s.firstIndex(of: ":") {
                 var name = s[s.index(after: colon)...].drop(while: \.isWhitespace)
                 while name.last?.isWhitespace == true { name = name.dropLast() }
@@ -24,4 +24,5 @@ public enum Hardware {
 
 #if canImport(Glibc)
 import Glibc
+import OuroSupport
 #endif

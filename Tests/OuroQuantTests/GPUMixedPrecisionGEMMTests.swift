@@ -2,6 +2,7 @@ import Foundation
 import OuroEngine
 import OuroTestSupport
 import Testing
+import OuroSupport
 @testable import OuroQuant
 
 /// The GPU mixed-precision GEMM: host-side logic always; NVRTC compile check and GPU-vs-CPU
@@ -78,7 +79,7 @@ import Testing
         let nvrtc = try NVRTCCompiler()
         for arch in [80, 90] {
             let ptx = try nvrtc.ptx(GPUMixedPrecisionGEMM.module, arch: arch)
-            let text = String(decoding: ptx.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let text = String(nulTerminated: ptx)
             for k in GPUMixedPrecisionGEMM.kernelNames { #expect(text.contains(".entry \(k)"), "arch \(arch): \(k)") }
             #expect(text.contains("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"))
         }

@@ -1,5 +1,6 @@
 import CZMQ
 import Foundation
+import OuroSupport
 
 /// A CURVE key pair as Z85 text (40 characters each).
 public struct KeyPair: Sendable, Equatable {
@@ -52,7 +53,7 @@ public struct KeyPair: Sendable, Equatable {
     }
 
     private static func string(_ c: [CChar]) -> String {
-        String(decoding: c.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        String(nulTerminated: c)
     }
 
     // MARK: files

@@ -1,4 +1,5 @@
 import Foundation
+import OuroSupport
 
 /// A CUDA GPU (device 0): the driver API (libcuda.so.1), NVRTC and cuBLAS, all loaded with
 /// dlopen, so the package has no link-time CUDA dependency. Kernels are CUDA C source
@@ -119,7 +120,7 @@ public final class CUDADevice: GPUDevice, @unchecked Sendable {
         _ = get(&dev, 0)
         var buf = [CChar](repeating: 0, count: 256)
         _ = getName(&buf, 255, dev)
-        name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        name = String(nulTerminated: buf)
         var major: Int32 = 0, minor: Int32 = 0
         _ = attr(&major, 75, dev)   // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
         _ = attr(&minor, 76, dev)   // …_MINOR

@@ -1,4 +1,5 @@
 import Foundation
+import OuroSupport
 
 /// NVRTC (libnvrtc.so), loaded with dlopen: compiles CUDA C source to PTX. Needs no driver
 /// or GPU, so kernel sources are compile-checked on any machine that has the library.
@@ -41,7 +42,7 @@ public final class NVRTCCompiler {
             _ = nvLogSize(prog, &n)
             var log = [CChar](repeating: 0, count: n + 1)
             _ = nvLog(prog, &log)
-            throw CUDAError("NVRTC could not compile module \(source.name): \(String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            throw CUDAError("NVRTC could not compile module \(source.name): \(String(nulTerminated: log))")
         }
         var n = 0
         _ = nvPTXSize(prog, &n)
