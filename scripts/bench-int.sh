@@ -29,6 +29,6 @@ run() {
 {
   grep -m1 "model name" /proc/cpuinfo
   run
-  core=$($B bench forward --batch 1 --repeats 1 2>&1 >/dev/null | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' | head -1)
+  core=$(scripts/openblas-core.sh "$B")
   if [ -n "$core" ]; then OPENBLAS_CORETYPE=$core run; fi
 } 2>&1 | tee "$R/bench.txt"

@@ -26,7 +26,7 @@ mkdir -p "$OUT"
 # Faster FP32 GEMMs where OpenBLAS falls back to its Prescott kernels (see train-models.sh);
 # the choice changes floating-point results, so it is recorded next to the table.
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$("$B" bench forward --batch 1 --repeats 1 2>&1 >/dev/null | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' | head -1)
+  core=$(scripts/openblas-core.sh "$B")
   [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
 fi
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=$ITERATIONS, seeds: $SEEDS" > "$OUT/settings.txt"

@@ -25,7 +25,7 @@ resume=()
 # kernels `bench forward` suggests then (1.3-1.4x faster training steps on AVX-512 here).
 # The choice changes the floating-point results, so it is logged with the run.
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$("$B" bench forward --batch 1 --repeats 1 2>&1 >/dev/null | sed -n 's/.*OPENBLAS_CORETYPE=\([A-Za-z0-9]*\).*/\1/p' | head -1)
+  core=$(scripts/openblas-core.sh "$B")
   [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
 fi
 echo "--- $(date -u) $1: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS picks}"
