@@ -9,6 +9,7 @@ import OuroQuant
 
 extension QuantMethod: ExpressibleByArgument {}
 extension GeneratorKind: ExpressibleByArgument {}
+extension GenDefaults: ExpressibleByArgument {}
 extension QuantEngine: ExpressibleByArgument {}
 
 /// Runs a library parser, turning its error into a usage error with the library's message

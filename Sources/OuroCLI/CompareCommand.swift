@@ -38,7 +38,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .long, help: "Engine of the quantized models.") var engine: QuantEngine = .sim
     @Option(name: .long, help: "Images per forward batch.") var batch = 64
     @Option(name: .long, help: "Seed of real:N / noise:N sources.") var seed: UInt64 = 0
-    @Option(name: .long, help: "Adam iterations for syn:GENERATOR:N sources.") var genIterations = 500
+    @OptionGroup var synthetic: SyntheticSourceOptions
     @Option(name: .long, help: "Layer shown in the report's attention and outlier figures (default: middle).") var reportLayer: Int?
     @Option(name: .long, help: "Images of --data that form the reference set of the data-quality diagnostic (the first N readable ones).")
     var referenceImages = 128
@@ -52,20 +52,20 @@ struct CompareCommand: ParsableCommand {
     }
 
     /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.
-    func syntheticSource(_ src: String, model m: VisionMamba, driver: PipelineDriver, console: Console) throws -> (String, Tensor, Double?) {
+    func syntheticSource(_ src: String, modelSHA256: String, driver: PipelineDriver, console: Console) throws -> (String, Tensor, Double?) {
         let parts = src.split(separator: ":")
         guard parts.count == 3, let gk = GeneratorKind(rawValue: String(parts[1])), let count = Int(parts[2]), count > 0 else {
             throw CLIError("calibration source '\(src)': expected syn:GENERATOR:N with GENERATOR one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        var cfg = GenConfig()
-        cfg.generator = gk; cfg.samples = count; cfg.iterations = genIterations; cfg.seed = seed
+        guard let cfg = CalibrationSource.synthetic(gk, count, seed: seed).genConfig(base: synthetic.base) else {
+            preconditionFailure("a synthetic source has a Gen configuration")
+        }
         let dir = out + "/samples/" + gk.rawValue
-        if let existing = try? SampleSet.read(dir), existing.images.shape[0] == count,
-           existing.metadata["generator"] == gk.rawValue, existing.metadata["seed"] == String(seed),
-           let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/meta.json"))) as? [String: Any],
-           let c = meta["config"] as? [String: Any], (c["iterations"] as? Int) == genIterations {
+        // Reused only when it was made by this model with exactly this configuration.
+        if let recorded = SampleSet.recorded(dir), recorded.config == cfg, recorded.modelSHA256 == modelSHA256,
+           let existing = try? SampleSet.read(dir), existing.images.shape[0] == count {
             console.info("reusing \(dir)")
-            return (gk.rawValue, existing.images, meta["label_fidelity"] as? Double)
+            return (gk.rawValue, existing.images, recorded.labelFidelity)
         }
         let (set, preds) = try clusterCLI { try driver.generate(cfg, directory: dir) }
         let fidelity = Double(zip(preds, set.labels).filter { $0 == $1 }.count) / Double(count)
@@ -137,7 +137,7 @@ struct CompareCommand: ParsableCommand {
             t0 = Date()
             let images: Tensor
             if src.hasPrefix("syn:") {
-                let (gen, images_, fidelity) = try syntheticSource(src, model: m, driver: driver, console: console)
+                let (gen, images_, fidelity) = try syntheticSource(src, modelSHA256: sha, driver: driver, console: console)
                 images = images_
                 report.sampleGrids.append(try ReportCollector.sampleGrid(images, model: m, generator: gen, fidelity: fidelity))
                 if firstSynthetic == nil { firstSynthetic = images }
@@ -150,7 +150,7 @@ struct CompareCommand: ParsableCommand {
                 if !src.hasPrefix("real:") && !src.hasPrefix("noise:"), let set = try? SampleSet.read(src) {
                     let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: src + "/meta.json"))) as? [String: Any]
                     report.sampleGrids.append(try ReportCollector.sampleGrid(set.images, model: m, generator: set.metadata["generator"] ?? src,
-                                                                             fidelity: meta?["label_fidelity"] as? Double))
+                                                                             fidelity: (meta?["label_fidelity"] as? NSNumber)?.doubleValue))
                     if firstSynthetic == nil { firstSynthetic = images }
                 }
             }

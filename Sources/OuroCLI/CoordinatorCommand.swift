@@ -36,6 +36,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .long, help: "quantize: method.") var method: QuantMethod?
     @Option(name: .long, help: "quantize: outlier-list refresh period.") var nRefresh: Int?
     @Option(name: .long, help: "Master seed.") var seed: UInt64?
+    @Option(name: .long, help: "Gen defaults (syn: sources and generate jobs): recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
+    var genDefaults: GenDefaults?
     @Option(name: .long, help: "Gen iterations (syn: sources and generate jobs).") var genIterations: Int?
     @Option(name: .long, help: "generate: number of samples.") var count: Int?
     @Option(name: .long, help: "generate: generator.") var generator: GeneratorKind?
@@ -65,6 +67,15 @@ struct CoordinatorCommand: ParsableCommand {
         let seed = seed ?? file.seed ?? 0
         let blocks = blocksPerTask ?? file.blocksPerTask ?? 1
         let g = file.gen ?? JobFile.GenOptions()
+        // The defaults the job's Gen options change (flags win over the job file).
+        func genBase() throws -> GenConfig {
+            if let genDefaults { return GenConfig(defaults: genDefaults) }
+            guard let name = g.defaults else { return GenConfig(defaults: .recommended) }
+            guard let d = GenDefaults(rawValue: name) else {
+                throw CLIError("\(job ?? "job file"): gen.defaults '\(name)' is not one of \(GenDefaults.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return GenConfig(defaults: d)
+        }
         func genConfig(_ base: GenConfig) throws -> GenConfig {
             var c = base
             if let it = genIterations ?? g.iterations { c.iterations = it }
@@ -77,7 +88,7 @@ struct CoordinatorCommand: ParsableCommand {
         let plan: JobPlan
         switch kind ?? file.kind ?? .quantize {
         case .generate:
-            var base = GenConfig()
+            var base = try genBase()
             if let generator { base.generator = generator }
             else if let name = g.generator {
                 guard let kind = GeneratorKind(rawValue: name) else { throw CLIError("\(job ?? "job file"): unknown generator '\(name)'") }
@@ -93,7 +104,7 @@ struct CoordinatorCommand: ParsableCommand {
                                   method: try method ?? file.method.map { s in try cliQuant { try QuantMethod(parsing: s) } } ?? .ouromamba)
             cfg.nRefresh = nRefresh ?? file.nRefresh ?? cfg.nRefresh
             plan = try clusterCLI {
-                try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, genIterations: GenConfig().iterations,
+                try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, gen: try genBase(),
                                      adjustGen: genConfig, threads: Hardware.cores, sampleMeta: ["model": path], blocksPerTask: blocks)
             }
         }

@@ -26,17 +26,21 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Number of samples.") var count = 128
     @Option(name: .long, help: "Generator.") var method: GeneratorKind = .ouromamba
-    @Option(name: .long, help: "Adam iterations.") var iterations = 500
+    @Option(name: .long, help: "Defaults the other Gen options change: recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
+    var genDefaults: GenDefaults = .recommended
+    @Option(name: .long, help: "Adam iterations (default: 500, the spec's).") var iterations: Int?
     @Option(name: .long, help: "Master seed.") var seed: UInt64 = 0
-    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.25
-    @Option(name: .long, help: "Weight of the output loss λ_O.") var lambdaO: Float = 1
-    @Option(name: .long, help: "Output loss: ce or mae.") var outputLoss = "ce"
-    @Flag(name: .long, help: "After every Adam step, clamp the pixels to the valid input range (de-normalised [0, 1]); off in the spec's defaults.")
-    var clampValidRange = false
+    @Option(name: .long, help: "Learning rate (default: 0.25, the spec's).") var lr: Float?
+    @Option(name: .long, help: "Weight of the output loss λ_O (default: 1).") var lambdaO: Float?
+    @Option(name: .long, help: "Output loss: ce (default) or mae.") var outputLoss: String?
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "After every Adam step, clamp the pixels to the valid input range (de-normalised [0, 1]); on in the recommended defaults, off in the spec's.")
+    var clampValidRange: Bool?
     @Option(name: .long, help: "Weight of a total-variation prior (mean squared neighbour difference); off by default.") var tvWeight: Float?
     @Option(name: .long, help: "Weight of an L2 prior (mean squared pixel); off by default.") var l2Weight: Float?
     @Option(name: .long, help: "Random circular shift of up to ±N pixels before every objective evaluation; off by default.") var jitter: Int?
-    @Flag(name: .long, help: "Random horizontal flips before every objective evaluation; off by default.") var flip = false
+    @Flag(name: .long, inversion: .prefixedNo, help: "Random horizontal flips before every objective evaluation; off by default.")
+    var flip: Bool?
     @Option(name: .long, help: "Layers entering the contrastive loss, comma-separated (default: all).") var contrastLayers: String?
     @Option(name: .long, help: "Contrastive candidate window K (odd; the spec's 5).") var contrastWindow: Int?
     @Option(name: .long, help: "Positives per full window k (the spec's 12).") var contrastTopk: Int?
@@ -46,18 +50,25 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be ≥ 1") }
-        if iterations < 0 { throw ValidationError("--iterations must be ≥ 0") }
+        if let iterations, iterations < 0 { throw ValidationError("--iterations must be ≥ 0") }
         if let contrastLayers, contrastLayers.split(separator: ",").contains(where: { Int($0.trimmingCharacters(in: .whitespaces)) == nil }) {
             throw ValidationError("--contrast-layers must be comma-separated layer indices, e.g. 0,2,5")
         }
     }
 
     func genConfig() -> GenConfig {
-        var c = GenConfig()
+        var c = GenConfig(defaults: genDefaults)
         c.generator = method
-        c.samples = count; c.iterations = iterations; c.seed = seed; c.lr = lr; c.lambdaO = lambdaO; c.outputLoss = outputLoss
-        c.clampValidRange = clampValidRange
-        c.tvWeight = tvWeight; c.l2Weight = l2Weight; c.jitter = jitter; c.flip = flip ? true : nil
+        c.samples = count; c.seed = seed
+        if let iterations { c.iterations = iterations }
+        if let lr { c.lr = lr }
+        if let lambdaO { c.lambdaO = lambdaO }
+        if let outputLoss { c.outputLoss = outputLoss }
+        if let clampValidRange { c.clampValidRange = clampValidRange }
+        if let tvWeight { c.tvWeight = tvWeight }
+        if let l2Weight { c.l2Weight = l2Weight }
+        if let jitter { c.jitter = jitter }
+        if let flip { c.flip = flip ? true : nil }
         if let contrastLayers { c.contrastLayers = contrastLayers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
         if let contrastWindow { c.contrastNbhd = contrastWindow }
         if let contrastTopk { c.contrastTopk = contrastTopk }

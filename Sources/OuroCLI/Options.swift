@@ -3,6 +3,7 @@ import Logging
 import Foundation
 import OuroEngine
 import OuroModel
+import OuroGen
 import OuroQuant
 
 /// Output and threading options shared by every command.
@@ -66,6 +67,24 @@ struct ModelOptions: ParsableArguments {
         do { return try VisionMamba.load(path: path, configPath: configPath, stride: stride) }
         catch let e as ModelError { throw CLIError(e.description) }
         catch { throw CLIError("\(error)") }
+    }
+}
+
+/// The Gen configuration of `syn:GENERATOR:N` calibration sources (`quantize`, `compare`).
+struct SyntheticSourceOptions: ParsableArguments {
+    @Option(name: .long, help: "Defaults of syn:GENERATOR:N sources: recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
+    var genDefaults: GenDefaults = .recommended
+    @Option(name: .long, help: "Adam iterations of syn:GENERATOR:N sources (default: 500, the spec's).") var genIterations: Int?
+
+    func validate() throws {
+        if let genIterations, genIterations < 0 { throw ValidationError("--gen-iterations must be ≥ 0") }
+    }
+
+    /// The configuration a `syn:` source starts from (its generator, count and seed are its own).
+    var base: GenConfig {
+        var c = GenConfig(defaults: genDefaults)
+        if let genIterations { c.iterations = genIterations }
+        return c
     }
 }
 

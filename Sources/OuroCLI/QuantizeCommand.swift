@@ -42,7 +42,7 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
-    @Option(name: .long, help: "Adam iterations of a syn:GENERATOR:N source.") var genIterations = GenConfig().iterations
+    @OptionGroup var synthetic: SyntheticSourceOptions
     @Flag(name: .long, help: "Skip the FP-vs-quantized evaluation and report.html/report.json beside the artifact.")
     var noReport = false
     @Option(name: .long, help: "Evaluate the report on the first N images of --data (default: all).") var evalLimit: Int?
@@ -63,7 +63,7 @@ struct QuantizeCommand: ParsableCommand {
         let threads = cluster.computeThreads(common)
         let meta = cluster.sampleMeta(modelPath: path, threads: threads)
         let plan = try clusterCLI {
-            try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, genIterations: genIterations,
+            try JobPlan.quantize(cfg, calib: calib, seed: seed, artifactPath: out, model: m.config, gen: synthetic.base,
                                  transform: dataset.transform?.transform, threads: common.threads ?? Hardware.cores,
                                  sampleMeta: meta, blocksPerTask: cluster.blocksPerTask)
         }

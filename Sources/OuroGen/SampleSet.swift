@@ -73,6 +73,27 @@ public struct SampleSet {
         return e
     }()
 
+    /// The Gen configuration, model checksum and label fidelity recorded in `DIR/meta.json`; nil
+    /// when the file is missing or does not hold them.
+    public static func recorded(_ directory: String) -> (config: GenConfig, modelSHA256: String, labelFidelity: Double)? {
+        let url = URL(fileURLWithPath: directory).appendingPathComponent("meta.json")
+        guard let data = try? Data(contentsOf: url),
+              let meta = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let sha = meta["model_sha256"] as? String, let fidelity = (meta["label_fidelity"] as? NSNumber)?.doubleValue,
+              let c = meta["config"],
+              let configData = try? JSONSerialization.data(withJSONObject: c) else { return nil }
+        let d = JSONDecoder()
+        // The inverse of `snakeEncoder`: Foundation's .convertFromSnakeCase would read
+        // `feature_l_2norm` as featureL2Norm.
+        d.keyDecodingStrategy = .custom { path in
+            let parts = (path.last?.stringValue ?? "").split(separator: "_")
+            let camel = parts.enumerated().map { $0.offset == 0 ? String($0.element) : $0.element.prefix(1).uppercased() + $0.element.dropFirst() }
+            return SnakeKey(stringValue: camel.joined())
+        }
+        guard let config = try? d.decode(GenConfig.self, from: configData) else { return nil }
+        return (config, sha, fidelity)
+    }
+
     /// Reads `DIR/samples.safetensors` (or a file path) into images and labels.
     public static func read(_ path: String) throws -> (images: Tensor, labels: [Int32], metadata: [String: String]) {
         var file = path
@@ -88,4 +109,12 @@ public struct SampleSet {
         let labels = f.contains("labels") ? try f.tensor("labels").int32s() : []
         return (Tensor(shape: t.shape, data: try t.floats()), labels, f.metadata)
     }
+}
+
+/// A decoding key made from a snake_case one.
+private struct SnakeKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

@@ -69,6 +69,15 @@ import Testing
         #expect(throws: GenError.self) { try c.validate() }
     }
 
+    /// `.spec` is `GenConfig()`; `.recommended` departs from it only where docs/method-notes.md
+    /// says so.
+    @Test func recommendedDefaultsDepartOnlyWhereDocumented() {
+        #expect(GenConfig(defaults: .spec) == GenConfig())
+        var documented = GenConfig()
+        documented.clampValidRange = true
+        #expect(GenConfig(defaults: .recommended) == documented)
+    }
+
     /// With every lever on, a block is reproducible and independent of the thread count.
     @Test(.enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)"))
     func leversAreDeterministic() throws {

@@ -33,7 +33,7 @@ enum RunReport {
         if let dir = samplesDirectory, let s = try? SampleSet.read(dir) {
             let meta = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/meta.json"))) as? [String: Any]
             d.sampleGrids = [try ReportCollector.sampleGrid(s.images, model: m, generator: s.metadata["generator"] ?? "samples",
-                                                            fidelity: meta?["label_fidelity"] as? Double)]
+                                                            fidelity: (meta?["label_fidelity"] as? NSNumber)?.doubleValue)]
             attentionInput = s.images
         }
         let x0 = try QuantEvaluation.firstImage(test, norm: norm, threads: threads)

@@ -46,12 +46,12 @@ public enum CalibrationSource: Sendable, Equatable {
         else { self = .directory(s) }
     }
 
-    /// The Gen configuration of a `syn:` source (default GenConfig with the source's generator,
-    /// count and seed); nil for the other sources.
-    public func genConfig(iterations: Int) -> GenConfig? {
+    /// The Gen configuration of a `syn:` source: `base` with the source's generator, count and
+    /// seed; nil for the other sources.
+    public func genConfig(base: GenConfig) -> GenConfig? {
         guard case .synthetic(let kind, let n, let seed) = self else { return nil }
-        var g = GenConfig()
-        g.generator = kind; g.samples = n; g.seed = seed; g.iterations = iterations
+        var g = base
+        g.generator = kind; g.samples = n; g.seed = seed
         return g
     }
 

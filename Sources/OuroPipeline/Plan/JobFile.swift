@@ -38,6 +38,8 @@ public struct JobFile: Codable, Sendable, Equatable {
         public var generator: String?
         /// Number of samples (generate jobs; `syn:` names its own).
         public var samples: Int?
+        /// `recommended` (default) or `spec`: the defaults the other options change.
+        public var defaults: String?
         /// Adam iterations.
         public var iterations: Int?
         /// Learning rate.

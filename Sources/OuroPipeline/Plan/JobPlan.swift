@@ -131,11 +131,11 @@ extension JobPlan {
     }
 
     /// A quantize job writing `artifactPath`, calibrated on `calib` (seeded with `seed`). A
-    /// `syn:GENERATOR:N` source becomes a Gen phase (the default GenConfig with `genIterations`,
-    /// passed through `adjustGen`) writing `<artifact folder>/samples`; any other source is
+    /// `syn:GENERATOR:N` source becomes a Gen phase (`gen` with the source's generator, count
+    /// and seed, passed through `adjustGen`) writing `<artifact folder>/samples`; any other source is
     /// loaded now for a model of `model` (image files through `transform`, on `threads` threads).
     public static func quantize(_ quant: QuantConfig, calib: String, seed: UInt64, artifactPath: String, model: VisionMambaConfig,
-                                genIterations: Int, adjustGen: (GenConfig) throws -> GenConfig = { $0 },
+                                gen base: GenConfig, adjustGen: (GenConfig) throws -> GenConfig = { $0 },
                                 transform: ImageTransform? = nil, threads: Int, sampleMeta: [String: Any] = [:],
                                 blocksPerTask: Int = 1) throws -> JobPlan {
         var p = JobPlan(kind: .quantize)
@@ -144,7 +144,7 @@ extension JobPlan {
         p.artifactPath = artifactPath
         p.blocksPerTask = blocksPerTask
         let source = try CalibrationSource(parsing: calib, seed: seed)
-        if let gen = source.genConfig(iterations: genIterations) {
+        if let gen = source.genConfig(base: base) {
             p.gen = try adjustGen(gen)
             p.samplesDirectory = samplesDirectory(artifactPath: artifactPath)
             p.sampleMeta = sampleMeta
