@@ -6,8 +6,8 @@
 #
 #   scripts/gen-ablation.sh MODEL OUT [SEED ...]       # seeds default to 0 1 2
 #
-# Environment: B (binary, default .build/release/ouromamba), GEN_OPTS (extra `generate` flags,
-# e.g. "--clamp-valid-range --lr 0.05"), ITERATIONS (Adam iterations, default 500), LIMIT (test
+# Environment: B (binary, default .build/release/ouromamba), GEN_OPTS (extra `generate` flags on
+# top of the recommended Gen defaults, e.g. "--lr 0.05" or "--gen-defaults spec"), ITERATIONS (Adam iterations, default 500), LIMIT (test
 # images, default all), SETTINGS (default w4a4,w4a8). Finished steps are kept: rerunning
 # resumes (a generated set is reused when its folder has samples.safetensors, a seed's compare
 # when it has compare.json).

@@ -39,4 +39,22 @@ struct GenDefaultsTests {
         spec.samples = 8; spec.iterations = 1
         #expect(try recorded("\(dir)/q/samples") == spec)
     }
+
+    /// `compare` reuses a syn: sample folder only when it records exactly the requested
+    /// configuration.
+    @Test func compareReusesOnlyAnIdenticalConfiguration() throws {
+        let (_, micro) = try CLIPrerequisites.require()
+        let dir = NSTemporaryDirectory() + "ouro-genreuse-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func compare(_ extra: [String]) throws -> String {
+            let r = try CLI.run(["compare", "--model", micro, "--calib-sources", "syn:output-only:8", "--gen-iterations", "1",
+                                 "--methods", "ouromamba", "--settings", "w4a4", "--limit", "20", "--out", dir] + extra)
+            #expect(r.status == 0, "compare \(extra): \(r.stderr.suffix(300))")
+            return r.stderr
+        }
+        #expect(!(try compare([])).contains("reusing"))
+        #expect(try compare([]).contains("reusing"))
+        #expect(!(try compare(["--gen-defaults", "spec"])).contains("reusing"))
+        #expect(try recorded("\(dir)/samples/output-only").clampValidRange == false)
+    }
 }
