@@ -53,12 +53,9 @@ struct CompareCommand: ParsableCommand {
 
     /// Generates (or reuses) a `syn:GENERATOR:N` sample set in `out/samples/GENERATOR`.
     func syntheticSource(_ src: String, modelSHA256: String, driver: PipelineDriver, console: Console) throws -> (String, Tensor, Double?) {
-        let parts = src.split(separator: ":")
-        guard parts.count == 3, let gk = GeneratorKind(rawValue: String(parts[1])), let count = Int(parts[2]), count > 0 else {
-            throw CLIError("calibration source '\(src)': expected syn:GENERATOR:N with GENERATOR one of \(GeneratorKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let cfg = CalibrationSource.synthetic(gk, count, seed: seed).genConfig(base: synthetic.base) else {
-            preconditionFailure("a synthetic source has a Gen configuration")
+        let source = try clusterCLI { try CalibrationSource(parsing: src, seed: seed) }
+        guard case .synthetic(let gk, let count, _) = source, let cfg = source.genConfig(base: synthetic.base) else {
+            throw CLIError("calibration source '\(src)': not a syn:GENERATOR:N source")
         }
         let dir = out + "/samples/" + gk.rawValue
         // Reused only when it was made by this model with exactly this configuration.
