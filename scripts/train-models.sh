@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The training runs of issue #15, resumable: each epoch ends with a checkpoint, and rerunning
-# the same command continues from it (same results, whatever the interruption).
+# The training runs of issue #15, resumable: a checkpoint every 100 steps and at each epoch end,
+# and rerunning the same command continues from it (same results, whatever the interruption).
 #
 #   scripts/train-models.sh bench      # models/vim-fashion-d128: D=128, depth 8, patch 4, 16 epochs
 #   scripts/train-models.sh embedded   # the embedded model's architecture, 24 epochs (target >= 90.3 %)
 #
-# Runs in runs/<name>/ with its own copy of the binary (so rebuilding does not disturb it), at
+# Runs in runs/<name>/ with its own copy of the binary (so rebuilding does not disturb it; delete
+# the copy to take a newer build, between two checkpoints), at
 # the lowest CPU priority: `echo 19 > /proc/self/autogroup`, since a process started with
 # setsid is alone in its autogroup, where `nice` alone does not lower its share.
 # Background use: setsid nohup scripts/train-models.sh bench >> runs/bench-model/train.log 2>&1 &
@@ -32,4 +33,4 @@ echo "--- $(date -u) $1: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS 
 echo 19 > /proc/self/autogroup 2>/dev/null || true
 cd "$dir"
 exec nice -n 19 ./ouromamba-train train --out "$out" "${args[@]}" --d-state 16 --patch-size 4 \
-  --batch-size 64 --lr 2e-3 --seed 0 "${resume[@]}"
+  --batch-size 64 --lr 2e-3 --seed 0 --checkpoint-every 100 "${resume[@]}"

@@ -12,8 +12,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a Vision Mamba classifier on Fashion-MNIST (AdamW, warm-up + cosine).",
         discussion: """
-        Writes an atomic checkpoint (model + optimiser) after every epoch to --checkpoint, and the
-        final model to --out (safetensors) with its config beside it (<out>.config.json).
+        Writes an atomic checkpoint (model + optimiser) after every epoch to --checkpoint (and every
+        --checkpoint-every steps when given), and the final model to --out (safetensors) with its config beside it (<out>.config.json).
 
         Example:
           ouromamba train --embed-dim 64 --depth 6 --epochs 8 --out models/vim-fashion.safetensors
@@ -22,6 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Output model (.safetensors).") var out: String
     @Option(name: .long, help: "Training checkpoint path (default: <out>.ckpt).") var checkpoint: String?
     @Flag(name: .long, help: "Resume from --checkpoint.") var resume = false
+    @Option(name: .long, help: ArgumentHelp("Also checkpoint every N steps, not only at epoch ends (resuming mid-epoch gives the same model).",
+                                            valueName: "steps"))
+    var checkpointEvery: Int?
     @Option(name: .long, help: "Dataset: fashion-mnist or fashion-mnist:DIR.") var data = "fashion-mnist"
     @Option(name: .long) var embedDim = 64
     @Option(name: .long) var depth = 6
@@ -46,6 +49,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Disable shift/flip augmentation.") var noAugment = false
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
+
+    func validate() throws {
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1 step, got \(checkpointEvery)") }
+    }
 
     func run() throws {
         let threads = common.resolvedThreads()
@@ -78,7 +85,7 @@ struct TrainCommand: ParsableCommand {
         let n = min(limit ?? train.count, train.count)
         let bar = ProgressBar("train", total: (n / batchSize) * epochs, console: console, interval: 10, initial: trainer.step)
         let started = Date()
-        try trainer.run(train: train, checkpointPath: ckpt) { p in
+        try trainer.run(train: train, checkpointPath: ckpt, checkpointEvery: checkpointEvery) { p in
             bar.update(p.step, unit: "step", status: String(format: "epoch %d/%d loss %.4f acc %.3f %.0f img/s lr %.2e",
                                                             p.epoch + 1, p.epochs, p.loss, p.accuracy, p.imagesPerSecond, p.lr))
         }

@@ -52,8 +52,12 @@ public struct Trainer {
     func stepsPerEpoch(_ n: Int) -> Int { n / options.batchSize }
 
     /// Trains on `train` up to `options.epochs`, resuming from `step`. Saves a checkpoint to
-    /// `checkpointPath` after every epoch. `progress` is called after every step.
-    public mutating func run(train: ImageDataset, checkpointPath: String?, progress: (TrainProgress) -> Void) throws {
+    /// `checkpointPath` after every epoch and, when `checkpointEvery` is set, also after every
+    /// that many steps (a resumed run continues mid-epoch with the same bits as an uninterrupted
+    /// one). `progress` is called after every step; an error thrown from it stops the run.
+    public mutating func run(train: ImageDataset, checkpointPath: String?, checkpointEvery: Int? = nil,
+                             progress: (TrainProgress) throws -> Void) throws {
+        if let checkpointEvery, checkpointEvery < 1 { throw ModelError("train: checkpoint interval must be ≥ 1 step, got \(checkpointEvery)") }
         let n = min(options.limit ?? train.count, train.count)
         let spe = stepsPerEpoch(n)
         guard spe > 0 else { throw ModelError("train: \(n) images is fewer than one batch of \(options.batchSize)") }
@@ -92,8 +96,9 @@ public struct Trainer {
                 accEMA = fresh ? acc : 0.98 * accEMA + 0.02 * acc
                 fresh = false
                 let ips = Double(options.batchSize) / Date().timeIntervalSince(t0)
-                progress(TrainProgress(epoch: epoch, epochs: options.epochs, step: step, stepsPerEpoch: spe, totalSteps: total,
-                                       loss: lossEMA, accuracy: accEMA, imagesPerSecond: ips, lr: lr))
+                if let checkpointPath, let checkpointEvery, step % checkpointEvery == 0, s + 1 < spe { try save(to: checkpointPath) }
+                try progress(TrainProgress(epoch: epoch, epochs: options.epochs, step: step, stepsPerEpoch: spe, totalSteps: total,
+                                           loss: lossEMA, accuracy: accEMA, imagesPerSecond: ips, lr: lr))
             }
             if let checkpointPath { try save(to: checkpointPath) }
         }
