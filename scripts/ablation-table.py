@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Mean ± sample std (over seeds) of top-1 per calibration source × method × setting, from the
-compare.json files of scripts/gen-ablation.sh. Sources that are folders are named by their
+compare.json files of scripts/gen-ablation.sh (one or several per seed: cells of the same
+source, method and setting are the seeds). Sources that are folders are named by their
 last path component (the generator); real:N and noise:N keep their names."""
 import json
 import statistics
@@ -28,7 +29,10 @@ def main(paths):
             if col not in columns:
                 columns.append(col)
             cells[(src, col)].append(100 * r["top1"])
-    print(f"{len(paths)} seed(s); FP top-1 {100 * fp[0]:.2f} %; cells: top-1 % mean ± std over seeds\n")
+    seeds = max(len(v) for v in cells.values())
+    if len(set(fp)) > 1:
+        sys.exit(f"FP top-1 differs between the files ({sorted(set(fp))}): not runs of one model and test split")
+    print(f"{seeds} seed(s); FP top-1 {100 * fp[0]:.2f} %; cells: top-1 % mean ± std over seeds\n")
     print("| calibration | " + " | ".join(f"{m} {s}" for m, s in columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for src in sources:

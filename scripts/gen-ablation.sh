@@ -8,9 +8,9 @@
 #
 # Environment: B (binary, default .build/release/ouromamba), GEN_OPTS (extra `generate` flags on
 # top of the recommended Gen defaults, e.g. "--lr 0.05" or "--gen-defaults spec"), ITERATIONS (Adam iterations, default 500), LIMIT (test
-# images, default all), SETTINGS (default w4a4,w4a8). Finished steps are kept: rerunning
-# resumes (a generated set is reused when its folder has samples.safetensors, a seed's compare
-# when it has compare.json).
+# images, default all), SETTINGS (default w4a4,w4a8), WORKERS (local Gen workers, default 2).
+# Resumable (scripts/lib/study.sh): rerunning skips finished sets and compares, and continues an
+# interrupted set after its last finished block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 MODEL OUT [SEED ...]" >&2; exit 2; }
@@ -23,28 +23,22 @@ GENERATORS="output-only pse contrastive-raw ouromamba"
 METHODS=static-minmax,static-per-token,static-outlier-list,ouromamba
 [ -f "$MODEL" ] || { echo "$0: model $MODEL not found" >&2; exit 2; }
 mkdir -p "$OUT"
+# shellcheck source=lib/study.sh
+. scripts/lib/study.sh
 # Faster FP32 GEMMs where OpenBLAS falls back to its Prescott kernels (see train-models.sh);
 # the choice changes floating-point results, so it is recorded next to the table.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$(scripts/openblas-core.sh "$B")
-  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
-fi
+eval "$(scripts/openblas-core.sh --export "$B")"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=$ITERATIONS, seeds: $SEEDS" > "$OUT/settings.txt"
+results=()
 for s in $SEEDS; do
   dir="$OUT/seed$s"
-  sources="real:128,noise:128"
+  sources=(real:128 noise:128)
   for g in $GENERATORS; do
-    set_dir="$dir/$g"
-    if [ ! -f "$set_dir/samples.safetensors" ]; then
-      # shellcheck disable=SC2086
-      "$B" generate --model "$MODEL" --method "$g" --count 128 --seed "$s" --iterations "$ITERATIONS" \
-        ${GEN_OPTS:-} --out "$set_dir" --quiet
-    fi
-    sources="$sources,$set_dir"
+    # shellcheck disable=SC2086
+    generate_set "$dir/$g" --method "$g" --count 128 --seed "$s" --iterations "$ITERATIONS" ${GEN_OPTS:-}
+    sources+=("$dir/$g")
   done
-  if [ ! -f "$dir/compare/compare.json" ]; then
-    "$B" compare --model "$MODEL" --seed "$s" --calib-sources "$sources" --methods "$METHODS" \
-      --settings "$SETTINGS" ${LIMIT:+--limit "$LIMIT"} --out "$dir/compare" --quiet
-  fi
+  compare_each "$dir/compare" "$s" "${sources[@]}" > "$dir/compare.list"
+  mapfile -t -O "${#results[@]}" results < "$dir/compare.list"
 done
-python3 scripts/ablation-table.py "$OUT"/seed*/compare/compare.json | tee "$OUT/ablation.md"
+python3 scripts/ablation-table.py "${results[@]}" | tee "$OUT/ablation.md"

@@ -9,8 +9,9 @@
 #
 # Environment: B (binary, default .build/release/ouromamba), COUNT (images per set, 128),
 # ITERATIONS (500), LEVERS (names to run, default all), LIMIT (test images, default all),
-# SETTINGS (w4a4), METHODS (all four). Resumable: a set is reused when its folder has
-# samples.safetensors, the compare when it has compare.json.
+# SETTINGS (w4a4), METHODS (all four), WORKERS (local Gen workers, 2). Resumable
+# (scripts/lib/study.sh): rerunning skips finished sets and compares, and continues an
+# interrupted set after its last finished block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 MODEL OUT [SEED]" >&2; exit 2; }
@@ -46,27 +47,21 @@ for l in $LEVERS; do
   [ -n "${FLAGS[$l]+x}" ] || { echo "$0: unknown lever '$l' (known: $ORDER)" >&2; exit 2; }
 done
 
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$(scripts/openblas-core.sh "$B")
-  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
-fi
+# shellcheck source=lib/study.sh
+. scripts/lib/study.sh
+eval "$(scripts/openblas-core.sh --export "$B")"
 mkdir -p "$OUT"
 {
   echo "model $MODEL, seed $SEED, $COUNT images per set, $ITERATIONS iterations unless the lever sets them"
   echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
   for l in $LEVERS; do echo "$l: ${FLAGS[$l]:-(spec defaults)}"; done
 } > "$OUT/settings.txt"
-sources="real:$COUNT,noise:$COUNT"
+sources=("real:$COUNT" "noise:$COUNT")
 for l in $LEVERS; do
-  if [ ! -f "$OUT/$l/samples.safetensors" ]; then
-    # shellcheck disable=SC2086
-    "$B" generate --model "$MODEL" --count "$COUNT" --seed "$SEED" --iterations "$ITERATIONS" \
-      --gen-defaults spec ${FLAGS[$l]} --out "$OUT/$l" --quiet
-  fi
-  sources="$sources,$OUT/$l"
+  # shellcheck disable=SC2086
+  generate_set "$OUT/$l" --count "$COUNT" --seed "$SEED" --iterations "$ITERATIONS" --gen-defaults spec ${FLAGS[$l]}
+  sources+=("$OUT/$l")
 done
-if [ ! -f "$OUT/compare/compare.json" ]; then
-  "$B" compare --model "$MODEL" --seed "$SEED" --calib-sources "$sources" --methods "$METHODS" \
-    --settings "$SETTINGS" ${LIMIT:+--limit "$LIMIT"} --out "$OUT/compare" --quiet
-fi
-python3 scripts/levers-table.py "$MODEL" "$OUT/compare/compare.json" | tee "$OUT/levers.md"
+compare_each "$OUT/compare" "$SEED" "${sources[@]}" > "$OUT/compare.list"
+mapfile -t results < "$OUT/compare.list"
+python3 scripts/levers-table.py "$MODEL" "${results[@]}" | tee "$OUT/levers.md"

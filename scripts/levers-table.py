@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The table of scripts/gen-levers.sh: per calibration set, the share of de-normalised pixels
 outside [0, 1], label fidelity, the data-quality range ratios (geometric means over the
-quantization points, against real images) and top-1 % per method × setting, from one
-compare.json (sets that are folders also read their samples.safetensors and meta.json)."""
+quantization points, against real images) and top-1 % per method × setting, from the
+compare.json files of one seed (sets that are folders also read their samples.safetensors and meta.json)."""
 import importlib.util
 import json
 import math
@@ -33,14 +33,19 @@ def gmean(v):
     return math.exp(sum(math.log(x) for x in v) / len(v))
 
 
-def main(model, path):
+def main(model, paths):
     cfg = model_config.load_config(model)
     mean, std = cfg["normalize_mean"], cfg["normalize_std"]
-    with open(path) as f:
-        d = json.load(f)
-    quality = {s["source"]: s for s in d.get("data_quality", {}).get("sets", [])}
+    docs = []
+    for p in paths:
+        with open(p) as f:
+            docs.append(json.load(f))
+    d = docs[0]
+    if len({x["fp_top1"] for x in docs}) > 1:
+        sys.exit("FP top-1 differs between the compare.json files: not runs of one model and test split")
+    quality = {s["source"]: s for x in docs for s in x.get("data_quality", {}).get("sets", [])}
     columns, cells, sources = [], {}, []
-    for r in d["runs"]:
+    for r in (r for x in docs for r in x["runs"]):
         col = f'{r["method"]} {r["setting"]}'
         if col not in columns:
             columns.append(col)
@@ -67,6 +72,6 @@ def main(model, path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: levers-table.py MODEL compare.json")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) < 3:
+        sys.exit("usage: levers-table.py MODEL compare.json [...]")
+    main(sys.argv[1], sys.argv[2:])

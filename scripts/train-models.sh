@@ -25,10 +25,7 @@ resume=()
 # OpenBLAS 0.3.21 falls back to its slow Prescott kernels on CPUs it does not know; use the
 # kernels `bench forward` suggests then (1.3-1.4x faster training steps on AVX-512 here).
 # The choice changes the floating-point results, so it is logged with the run.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$(scripts/openblas-core.sh "$B")
-  [ -n "$core" ] && export OPENBLAS_CORETYPE=$core
-fi
+eval "$(scripts/openblas-core.sh --export "$B")"
 echo "--- $(date -u) $1: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset, OpenBLAS picks}"
 echo 19 > /proc/self/autogroup 2>/dev/null || true
 cd "$dir"
