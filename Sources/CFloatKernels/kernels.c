@@ -60,6 +60,19 @@ void ouro_axpy(int path, long n, float a, const float *x, float *y) {
     else axpy_avx2(n, a, x, y);
 }
 
+void ouro_weighted_sum(int path, long n, int k, const float *const *x, const float *w, float *y) {
+    if (path == OURO_FLOAT_PATH_AVX512) weighted_sum_avx512(n, k, x, w, y);
+    else weighted_sum_avx2(n, k, x, w, y);
+}
+
+double ouro_sum_axpy_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h) {
+    return path == OURO_FLOAT_PATH_AVX512 ? sum_axpy_dot_avx512(n, k, x, a, y, h) : sum_axpy_dot_avx2(n, k, x, a, y, h);
+}
+
+double ouro_dot(int path, long n, const float *x, const float *y) {
+    return path == OURO_FLOAT_PATH_AVX512 ? dot_avx512(n, x, y) : dot_avx2(n, x, y);
+}
+
 void ouro_softplus(int path, long n, const float *x, float *out) {
     if (path == OURO_FLOAT_PATH_AVX512) softplus_n_avx512(n, x, out);
     else softplus_n_avx2(n, x, out);

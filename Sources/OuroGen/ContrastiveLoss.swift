@@ -41,6 +41,13 @@ struct ContrastiveLoss {
     let config: GenConfig
     /// `contrastive-raw`: features from each patch's own state, no Δ weights.
     let raw: Bool
+    /// The patched-state window (a single patch for raw features).
+    let window: SeparableWindow
+
+    init(grid: PatchGrid, E: Int, N: Int, config: GenConfig, raw: Bool) {
+        self.grid = grid; self.E = E; self.N = N; self.config = config; self.raw = raw
+        window = SeparableWindow(grid: grid, size: raw ? 1 : config.patchNbhd)
+    }
 
     typealias Result = ContrastiveDetails
     typealias DeltaWeights = (w: [Float], mean: [Double], qMin: Int, qMax: Int, z: Double)
@@ -139,26 +146,45 @@ struct ContrastiveLoss {
         (0..<M).map { raw ? [$0] : grid.patchedWindow($0, size: config.patchNbhd) }
     }
 
+    /// Source pointers and weights of one window-pass term list (scratch of `widest` entries).
+    struct TermScratch {
+        let sources: UnsafeMutablePointer<UnsafePointer<Float>?>
+        let weights: UnsafeMutablePointer<Float>
+        init(_ n: Int) { sources = .allocate(capacity: n); weights = .allocate(capacity: n) }
+        func free() { sources.deallocate(); weights.deallocate() }
+    }
+
+    /// dst(p) = Σ count·weight(q)·src(q) over `taps[p]` for every patch p (rows of NE floats).
+    private func windowPass(_ taps: SeparableWindow.Taps, source: (Int) -> UnsafePointer<Float>, weight: (Int) -> Float,
+                            into dst: UnsafeMutablePointer<Float>, scratch t: TermScratch) {
+        let NE = N * E
+        for p in 0..<M {
+            for (k, tap) in taps[p].enumerated() { t.sources[k] = source(tap.patch); t.weights[k] = Float(tap.count) * weight(tap.patch) }
+            Vec.weightedSum(NE, terms: taps[p].count, t.sources, t.weights, dst + p * NE)
+        }
+    }
+
     /// Loss of one image and layer; when `sinks` is given, adds `scale`·∂loss/∂(states, C, Δ).
     func evaluate(_ dirs: [DirectionView], sinks: [DirectionGradSink]?, scale: Double) -> Result {
-        let win = windows()
         let NE = N * E
-        // Patched states Hp(p) = Σ_q w(q) h(σ(q)) and features y_p(p) = C(σ(p))·Hp(p), per direction.
+        let scratch = TermScratch(window.widest)
+        defer { scratch.free() }
+        // Patched states Hp(p) = Σ_q w(q) h(σ(q)) over the P×P window, as a row pass into R and a
+        // column pass into Hp; features y_p(p) = C(σ(p))·Hp(p), per direction.
         var weightsInfo: [DeltaWeights] = []
         var hp = [FloatBuffer](), feats = [Float](repeating: 0, count: M * 2 * E)
+        let R = FloatBuffer(uninitialized: M * NE)
         for (d, v) in dirs.enumerated() {
             let wi = deltaWeights(v)
             weightsInfo.append(wi)
-            let H = FloatBuffer(zeros: M * NE)
+            let H = FloatBuffer(uninitialized: M * NE)
+            windowPass(window.rows, source: { v.states + grid.position($0) * NE }, weight: { wi.w[$0] }, into: R.pointer, scratch: scratch)
+            windowPass(window.columns, source: { R.ptr + $0 * NE }, weight: { _ in 1 }, into: H.pointer, scratch: scratch)
             feats.withUnsafeMutableBufferPointer { fb in
                 for p in 0..<M {
-                    let dst = H.pointer + p * NE
-                    for q in win[p] where wi.w[q] != 0 {
-                        Vec.axpy(NE, wi.w[q], v.states + grid.position(q) * NE, dst)
-                    }
                     let cRow = v.c + grid.position(p) * v.ldc
                     let fRow = fb.baseAddress! + p * 2 * E + d * E
-                    for n in 0..<N { Vec.axpy(E, cRow[n], dst + n * E, fRow) }
+                    for n in 0..<N { Vec.axpy(E, cRow[n], H.ptr + p * NE + n * E, fRow) }
                 }
             }
             hp.append(H)
@@ -167,63 +193,85 @@ struct ContrastiveLoss {
         let F = 2 * E
         let rowsUnit = feats.withUnsafeBufferPointer { UnitRows($0.baseAddress!, rows: M, cols: F) }
         let norms = rowsUnit.norms, fhat = rowsUnit.unit
-        func sim(_ p: Int, _ q: Int) -> Double {
-            var s = 0.0
-            for i in 0..<F { s += fhat[p * F + i] * fhat[q * F + i] }
-            return s
-        }
         let cands = candidateLists(), starts = Self.slotStarts(cands), T = starts.last!
         var sims = [Double](repeating: 0, count: T), coef = [Double](repeating: 0, count: T)
         var positive = [Bool](repeating: false, count: T), ell = [Double](repeating: 0, count: M)
-        for p in 0..<M { for (i, q) in cands[p].enumerated() { sims[starts[p] + i] = sim(p, q) } }
+        fhat.withUnsafeBufferPointer { f in
+            for p in 0..<M { for (i, q) in cands[p].enumerated() { sims[starts[p] + i] = Self.dot(F, f.baseAddress! + p * F, f.baseAddress! + q * F) } }
+        }
         let loss = infoNCE(candidates: cands, starts: starts, sims: sims, scale: scale, coefficients: &coef, positive: &positive, ell: &ell)
         let positives = (0..<M).map { p in cands[p].indices.filter { positive[starts[p] + $0] }.map { cands[p][$0] } }
         var gFeat = [Double](repeating: 0, count: sinks == nil ? 0 : M * F)
         if sinks != nil {
-            for p in 0..<M {
-                for (i, q) in cands[p].enumerated() {
-                    let G = coef[starts[p] + i], spq = sims[starts[p] + i]
-                    if norms[p] >= 1e-8 {
-                        let inv = 1 / norms[p]
-                        for j in 0..<F { gFeat[p * F + j] += G * (fhat[q * F + j] - spq * fhat[p * F + j]) * inv }
-                    }
-                    if norms[q] >= 1e-8 {
-                        let inv = 1 / norms[q]
-                        for j in 0..<F { gFeat[q * F + j] += G * (fhat[p * F + j] - spq * fhat[q * F + j]) * inv }
+            // ∂s(p,q)/∂f(p) = (f̂(q) − s(p,q)·f̂(p)) / ‖f(p)‖ (zero below the norm floor): the f̂(q)
+            // terms are added pair by pair, the f̂(p) terms gathered into one coefficient per row.
+            var own = [Double](repeating: 0, count: M)
+            gFeat.withUnsafeMutableBufferPointer { gb in fhat.withUnsafeBufferPointer { fb in
+                let g = gb.baseAddress!, f = fb.baseAddress!
+                func add(_ a: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) { for j in 0..<F { y[j] += a * x[j] } }
+                for p in 0..<M {
+                    for (i, q) in cands[p].enumerated() {
+                        let G = coef[starts[p] + i], spq = sims[starts[p] + i]
+                        if norms[p] >= 1e-8 { let a = G / norms[p]; add(a, f + q * F, g + p * F); own[p] += a * spq }
+                        if norms[q] >= 1e-8 { let a = G / norms[q]; add(a, f + p * F, g + q * F); own[q] += a * spq }
                     }
                 }
-            }
+                for p in 0..<M { add(-own[p], f + p * F, g + p * F) }
+            }}
         }
         if let sinks {
             for (d, v) in dirs.enumerated() {
-                backprop(direction: d, view: v, sink: sinks[d], H: hp[d], windows: win, weights: weightsInfo[d], gFeat: gFeat)
+                backprop(direction: d, view: v, sink: sinks[d], H: hp[d], weights: weightsInfo[d], gFeat: gFeat, scratch: scratch)
             }
         }
         return Result(loss: loss, ell: ell, features: feats, positives: positives, weights: weightsInfo.map { $0.w })
     }
 
+    /// Σ a·b over n doubles: 8 partials (element i of each whole block of 8 goes to partial i mod 8),
+    /// summed in order, then the remaining products.
+    static func dot(_ n: Int, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>) -> Double {
+        var acc = SIMD8<Double>(repeating: 0)
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 8 <= n {
+            acc = acc.addingProduct(ra.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self),
+                                    rb.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self))
+            i += 8
+        }
+        var s = 0.0
+        for j in 0..<8 { s += acc[j] }
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
     /// Features → C, states and Δ-weights → Δ, for one direction.
-    private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: FloatBuffer, windows win: [[Int]],
-                          weights wi: DeltaWeights, gFeat: [Double]) {
+    private func backprop(direction d: Int, view v: DirectionView, sink: DirectionGradSink, H: FloatBuffer,
+                          weights wi: DeltaWeights, gFeat: [Double], scratch t: TermScratch) {
         let NE = N * E, F = 2 * E
-        let gamma = FloatBuffer(zeros: M * NE)   // Γ(q)
-        let gy = FloatBuffer(zeros: E)
+        // gHp(p) = gy(p) ⊗ C(σ(p)), and gC(σ(p)) from gy(p) and Hp(p).
+        let gHp = FloatBuffer(uninitialized: M * NE)
+        let gy = FloatBuffer(uninitialized: E)
+        t.sources[0] = gy.ptr
         for p in 0..<M {
             for e in 0..<E { gy.pointer[e] = Float(gFeat[p * F + d * E + e]) }
             let cRow = v.c + grid.position(p) * v.ldc
             let gc = sink.c + grid.position(p) * N
-            for n in 0..<N { gc[n] += Float(Vec.dot(E, gy.ptr, H.ptr + p * NE + n * E)) }
-            // gHp(p) = gy ⊗ C(σ(p)), spread to every window entry (with multiplicity).
-            for q in win[p] {
-                let base = gamma.pointer + q * NE
-                for n in 0..<N { Vec.axpy(E, cRow[n], gy.ptr, base + n * E) }
+            for n in 0..<N {
+                gc[n] += Float(Vec.dot(E, gy.ptr, H.ptr + p * NE + n * E))
+                t.weights[0] = cRow[n]
+                Vec.weightedSum(E, terms: 1, t.sources, t.weights, gHp.pointer + p * NE + n * E)
             }
         }
+        // Adjoint of the column pass, then of the row pass fused with the state sink:
+        // Γ(q) = Σ_{p: q ∈ window(p)} gHp(p) (with multiplicity), ∂states += w(q)·Γ(q), ∂w(q) = Γ(q)·h(σ(q)).
+        let gR = FloatBuffer(uninitialized: M * NE)
+        windowPass(window.columnsAdjoint, source: { gHp.ptr + $0 * NE }, weight: { _ in 1 }, into: gR.pointer, scratch: t)
         var gw = [Double](repeating: 0, count: M)
         for q in 0..<M {
+            var k = 0
+            for tap in window.rowsAdjoint[q] { for _ in 0..<tap.count { t.sources[k] = gR.ptr + tap.patch * NE; k += 1 } }
             let off = grid.position(q) * NE
-            Vec.axpy(NE, wi.w[q], gamma.ptr + q * NE, sink.states + off)
-            gw[q] = Vec.dot(NE, gamma.ptr + q * NE, v.states + off)
+            gw[q] = Vec.sumAxpyDot(NE, terms: k, t.sources, wi.w[q], sink.states + off, v.states + off)
         }
         guard deltaWeightsHaveGradient else { return }
         // Min–max normalisation → δ̄ → Δ.

@@ -42,3 +42,40 @@ public struct PatchGrid: Sendable {
         return max(1, min(n - 1, num / den))
     }
 }
+
+/// The P×P replicate-padded window sum of `PatchGrid.patchedWindow` as a row pass followed by a
+/// column pass (2P terms per patch instead of P²), and the adjoint of each pass. Every list holds
+/// (source patch, multiplicity) with ascending sources.
+struct SeparableWindow: Sendable {
+    typealias Taps = [[(patch: Int, count: Int)]]
+    /// Row pass: patch (i, j) sums (i, clamp(j + d)) for |d| ≤ P/2.
+    let rows: Taps
+    /// Column pass: patch (i, j) sums (clamp(i + d), j) for |d| ≤ P/2.
+    let columns: Taps
+    /// Adjoints: patch q receives from every p whose pass reads q, with the same multiplicity.
+    let rowsAdjoint: Taps, columnsAdjoint: Taps
+    /// The most terms of one patch in any pass, counting multiplicity.
+    let widest: Int
+
+    init(grid: PatchGrid, size P: Int) {
+        let s = grid.side, r = P / 2, M = grid.count
+        func clamp(_ x: Int) -> Int { min(max(x, 0), s - 1) }
+        func taps(_ sources: (Int, Int, Int) -> Int) -> Taps {
+            (0..<M).map { p in
+                var counts: [Int: Int] = [:]
+                for d in -r...r { counts[sources(p / s, p % s, d), default: 0] += 1 }
+                return counts.sorted { $0.key < $1.key }.map { (patch: $0.key, count: $0.value) }
+            }
+        }
+        func transpose(_ t: Taps) -> Taps {
+            var out = Taps(repeating: [], count: M)
+            for p in 0..<M { for (q, c) in t[p] { out[q].append((patch: p, count: c)) } }
+            return out
+        }
+        rows = taps { i, j, d in i * s + clamp(j + d) }
+        columns = taps { i, j, d in clamp(i + d) * s + j }
+        rowsAdjoint = transpose(rows)
+        columnsAdjoint = transpose(columns)
+        widest = [rows, columns, rowsAdjoint, columnsAdjoint].flatMap { $0.map { $0.reduce(0) { $0 + $1.count } } }.max() ?? 1
+    }
+}

@@ -181,6 +181,18 @@ import OuroTestSupport
 
     /// Softplus (both sides of the threshold, tiny and large values), the gate and the causal conv
     /// (both directions, with SiLU, ragged channel counts) equal the Swift reference bit for bit.
+    /// Calls `body` with a C array of pointers to copies of `arrays`.
+    private func withPointers<R>(_ arrays: [[Float]], _ body: (UnsafePointer<UnsafePointer<Float>?>) -> R) -> R {
+        let copies = arrays.map { a -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(a.count, 1))
+            p.initialize(from: a, count: a.count)
+            return p
+        }
+        defer { copies.forEach { $0.deallocate() } }
+        let list: [UnsafePointer<Float>?] = copies.map { UnsafePointer($0) }
+        return list.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
     private func expectElementwiseMatchesReference(_ path: FloatKernelPath) {
         var rng = Xoshiro256StarStar(seed: 11)
         let n = 1000 + 13
@@ -201,6 +213,34 @@ import OuroTestSupport
                 return y
             }
             #expect(axpy(path).map(\.bitPattern) == axpy(.reference).map(\.bitPattern), "axpy \(path) n=\(count)")
+        }
+
+        // The window-sum kernels of OuroMamba-Gen: ragged lengths around the 8/16/32-element
+        // blocks, one to four terms.
+        let terms = (0..<4).map { _ in rng.normals(1013) }, h = rng.normals(1013), w = rng.normals(4), ys0 = rng.normals(1013)
+        for count in [0, 1, 7, 8, 16, 31, 32, 33, 63, 64, 100, 1013] {
+            for k in 1...4 {
+                func run(_ p: FloatKernelPath) -> (sum: [Float], y: [Float], dot: Double, plainDot: Double) {
+                    var sum = [Float](repeating: .nan, count: count), y = Array(ys0.prefix(count))
+                    var dot = 0.0, plainDot = 0.0
+                    withPointers(terms) { src in w.withUnsafeBufferPointer { wp in h.withUnsafeBufferPointer { hp in
+                        sum.withUnsafeMutableBufferPointer { Vec.weightedSum(count, terms: k, src, wp.baseAddress!, $0.baseAddress!, path: p) }
+                        dot = y.withUnsafeMutableBufferPointer { Vec.sumAxpyDot(count, terms: k, src, w[3], $0.baseAddress!, hp.baseAddress!, path: p) }
+                        plainDot = Vec.dot(count, src[0]!, hp.baseAddress!, path: p)
+                    }}}
+                    return (sum, y, dot, plainDot)
+                }
+                let (a, b) = (run(path), run(.reference))
+                #expect(a.sum.map(\.bitPattern) == b.sum.map(\.bitPattern), "weightedSum \(path) n=\(count) k=\(k)")
+                #expect(a.y.map(\.bitPattern) == b.y.map(\.bitPattern), "sumAxpyDot output \(path) n=\(count) k=\(k)")
+                #expect(a.dot.bitPattern == b.dot.bitPattern, "sumAxpyDot result \(path) n=\(count) k=\(k)")
+                #expect(a.plainDot.bitPattern == b.plainDot.bitPattern, "dot \(path) n=\(count)")
+                // And the values are the sums they claim to be.
+                let exact = (0..<count).map { i in (0..<k).reduce(0.0) { $0 + Double(w[$1]) * Double(terms[$1][i]) } }
+                for i in 0..<count { #expect(abs(Double(b.sum[i]) - exact[i]) <= 1e-5 * (1 + abs(exact[i]))) }
+                let exactDot = (0..<count).reduce(0.0) { $0 + Double(terms[0][$1]) * Double(h[$1]) }
+                #expect(abs(b.plainDot - exactDot) <= 1e-4 * (1 + abs(exactDot)), "dot n=\(count): \(b.plainDot) vs \(exactDot)")
+            }
         }
 
         for E in [37, 64] {

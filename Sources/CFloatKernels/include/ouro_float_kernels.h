@@ -72,6 +72,18 @@ void ouro_scan_backward_chunks(int path, const ouro_scan_backward_args *args, in
 /// an add for the last n mod 8 (OuroEngine's Vec.axpy).
 void ouro_axpy(int path, long n, float a, const float *x, float *y);
 
+/// y[i] = Σ_j w[j]·x[j][i] for j < k (k ≥ 1), in order: a product, then fused multiply-adds
+/// (OuroEngine's Vec.weightedSum; the patched-state window sums of OuroMamba-Gen).
+void ouro_weighted_sum(int path, long n, int k, const float *const *x, const float *w, float *y);
+
+/// g[i] = x[0][i] + … + x[k-1][i] (in order), y[i] += a·g[i] (fused); returns Σ g[i]·h[i]
+/// with Vec.dot's partials (OuroEngine's Vec.sumAxpyDot).
+double ouro_sum_axpy_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h);
+
+/// Σ x[i]·y[i]: 32 float partials (element i of each whole block of 32 goes to partial i mod 32,
+/// fused), summed in double in order, then the remaining products in double (Vec.dot).
+double ouro_dot(int path, long n, const float *x, const float *y);
+
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 
