@@ -93,12 +93,17 @@ struct GenerateCommand: ParsableCommand {
         let report = try cluster.run(plan, model: model, loaded: m, modelSHA256: sha, threads: threads, device: resolved, common: common)
         let fidelity = report.labelFidelity ?? 0
         let wall = report.seconds
-        let sips = Double(count * cfg.iterations) / wall
-        let on = cluster.workers.map { " on \($0) workers" } ?? ""
+        // Blocks resumed from a job journal were not computed in this run.
+        let gen = report.phases.first { $0.phase == GenPhase.name }
+        let computedShare = gen.map { Double($0.computed) / Double(max(1, $0.tasks)) } ?? 1
+        let sips = Double(count * cfg.iterations) * computedShare / wall
+        let resumedNote = gen.map { $0.resumed > 0 ? ", \($0.resumed) of \($0.tasks) shards resumed from the journal" : "" } ?? ""
+        let on = (cluster.workers.map { " on \($0) workers" } ?? "") + resumedNote
         if common.json {
             var o: [String: Any] = ["out": out, "samples": count, "generator": method.rawValue, "label_fidelity": fidelity,
                                     "seconds": wall, "sample_iterations_per_s": sips]
             if let workers = cluster.workers { o["workers"] = workers }
+            if let gen, gen.resumed > 0 { o["resumed_shards"] = gen.resumed }
             Console.printJSON(o)
         } else {
             console.result(String(format: "generated %d %@ samples%@ in %.1f s (%.1f sample-it/s); label fidelity %.1f%%; wrote %@",
