@@ -65,8 +65,8 @@ void ouro_weighted_sum(int path, long n, int k, const float *const *x, const flo
     else weighted_sum_avx2(n, k, x, w, y);
 }
 
-double ouro_sum_axpy_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h) {
-    return path == OURO_FLOAT_PATH_AVX512 ? sum_axpy_dot_avx512(n, k, x, a, y, h) : sum_axpy_dot_avx2(n, k, x, a, y, h);
+double ouro_sum_scale_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h) {
+    return path == OURO_FLOAT_PATH_AVX512 ? sum_scale_dot_avx512(n, k, x, a, y, h) : sum_scale_dot_avx2(n, k, x, a, y, h);
 }
 
 double ouro_dot(int path, long n, const float *x, const float *y) {

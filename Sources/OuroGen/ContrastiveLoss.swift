@@ -13,7 +13,9 @@ struct DirectionView {
     let delta: UnsafePointer<Float>
 }
 
-/// Gradient sinks of one direction of one image (original positions).
+/// Gradient sinks of one direction of one image (original positions). `states` is written at
+/// every patch position (the loss is its only term there, so the caller need not zero it);
+/// `c` and `delta` are added to.
 struct DirectionGradSink {
     let states: UnsafeMutablePointer<Float>   // [t][n][e]
     let c: UnsafeMutablePointer<Float>        // [t][n]
@@ -164,7 +166,8 @@ struct ContrastiveLoss {
         }
     }
 
-    /// Loss of one image and layer; when `sinks` is given, adds `scale`·∂loss/∂(states, C, Δ).
+    /// Loss of one image and layer; when `sinks` is given, writes `scale`·∂loss/∂states and adds
+    /// `scale`·∂loss/∂(C, Δ) (see `DirectionGradSink`).
     func evaluate(_ dirs: [DirectionView], sinks: [DirectionGradSink]?, scale: Double) -> Result {
         let NE = N * E
         let scratch = TermScratch(window.widest)
@@ -263,7 +266,8 @@ struct ContrastiveLoss {
             }
         }
         // Adjoint of the column pass, then of the row pass fused with the state sink:
-        // Γ(q) = Σ_{p: q ∈ window(p)} gHp(p) (with multiplicity), ∂states += w(q)·Γ(q), ∂w(q) = Γ(q)·h(σ(q)).
+        // Γ(q) = Σ_{p: q ∈ window(p)} gHp(p) (with multiplicity), ∂states = w(q)·Γ(q) (every patch
+        // q is in its own window, so each is written once), ∂w(q) = Γ(q)·h(σ(q)).
         let gR = FloatBuffer(uninitialized: M * NE)
         windowPass(window.columnsAdjoint, source: { gHp.ptr + $0 * NE }, weight: { _ in 1 }, into: gR.pointer, scratch: t)
         var gw = [Double](repeating: 0, count: M)
@@ -271,7 +275,7 @@ struct ContrastiveLoss {
             var k = 0
             for tap in window.rowsAdjoint[q] { for _ in 0..<tap.count { t.sources[k] = gR.ptr + tap.patch * NE; k += 1 } }
             let off = grid.position(q) * NE
-            gw[q] = Vec.sumAxpyDot(NE, terms: k, t.sources, wi.w[q], sink.states + off, v.states + off)
+            gw[q] = Vec.sumScaleDot(NE, terms: k, t.sources, wi.w[q], sink.states + off, v.states + off)
         }
         guard deltaWeightsHaveGradient else { return }
         // Min–max normalisation → δ̄ → Δ.

@@ -10,16 +10,11 @@ import OuroTrain
 /// every step.
 @Suite(.enabled(if: GPUTestDevices.anyAvailable, "\(GPUTestDevices.noDeviceReason)")) struct GPUTrainingTests {
     @Test func gpuTrainingTracksTheCPU() throws {
-        let c = VisionMambaConfig(imageSize: 8, channels: 1, patchSize: 4, stride: 4, embedDim: 8, depth: 2, dState: 4,
-                                  numClasses: 3, normalizeMean: [0.5], normalizeStd: [0.25])
         var rng = Xoshiro256StarStar(seed: 5)
-        let n = 24
-        let pixels = (0..<(n * 64)).map { _ in UInt8(truncatingIfNeeded: Int(rng.next() % 256)) }
-        let data = try ImageDataset(channels: 1, height: 8, width: 8, pixels: pixels, labels: (0..<n).map { Int32($0 % 3) },
-                                    classNames: ["a", "b", "c"])
-        var opts = TrainOptions()
-        opts.epochs = 2; opts.batchSize = 4; opts.lr = 1e-2; opts.warmupEpochs = 0; opts.augment = false
-        let initial = VisionMamba(config: c, weights: Initializer.weights(c, seed: 2))
+        let data = try TinyTrainingSet.data(rng: &rng)
+        var opts = TinyTrainingSet.options
+        opts.warmupEpochs = 0; opts.augment = false
+        let initial = TinyTrainingSet.model(seed: 2)
         var cpu = Trainer(model: initial, options: opts, threads: 2)
         try cpu.run(train: data, checkpointPath: nil) { _ in }
         let probe = Tensor(shape: [6, 1, 8, 8], data: (0..<(6 * 64)).map { _ in Float(rng.nextUniform() * 2 - 1) })

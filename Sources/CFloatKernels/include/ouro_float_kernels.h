@@ -76,9 +76,10 @@ void ouro_axpy(int path, long n, float a, const float *x, float *y);
 /// (OuroEngine's Vec.weightedSum; the patched-state window sums of OuroMamba-Gen).
 void ouro_weighted_sum(int path, long n, int k, const float *const *x, const float *w, float *y);
 
-/// g[i] = x[0][i] + … + x[k-1][i] (in order), y[i] += a·g[i] (fused); returns Σ g[i]·h[i]
-/// with Vec.dot's partials (OuroEngine's Vec.sumAxpyDot).
-double ouro_sum_axpy_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h);
+/// g[i] = x[0][i] + … + x[k-1][i] (in order), y[i] = fma(a, g[i], +0) (written, not read: the
+/// bits of an accumulation into zeros); returns Σ g[i]·h[i] with Vec.dot's partials
+/// (OuroEngine's Vec.sumScaleDot).
+double ouro_sum_scale_dot(int path, long n, int k, const float *const *x, float a, float *y, const float *h);
 
 /// Σ x[i]·y[i]: 32 float partials (element i of each whole block of 32 goes to partial i mod 32,
 /// fused), summed in double in order, then the remaining products in double (Vec.dot).

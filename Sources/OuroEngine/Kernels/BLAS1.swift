@@ -45,19 +45,20 @@ public enum Vec {
         }
     }
 
-    /// g[i] = src[0][i] + … + src[k−1][i] (in order); y[i] += a·g[i] (fused); returns Σ g·h with
-    /// `dot`'s partials. Runs the C kernel of `path` (the same bits).
+    /// g[i] = src[0][i] + … + src[k−1][i] (in order); y[i] = a·g[i] as a fused multiply-add onto
+    /// +0 (y is written, never read: the bits an accumulation into zeros gives); returns Σ g·h
+    /// with `dot`'s partials. Runs the C kernel of `path` (the same bits).
     @inline(__always)
-    public static func sumAxpyDot(_ n: Int, terms k: Int, _ src: UnsafePointer<UnsafePointer<Float>?>, _ a: Float,
+    public static func sumScaleDot(_ n: Int, terms k: Int, _ src: UnsafePointer<UnsafePointer<Float>?>, _ a: Float,
                                   _ y: UnsafeMutablePointer<Float>, _ h: UnsafePointer<Float>, path: FloatKernelPath = .automatic) -> Double {
-        precondition(k >= 1, "sumAxpyDot needs at least one term")
-        if let c = path.checkedCPath { return ouro_sum_axpy_dot(c, n, Int32(k), src, a, y, h) }
+        precondition(k >= 1, "sumScaleDot needs at least one term")
+        if let c = path.checkedCPath { return ouro_sum_scale_dot(c, n, Int32(k), src, a, y, h) }
         var part = [Float](repeating: 0, count: 32), g = [Float](repeating: 0, count: n)
         let whole = n / 32 * 32
         for i in 0..<n {
             g[i] = src[0]![i]
             for j in 1..<max(k, 1) { g[i] = g[i] + src[j]![i] }
-            y[i] = y[i].addingProduct(a, g[i])
+            y[i] = Float(0).addingProduct(a, g[i])
             if i < whole { part[i % 32] = part[i % 32].addingProduct(g[i], h[i]) }
         }
         var s = partialsSum(part)
