@@ -7,7 +7,8 @@ import OuroQuant
 /// fake-quant reference.
 @Suite("Integer vs simulated engine", .enabled(if: Fixtures.enabled, "\(Fixtures.missingReason)")) struct EngineAgreementTests {
     @Test(arguments: [(QuantSetting.w4a4, QuantMethod.ouromamba), (.w4a8, .ouromamba), (.w8a8, .ouromamba),
-                      (.w4a4, .staticOutlierList), (.w4a4, .staticMinmax)])
+                      (.w4a4, .staticOutlierList), (.w4a4, .staticMinmax), (.w4a4, .staticPerToken),
+                      (.w4a8, .staticMinmax)])
     func agreement(setting: QuantSetting, method: QuantMethod) throws {
         let f = try QuantFixture.load()
         let (q, _) = try f.quantize(setting, method)
