@@ -47,12 +47,15 @@ struct BenchForward: ParsableCommand {
         commandName: "forward",
         abstract: "Images/s of the FP forward pass, next to the sgemm compute floor.",
         discussion: """
-        With --pair MODEL=ARTIFACT (repeatable) several models run in one invocation, each FP32
+        With --pair MODEL=ARTIFACT (repeatable) several models run in one invocation, each FP32 \
         next to its quantized artifact, and a closing table lists the int/FP32 ratios side by side.
 
         Example:
-          ouromamba bench forward --model ../shared/fixtures/vim-tiny-shape.pth --batch 1 --batch 8
-          ouromamba bench forward --pair m1.pth=q1.safetensors --pair m2.safetensors=q2.safetensors --engine int --batch 8 --batch 64
+          ouromamba bench forward --model ../shared/fixtures/vim-tiny-shape.pth \\
+              --batch 1 --batch 8
+          ouromamba bench forward --pair m1.pth=q1.safetensors \\
+              --pair m2.safetensors=q2.safetensors --engine int --batch 8 \\
+              --batch 64
         """)
 
     @OptionGroup var model: ModelOptions

@@ -12,13 +12,14 @@ struct BenchDecode: ParsableCommand {
         commandName: "decode",
         abstract: "Images/s of image decoding + preprocessing (and its share of eval's time).",
         discussion: """
-        Without --data, writes --count seeded photo-like JPEGs of --synthetic-size (500x375, the
-        typical ImageNet validation size) to a temporary folder first. The model sets the output
-        geometry (channels, size) and --transform; --forward also times the FP forward on the
+        Without --data, writes --count seeded photo-like JPEGs of --synthetic-size (500x375, the \
+        typical ImageNet validation size) to a temporary folder first. The model sets the output \
+        geometry (channels, size) and --transform; --forward also times the FP forward on the \
         decoded images and prints decoding's share of the evaluation time.
 
         Example:
-          ouromamba bench decode --model ../shared/fixtures/vim-tiny-shape.pth --count 64 --forward
+          ouromamba bench decode --model ../shared/fixtures/vim-tiny-shape.pth \\
+              --count 64 --forward
         """)
 
     @OptionGroup var model: ModelOptions

@@ -14,12 +14,16 @@ struct BenchGPUParity: ParsableCommand {
         commandName: "gpu-parity",
         abstract: "GPU vs official logits, GPU vs CPU Gen-loss gradients, mixed CPU+GPU calibration (needs the fixtures).",
         discussion: """
-        Checks, each on the GPU (--device gpu, or --device emulated to run the CUDA kernels on the host):
-          forward      vim-micro and vim-tiny-shape logits vs the official PyTorch logits (fixture tolerances 1e-5, 2e-5)
-          gen          Gen-loss input gradients, GPU vs CPU, for ouromamba, pse and contrastive-raw on vim-micro and
-                       ouromamba on vim-tiny-shape (2 images at 224×224): relative error ≤ 1e-4
-          calibration  vim-micro W4A4 calibration with one block on the CPU and one on the GPU, merged, vs CPU only;
-                       and the GPU statistics kernels vs the host reduction of the same GPU activations (bit-identical)
+        Checks, each on the GPU (--device gpu, or --device emulated to run the CUDA kernels on \
+        the host):
+          forward      vim-micro and vim-tiny-shape logits vs the official PyTorch
+                       logits (fixture tolerances 1e-5, 2e-5)
+          gen          Gen-loss input gradients, GPU vs CPU, for ouromamba, pse and
+                       contrastive-raw on vim-micro and ouromamba on vim-tiny-shape
+                       (2 images at 224×224): relative error ≤ 1e-4
+          calibration  vim-micro W4A4 calibration with one block on the CPU and one on
+                       the GPU, merged, vs CPU only; and the GPU statistics kernels vs
+                       the host reduction of the same GPU activations (bit-identical)
         Exits 1 when a check fails.
 
         Example:

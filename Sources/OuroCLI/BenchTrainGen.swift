@@ -14,8 +14,8 @@ struct BenchTrain: ParsableCommand {
         commandName: "train",
         abstract: "Training throughput for the embedded model's config and the PyTorch reference config.",
         discussion: """
-        Times full training steps (forward, recomputing backward, AdamW) on random data.
-        The reference figure for the official PyTorch path on this machine is about 9 images/s
+        Times full training steps (forward, recomputing backward, AdamW) on random data. \
+        The reference figure for the official PyTorch path on this machine is about 9 images/s \
         (6 layers, width 96, patch 4, batch 64).
 
         Example:
@@ -151,7 +151,7 @@ struct BenchGemm: ParsableCommand {
         commandName: "gemm",
         abstract: "Integer W4A4/W4A8/W8A8 GEMM with 0/2/5% outlier columns vs OpenBLAS sgemm, same shapes, one run.",
         discussion: """
-        Shapes: Vim-tiny layers over 8 images (M = 197×8; (K,N) = (192,768), (384,44), (12,384), (384,192))
+        Shapes: Vim-tiny layers over 8 images (M = 197×8; (K,N) = (192,768), (384,44), (12,384), (384,192)) \
         and the embedded model over 64 images (M = 50×64). Ratios > 1 mean faster than sgemm.
 
         With --device gpu: the GPU kernel (int8 tensor-core MMA, FP16 out; W4A8 and W4A4, 8-bit outliers at 2% and 5% of K per group of 128 rows) vs cuBLAS FP16 on Vim-base shapes (M = 197×64 = 12608; (K,N) = (768,3072), (1536,768)), each cell checked against the CPU reference; medians of --repeats samples (default 20 there). Ratios > 1 mean faster than cuBLAS.
@@ -232,7 +232,7 @@ struct BenchScan: ParsableCommand {
         commandName: "scan",
         abstract: "Selective-scan forward at Vim-tiny size (8 images, L=197, E=384, N=16): CPU, and GPU parity and speed.",
         discussion: """
-        Without a usable NVIDIA driver and GPU, `--device gpu` fails with a message naming what
+        Without a usable NVIDIA driver and GPU, `--device gpu` fails with a message naming what \
         was searched (set OUROMAMBA_CUDA_LIBS to add library folders).
 
         Example:

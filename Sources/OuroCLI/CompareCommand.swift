@@ -14,13 +14,14 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Run the quantization matrix and print/write the comparison tables (method.md §5).",
         discussion: """
-        Rows: calibration sources; columns: methods × settings; cells: top-1 on the test split
-        (FP top-1 in the header). `syn:GENERATOR:N` sources are generated into DIR/samples/GENERATOR
-        (reused when already there with the same settings). Writes DIR/compare.md, DIR/compare.json,
+        Rows: calibration sources; columns: methods × settings; cells: top-1 on the test split \
+        (FP top-1 in the header). `syn:GENERATOR:N` sources are generated into DIR/samples/GENERATOR \
+        (reused when already there with the same settings). Writes DIR/compare.md, DIR/compare.json, \
         DIR/report.json and DIR/report.html atomically.
 
         Example:
-          ouromamba compare --calib-sources real:128,noise:128,syn:ouromamba:128 --limit 1000 --out runs/compare
+          ouromamba compare --calib-sources real:128,noise:128,syn:ouromamba:128 \\
+              --limit 1000 --out runs/compare
         """)
 
     @OptionGroup var model: ModelOptions

@@ -15,15 +15,17 @@ struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Run a generate or quantize job on cluster workers (ZeroMQ ROUTER on --bind).",
         discussion: """
-        The job comes from --job FILE (JSON, see docs/cluster.md) and/or flags (flags win).
-        Workers connect with `ouromamba worker --connect ENDPOINT --model M`; they must have the
-        same model file (sha256) and thread count. Endpoints other than loopback/ipc require CURVE:
-        --key (this coordinator's key pair from `ouromamba keygen`) and --allow (worker public keys).
+        The job comes from --job FILE (JSON, see docs/cluster.md) and/or flags (flags win). \
+        Workers connect with `ouromamba worker --connect ENDPOINT --model M`; they must have the \
+        same model file (sha256) and thread count. Endpoints other than loopback/ipc require CURVE: \
+        --key (this coordinator's key pair from `ouromamba keygen`) and --allow (worker public keys). \
         The job directory (--job-dir) holds the journal: rerun the same command to resume.
 
         Examples:
-          ouromamba coordinator --bind tcp://127.0.0.1:5555 --model M --calib syn:ouromamba:128 --out q/vim-w4a4.safetensors
-          ouromamba coordinator --bind 'tcp://*:5555' --job job.json --key keys/coordinator.key --allow keys/workers.pub
+          ouromamba coordinator --bind tcp://127.0.0.1:5555 --model M \\
+              --calib syn:ouromamba:128 --out q/vim-w4a4.safetensors
+          ouromamba coordinator --bind 'tcp://*:5555' --job job.json \\
+              --key keys/coordinator.key --allow keys/workers.pub
         """)
 
     @Option(name: .long, help: "Endpoint to bind (tcp://HOST:PORT, tcp://*:PORT with CURVE, ipc://PATH).") var bind: String

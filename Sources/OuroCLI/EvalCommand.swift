@@ -14,10 +14,13 @@ struct EvalCommand: ParsableCommand {
         discussion: """
         Examples:
           ouromamba eval --json
-          ouromamba eval --model vim_t_midclstok_76p1acc.pth --data imagefolder:/data/imagenet/val --json
+          ouromamba eval --model vim_t_midclstok_76p1acc.pth \\
+              --data imagefolder:/data/imagenet/val --json
           ouromamba eval --model models/vim-fashion.safetensors --limit 1000
-          ouromamba eval --model M.safetensors --quantized q.safetensors --engine int --json
-          ouromamba eval --quantized q.safetensors --engine int --quantized-only --limit 2000
+          ouromamba eval --model M.safetensors --quantized q.safetensors \\
+              --engine int --json
+          ouromamba eval --quantized q.safetensors --engine int --quantized-only \\
+              --limit 2000
         """)
 
     @OptionGroup var model: ModelOptions

@@ -13,9 +13,9 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate data-free calibration images (OuroMamba-Gen).",
         discussion: """
-        Writes DIR/samples.safetensors (images [N,C,H,W] in normalised space, labels [N]),
-        DIR/meta.json (generator, hyper-parameters, seeds, model sha256, loss curve) and
-        DIR/preview.png. Samples are made in independent blocks of 8 with per-sample seeds, so
+        Writes DIR/samples.safetensors (images [N,C,H,W] in normalised space, labels [N]), \
+        DIR/meta.json (generator, hyper-parameters, seeds, model sha256, loss curve) and \
+        DIR/preview.png. Samples are made in independent blocks of 8 with per-sample seeds, so \
         the same model, config and seed give bit-identical files.
 
         Examples:

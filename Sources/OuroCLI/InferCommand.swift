@@ -12,15 +12,17 @@ struct InferCommand: ParsableCommand {
         commandName: "infer",
         abstract: "Run the FP model on a batch of images (a safetensors tensor, or JPEG/PNG files).",
         discussion: """
-        --input reads the tensor `input` [B,C,H,W] (already normalised: it goes directly into the
-        model). --images reads JPEG/PNG files (or every image under a folder, sorted), decodes and
-        preprocesses them with --transform and the model's normalisation. Either way the output
-        holds `logits` [B,classes] and the model input `input` [B,C,H,W]; with --images its
+        --input reads the tensor `input` [B,C,H,W] (already normalised: it goes directly into the \
+        model). --images reads JPEG/PNG files (or every image under a folder, sorted), decodes and \
+        preprocesses them with --transform and the model's normalisation. Either way the output \
+        holds `logits` [B,classes] and the model input `input` [B,C,H,W]; with --images its \
         metadata lists the files in order (`files`, JSON).
 
         Examples:
-          ouromamba infer --model vim-micro.pth --input x.safetensors --output y.safetensors
-          ouromamba infer --model vim_t.pth --images cat.jpg dog.png --output y.safetensors
+          ouromamba infer --model vim-micro.pth --input x.safetensors \\
+              --output y.safetensors
+          ouromamba infer --model vim_t.pth --images cat.jpg dog.png \\
+              --output y.safetensors
         """)
 
     @OptionGroup var model: ModelOptions

@@ -8,12 +8,13 @@ struct KeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Write a CURVE key pair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub (public).",
         discussion: """
-        Give the coordinator its .key and the .pub files of its workers (--allow, one file per
-        worker or concatenated); give each worker its own .key and the coordinator's .pub
+        Give the coordinator its .key and the .pub files of its workers (--allow, one file per \
+        worker or concatenated); give each worker its own .key and the coordinator's .pub \
         (--server-key).
 
         Example:
-          ouromamba keygen --out keys --name coordinator && ouromamba keygen --out keys --name node1
+          ouromamba keygen --out keys --name coordinator && ouromamba keygen \\
+              --out keys --name node1
         """)
 
     @Option(name: .long, help: "Directory for the key files (created if needed).") var out: String

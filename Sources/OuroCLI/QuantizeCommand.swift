@@ -16,19 +16,22 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model (OuroMamba-Quant or a baseline) and write the artifact.",
         discussion: """
-        --calib: a samples folder from `generate` (samples.safetensors with `images` [N,C,H,W]
-        normalised float32 and `labels` [N]), syn:GENERATOR:N (generate N samples first with the
-        default Gen configuration, --seed and --gen-iterations; written to <out dir>/samples),
-        real:N (seeded Fashion-MNIST training images), real:N@DATASET (N seeded images of
-        fashion-mnist[:DIR], imagefolder:DIR or filelist:FILE, preprocessed with --transform) or
+        --calib: a samples folder from `generate` (samples.safetensors with `images` [N,C,H,W] \
+        normalised float32 and `labels` [N]), syn:GENERATOR:N (generate N samples first with the \
+        default Gen configuration, --seed and --gen-iterations; written to <out dir>/samples), \
+        real:N (seeded Fashion-MNIST training images), real:N@DATASET (N seeded images of \
+        fashion-mnist[:DIR], imagefolder:DIR or filelist:FILE, preprocessed with --transform) or \
         noise:N (seeded N(0,1) images).
-        --workers N shards the job over N local worker processes (1 thread each); the artifact is
+        --workers N shards the job over N local worker processes (1 thread each); the artifact is \
         byte-identical to the in-process run with --threads 1.
         --setting: w4a4 (4/4/8), w4a8 (4/8/16), w8a8 (8/8/16) or wXaYoZ (bits; o16 = float outliers).
 
         Example:
-          ouromamba quantize --model M.safetensors --calib real:128 --setting w4a4 --method ouromamba --out q.safetensors
-          ouromamba quantize --model vim_t.pth --calib real:128@imagefolder:/data/imagenet/train --data imagefolder:/data/imagenet/val --out q.safetensors
+          ouromamba quantize --model M.safetensors --calib real:128 --setting w4a4 \\
+              --method ouromamba --out q.safetensors
+          ouromamba quantize --model vim_t.pth \\
+              --calib real:128@imagefolder:/data/imagenet/train \\
+              --data imagefolder:/data/imagenet/val --out q.safetensors
         """)
 
     @OptionGroup var model: ModelOptions

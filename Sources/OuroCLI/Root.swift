@@ -8,7 +8,7 @@ public struct OuroMambaCommand: ParsableCommand {
         abstract: "Data-free quantization of Vision Mamba models (OuroMamba).",
         discussion: """
         Examples:
-          ouromamba eval --json                     # FP top-1 of the embedded model on Fashion-MNIST
+          ouromamba eval --json   # FP top-1 of the embedded model on Fashion-MNIST
           ouromamba infer --model M.pth --input x.safetensors --output y.safetensors
           ouromamba bench forward --model vim-tiny-shape.pth --batch 8
         """,

@@ -12,12 +12,13 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a Vision Mamba classifier on Fashion-MNIST (AdamW, warm-up + cosine).",
         discussion: """
-        Writes an atomic checkpoint (model + optimiser) after every epoch to --checkpoint (and every
-        --checkpoint-every steps when given), and the final model to --out (safetensors) with its
+        Writes an atomic checkpoint (model + optimiser) after every epoch to --checkpoint (and every \
+        --checkpoint-every steps when given), and the final model to --out (safetensors) with its \
         config beside it (<out>.config.json).
 
         Example:
-          ouromamba train --embed-dim 64 --depth 6 --epochs 8 --out models/vim-fashion.safetensors
+          ouromamba train --embed-dim 64 --depth 6 --epochs 8 \\
+              --out models/vim-fashion.safetensors
         """)
 
     @Option(name: .long, help: "Output model (.safetensors).") var out: String

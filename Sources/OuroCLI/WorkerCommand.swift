@@ -11,19 +11,21 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Run a cluster worker: connect to a coordinator and compute Gen/calibration/weight tasks.",
         discussion: """
-        The worker loads --model, advertises its sha256 in READY and refuses tasks for any other
-        model. Endpoints other than loopback/ipc require CURVE: --key (this worker's key pair from
+        The worker loads --model, advertises its sha256 in READY and refuses tasks for any other \
+        model. Endpoints other than loopback/ipc require CURVE: --key (this worker's key pair from \
         `ouromamba keygen`) and --server-key (the coordinator's public key file).
-        Exit status: 0 when the coordinator ends the job or on SIGINT/SIGTERM (after telling the
-        coordinator), 1 when it refuses the worker (model or backend mismatch, incompatible
+        Exit status: 0 when the coordinator ends the job or on SIGINT/SIGTERM (after telling the \
+        coordinator), 1 when it refuses the worker (model or backend mismatch, incompatible \
         protocol) or gives up reconnecting.
-        Progress: a line per finished task (tasks done, rate) in logs, a redrawn status line on a
-        terminal; on exit a summary line on stdout (--json: one JSON object with tasks, failures,
+        Progress: a line per finished task (tasks done, rate) in logs, a redrawn status line on a \
+        terminal; on exit a summary line on stdout (--json: one JSON object with tasks, failures, \
         busy seconds and rate, per phase too).
 
         Examples:
-          OPENBLAS_NUM_THREADS=4 ouromamba worker --connect tcp://127.0.0.1:5555 --model M --threads 4
-          ouromamba worker --connect tcp://head:5555 --model M --key w1.key --server-key coordinator.pub --keep-alive
+          OPENBLAS_NUM_THREADS=4 ouromamba worker --connect tcp://127.0.0.1:5555 \\
+              --model M --threads 4
+          ouromamba worker --connect tcp://head:5555 --model M --key w1.key \\
+              --server-key coordinator.pub --keep-alive
         """)
 
     @Option(name: .long, help: "Coordinator endpoint (tcp://HOST:PORT or ipc://PATH).") var connect: String
