@@ -30,7 +30,7 @@ struct GenerateCommand: ParsableCommand {
     var genDefaults: GenDefaults = .recommended
     @Option(name: .long, help: "Adam iterations (default: 500, the spec's).") var iterations: Int?
     @Option(name: .long, help: "Master seed.") var seed: UInt64 = 0
-    @Option(name: .long, help: "Learning rate (default: 0.25, the spec's).") var lr: Float?
+    @Option(name: .long, help: "Adam learning rate (default: 0.05 in the recommended defaults, 0.25 in the spec's).") var lr: Float?
     @Option(name: .long, help: "Weight of the output loss λ_O (default: 1).") var lambdaO: Float?
     @Option(name: .long, help: "Output loss: ce (default) or mae.") var outputLoss: String?
     @Flag(name: .long, inversion: .prefixedNo,

@@ -75,6 +75,7 @@ import Testing
         #expect(GenConfig(defaults: .spec) == GenConfig())
         var documented = GenConfig()
         documented.clampValidRange = true
+        documented.lr = 0.05
         #expect(GenConfig(defaults: .recommended) == documented)
     }
 
