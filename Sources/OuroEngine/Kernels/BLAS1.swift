@@ -50,7 +50,7 @@ public enum Vec {
     /// with `dot`'s partials. Runs the C kernel of `path` (the same bits).
     @inline(__always)
     public static func sumScaleDot(_ n: Int, terms k: Int, _ src: UnsafePointer<UnsafePointer<Float>?>, _ a: Float,
-                                  _ y: UnsafeMutablePointer<Float>, _ h: UnsafePointer<Float>, path: FloatKernelPath = .automatic) -> Double {
+                                   _ y: UnsafeMutablePointer<Float>, _ h: UnsafePointer<Float>, path: FloatKernelPath = .automatic) -> Double {
         precondition(k >= 1, "sumScaleDot needs at least one term")
         if let c = path.checkedCPath { return ouro_sum_scale_dot(c, n, Int32(k), src, a, y, h) }
         var part = [Float](repeating: 0, count: 32), g = [Float](repeating: 0, count: n)
