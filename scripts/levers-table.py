@@ -52,7 +52,9 @@ def main(model, paths):
         if r["calib_source"] not in sources:
             sources.append(r["calib_source"])
         cells[(r["calib_source"], col)] = 100 * r["top1"]
-    print(f'FP top-1 {100 * d["fp_top1"]:.2f} %; {d.get("data_quality", {}).get("reference", "")}\n')
+    reference = d.get("data_quality", {}).get("reference", "")
+    print(f'FP top-1 {100 * d["fp_top1"]:.2f} % on {d["test_samples"]} test images; ranges and outlier rates '
+          f'against {reference or "no reference"}\n')
     print("| calibration | pixels outside [0, 1] | label fidelity | p99.9 ratio | max ratio | outlier rate | "
           + " | ".join(columns) + " |")
     print("|---|" + "---:|" * (5 + len(columns)))
