@@ -7,7 +7,8 @@
 #   scripts/gen-ablation.sh MODEL OUT [SEED ...]       # seeds default to 0 1 2
 #
 # Environment: B (binary, default .build/release/ouromamba), GEN_OPTS (extra `generate` flags on
-# top of the recommended Gen defaults, e.g. "--lr 0.05" or "--gen-defaults spec"), ITERATIONS (Adam iterations, default 500), LIMIT (test
+# top of the recommended Gen defaults, e.g. "--lr 0.05" or "--gen-defaults spec"), ITERATIONS (Adam
+# iterations; default: the Gen defaults', 200 in the recommended ones), LIMIT (test
 # images, default all), SETTINGS (default w4a4,w4a8), WORKERS (local Gen workers, default 2).
 # Resumable (scripts/lib/study.sh): rerunning skips finished sets and compares, and continues an
 # interrupted set after its last finished block.
@@ -17,7 +18,6 @@ cd "$(dirname "$0")/.."
 MODEL=$1; OUT=$2; shift 2
 SEEDS=${*:-0 1 2}
 B=${B:-.build/release/ouromamba}
-ITERATIONS=${ITERATIONS:-500}
 SETTINGS=${SETTINGS:-w4a4,w4a8}
 GENERATORS="output-only pse contrastive-raw ouromamba"
 METHODS=static-minmax,static-per-token,static-outlier-list,ouromamba
@@ -28,14 +28,14 @@ mkdir -p "$OUT"
 # Faster FP32 GEMMs where OpenBLAS falls back to its Prescott kernels (see train-models.sh);
 # the choice changes floating-point results, so it is recorded next to the table.
 eval "$(scripts/openblas-core.sh --export "$B")"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=$ITERATIONS, seeds: $SEEDS" > "$OUT/settings.txt"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=${ITERATIONS:-default}, seeds: $SEEDS" > "$OUT/settings.txt"
 results=()
 for s in $SEEDS; do
   dir="$OUT/seed$s"
   sources=(real:128 noise:128)
   for g in $GENERATORS; do
     # shellcheck disable=SC2086
-    generate_set "$dir/$g" --method "$g" --count 128 --seed "$s" --iterations "$ITERATIONS" ${GEN_OPTS:-}
+    generate_set "$dir/$g" --method "$g" --count 128 --seed "$s" ${ITERATIONS:+--iterations "$ITERATIONS"} ${GEN_OPTS:-}
     sources+=("$dir/$g")
   done
   compare_each "$dir/compare" "$s" "${sources[@]}" > "$dir/compare.list"

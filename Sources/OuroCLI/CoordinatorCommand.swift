@@ -40,7 +40,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .long, help: "Master seed.") var seed: UInt64?
     @Option(name: .long, help: "Gen defaults (syn: sources and generate jobs): recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
     var genDefaults: GenDefaults?
-    @Option(name: .long, help: "Gen iterations (syn: sources and generate jobs).") var genIterations: Int?
+    @Option(name: .long, help: "Gen iterations (syn: sources and generate jobs; default: 200 in the recommended defaults, 500 in the spec's).") var genIterations: Int?
     @Option(name: .long, help: "generate: number of samples.") var count: Int?
     @Option(name: .long, help: "generate: generator.") var generator: GeneratorKind?
     @Option(name: .long, help: "quantize: artifact path; generate: samples directory.") var out: String?

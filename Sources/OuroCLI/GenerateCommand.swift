@@ -28,7 +28,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Generator.") var method: GeneratorKind = .ouromamba
     @Option(name: .long, help: "Defaults the other Gen options change: recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
     var genDefaults: GenDefaults = .recommended
-    @Option(name: .long, help: "Adam iterations (default: 500, the spec's).") var iterations: Int?
+    @Option(name: .long, help: "Adam iterations (default: 200 in the recommended defaults, 500 in the spec's).") var iterations: Int?
     @Option(name: .long, help: "Master seed.") var seed: UInt64 = 0
     @Option(name: .long, help: "Adam learning rate (default: 0.05 in the recommended defaults, 0.25 in the spec's).") var lr: Float?
     @Option(name: .long, help: "Weight of the output loss λ_O (default: 1).") var lambdaO: Float?

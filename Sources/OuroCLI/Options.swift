@@ -74,7 +74,7 @@ struct ModelOptions: ParsableArguments {
 struct SyntheticSourceOptions: ParsableArguments {
     @Option(name: .long, help: "Defaults of syn:GENERATOR:N sources: recommended (the project's, docs/method-notes.md) or spec (method.md §3.12).")
     var genDefaults: GenDefaults = .recommended
-    @Option(name: .long, help: "Adam iterations of syn:GENERATOR:N sources (default: 500, the spec's).") var genIterations: Int?
+    @Option(name: .long, help: "Adam iterations of syn:GENERATOR:N sources (default: 200 in the recommended defaults, 500 in the spec's).") var genIterations: Int?
 
     func validate() throws {
         if let genIterations, genIterations < 0 { throw ValidationError("--gen-iterations must be ≥ 0") }

@@ -76,6 +76,7 @@ import Testing
         var documented = GenConfig()
         documented.clampValidRange = true
         documented.lr = 0.05
+        documented.iterations = 200
         #expect(GenConfig(defaults: .recommended) == documented)
     }
 
