@@ -9,7 +9,9 @@
 # Environment: B (binary, default .build/release/ouromamba), GEN_OPTS (extra `generate` flags on
 # top of the recommended Gen defaults, e.g. "--lr 0.05" or "--gen-defaults spec"), ITERATIONS (Adam
 # iterations; default: the Gen defaults', 200 in the recommended ones), LIMIT (test
-# images, default all), SETTINGS (default w4a4,w4a8), WORKERS (local Gen workers, default 2).
+# images, default all), SETTINGS (default w4a4,w4a8), WORKERS (local Gen workers, default 2),
+# THREADS (compare's threads, default all cores). Two seeds side by side on 2 cores:
+#   WORKERS=1 THREADS=1 scripts/gen-ablation.sh MODEL OUT 1 & WORKERS=1 THREADS=1 scripts/gen-ablation.sh MODEL OUT 2
 # Resumable (scripts/lib/study.sh): rerunning skips finished sets and compares, and continues an
 # interrupted set after its last finished block.
 set -euo pipefail

@@ -15,7 +15,8 @@ generate_set() {
 
 # compare_each DIR SEED SOURCE... : one `compare` per calibration source into DIR/<name>/
 # (<name>: the source with ':' as '-', or a folder's last component), each skipped when its
-# compare.json exists. Uses METHODS, SETTINGS, LIMIT and ENGINE (default int: the integer
+# compare.json exists. Uses METHODS, SETTINGS, LIMIT, THREADS (default: all cores; results are
+# the same bits for any count) and ENGINE (default int: the integer
 # engine gives the simulated engine's logits bit for bit, EngineAgreementTests, and evaluates
 # about 1.3x faster). Prints the compare.json paths.
 compare_each() {
@@ -25,7 +26,7 @@ compare_each() {
     name=$(basename "${src//:/-}")
     if [ ! -f "$dir/$name/compare.json" ]; then
       "$B" compare --model "$MODEL" --seed "$seed" --calib-sources "$src" --methods "$METHODS" \
-        --settings "$SETTINGS" --engine "${ENGINE:-int}" ${LIMIT:+--limit "$LIMIT"} --out "$dir/$name" --quiet >&2
+        --settings "$SETTINGS" --engine "${ENGINE:-int}" ${LIMIT:+--limit "$LIMIT"} ${THREADS:+--threads "$THREADS"} --out "$dir/$name" --quiet >&2
     fi
     echo "$dir/$name/compare.json"
   done
