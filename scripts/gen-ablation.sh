@@ -12,6 +12,7 @@
 # images, default all), SETTINGS (default w4a4,w4a8), WORKERS (local Gen workers, default 2),
 # THREADS (compare's threads, default all cores). Two seeds side by side on 2 cores:
 #   WORKERS=1 THREADS=1 scripts/gen-ablation.sh MODEL OUT 1 & WORKERS=1 THREADS=1 scripts/gen-ablation.sh MODEL OUT 2
+# then once more with all seeds: it skips the finished work and writes the table of all of them.
 # Resumable (scripts/lib/study.sh): rerunning skips finished sets and compares, and continues an
 # interrupted set after its last finished block.
 set -euo pipefail
@@ -30,7 +31,7 @@ mkdir -p "$OUT"
 # Faster FP32 GEMMs where OpenBLAS falls back to its Prescott kernels (see train-models.sh);
 # the choice changes floating-point results, so it is recorded next to the table.
 eval "$(scripts/openblas-core.sh --export "$B")"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=${ITERATIONS:-default}, seeds: $SEEDS" > "$OUT/settings.txt"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, GEN_OPTS=${GEN_OPTS:-}, ITERATIONS=${ITERATIONS:-default}, seeds: $SEEDS" >> "$OUT/settings.txt"
 results=()
 for s in $SEEDS; do
   dir="$OUT/seed$s"
