@@ -7,26 +7,18 @@ compare.json files of scripts/gen-ablation.sh for one model (one or more seeds):
 "Beyond the seed spread" means: the two means differ by more than the sum of their sample
 standard deviations (with one seed there is no spread, and the script says so). Prints one line
 per check with the numbers it used, and exits 1 when a check fails."""
-import json
+import importlib.util
+import os
 import statistics
 import sys
-from collections import defaultdict
+
+# The cells come from ablation-table.py's loader (a hyphenated file, so loaded by path, as
+# levers-table.py loads model-config.py).
+_spec = importlib.util.spec_from_file_location("ablation_table", os.path.join(os.path.dirname(__file__), "ablation-table.py"))
+ablation_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ablation_table)
 
 STATIC = ["static-minmax", "static-per-token", "static-outlier-list"]
-
-
-def source_name(s: str) -> str:
-    return s if ":" in s else s.rstrip("/").split("/")[-1]
-
-
-def load(paths):
-    cells = defaultdict(list)
-    for p in paths:
-        with open(p) as f:
-            d = json.load(f)
-        for r in d["runs"]:
-            cells[(source_name(r["calib_source"]), r["method"], r["setting"])].append(100 * r["top1"])
-    return cells
 
 
 class Cell:
@@ -42,14 +34,14 @@ class Cell:
 def main(paths):
     if not paths:
         sys.exit(__doc__)
-    cells = load(paths)
-    real_name = next((s for s, _, _ in cells if s.startswith("real:")), None)
-    noise_name = next((s for s, _, _ in cells if s.startswith("noise:")), None)
+    cells = ablation_table.load(paths)[0]
+    real_name = next((s for s, _ in cells if s.startswith("real:")), None)
+    noise_name = next((s for s, _ in cells if s.startswith("noise:")), None)
     if real_name is None or noise_name is None:
         sys.exit("ablation-check: the files hold no real:N or no noise:N source")
 
     def cell(src, method, setting):
-        v = cells.get((src, method, setting))
+        v = cells.get((src, (method, setting)))
         return Cell(v) if v else None
 
     failures, lines = 0, []

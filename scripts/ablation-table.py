@@ -13,9 +13,10 @@ def source_name(s: str) -> str:
     return s if ":" in s else s.rstrip("/").split("/")[-1]
 
 
-def main(paths):
-    if not paths:
-        sys.exit("usage: ablation-table.py compare.json [...]")
+def load(paths):
+    """The top-1 % values of every (source, (method, setting)) cell over the files (one per
+    seed), each file's FP top-1, and the sources and columns in first-seen order. Also used by
+    ablation-check.py."""
     cells = defaultdict(list)
     sources, columns, fp = [], [], []
     for p in paths:
@@ -29,6 +30,13 @@ def main(paths):
             if col not in columns:
                 columns.append(col)
             cells[(src, col)].append(100 * r["top1"])
+    return cells, sources, columns, fp
+
+
+def main(paths):
+    if not paths:
+        sys.exit("usage: ablation-table.py compare.json [...]")
+    cells, sources, columns, fp = load(paths)
     seeds = max(len(v) for v in cells.values())
     if len(set(fp)) > 1:
         sys.exit(f"FP top-1 differs between the files ({sorted(set(fp))}): not runs of one model and test split")
