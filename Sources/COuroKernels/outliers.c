@@ -149,24 +149,8 @@ OURO_AVX2 static double sum_sq_avx2(const float *x, const uint32_t *keep, int C,
     return s;
 }
 
-// AVX-512: the same passes 16 channels (range, flags, quantization) or 8 doubles (sums) at a
-// time. The double sums keep lane j = channel mod 8 and the same final tree, so every path
-// agrees bit for bit.
-OURO_AVX512 static void inlier_range_avx512(const float *x, const uint32_t *keep, int C, float *lo, float *hi, float *amax) {
-    __m512 l = _mm512_setzero_ps(), h = l, m = l;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) {
-        const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
-        l = _mm512_min_ps(l, v);
-        h = _mm512_max_ps(h, v);
-        m = _mm512_max_ps(m, _mm512_abs_ps(v));
-    }
-    float tl, th, tm;
-    inlier_range_avx2(x + c, keep + c, C - c, &tl, &th, &tm);
-    const float vl = _mm512_reduce_min_ps(l), vh = _mm512_reduce_max_ps(h), vm = _mm512_reduce_max_ps(m);
-    *lo = tl < vl ? tl : vl; *hi = th > vh ? th : vh; *amax = tm > vm ? tm : vm;
-}
-
+// AVX-512: the sums take 8 doubles at a time, with lane j = channel mod 8 and the same final tree,
+// so every path agrees bit for bit.
 OURO_AVX512 static inline __m512d abs8_pd(const float *x, const uint32_t *keep) {
     const __m256 k = _mm256_loadu_ps((const float *)keep);
     return _mm512_abs_pd(_mm512_cvtps_pd(_mm256_and_ps(_mm256_loadu_ps(x), k)));
@@ -176,15 +160,6 @@ OURO_AVX512 static inline double lanes512(__m512d a) {
     double l[8];
     _mm512_storeu_pd(l, a);
     return lanes8(l);
-}
-
-OURO_AVX512 static double sum_abs_avx512(const float *x, const uint32_t *keep, int C) {
-    __m512d a = _mm512_setzero_pd();
-    const int C8 = C / 8 * 8;
-    for (int c = 0; c < C8; c += 8) a = _mm512_add_pd(a, abs8_pd(x + c, keep + c));
-    double s = lanes512(a);
-    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
-    return s;
 }
 
 OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, int C, double mu, int all) {
@@ -247,22 +222,6 @@ OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr
     return m + k;
 }
 
-OURO_AVX512 static int flag_avx512(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
-    const __m512 vt = _mm512_set1_ps(float_floor(thr));
-    int m = 0, c = 0;
-    for (; c + 16 <= C; c += 16) {
-        const __m512 v = _mm512_abs_ps(_mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c))));
-        unsigned over = _mm512_cmp_ps_mask(v, vt, _CMP_GT_OQ);
-        while (over) {
-            const int j = __builtin_ctz(over);
-            over &= over - 1;
-            keep[c + j] = 0;
-            fresh[m++] = c + j;
-        }
-    }
-    return m + flag_avx2(x + c, keep + c, C - c, thr, fresh + m, c);
-}
-
 // Merges the ascending `fresh` channels into the ascending list.
 static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
     int i = st->n - 1, j = m - 1, k = st->n + m - 1;
@@ -270,27 +229,101 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
     st->n += m;
 }
 
+
+
+// AVX-512 detection in three passes over the row, each with a masked tail instead of the narrower
+// paths: (1) the inlier range together with the sum of |x| for mu (computed whether or not the
+// step triggers, since it rides on the same loads), (2) the squared deviations, (3) the flags.
+// The sums keep the lanes and order of the other paths (lane j = channel mod 8 below C rounded
+// down to 8, then the rest in order), so the bits are the same.
+OURO_AVX512 static inline __mmask16 tail_mask(int rem) { return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u); }
+
+OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
+                                         float *hi, double *sabs) {
+    __m512 l = _mm512_setzero_ps(), h = l, m = l;
+    __m512d a = _mm512_setzero_pd();
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
+        const __m512 av = _mm512_abs_ps(v);
+        l = _mm512_min_ps(l, v);
+        h = _mm512_max_ps(h, v);
+        m = _mm512_max_ps(m, av);
+        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(av)));
+        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1)));
+    }
+    const int rem = C - c;
+    if (rem > 0) {
+        const __mmask16 k = tail_mask(rem);
+        // Masked-off lanes read as 0, which changes none of lo, hi, max |x|.
+        const __m512 v = _mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c)));
+        const __m512 av = _mm512_abs_ps(v);
+        l = _mm512_min_ps(l, v);
+        h = _mm512_max_ps(h, v);
+        m = _mm512_max_ps(m, av);
+        if (rem >= 8) a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(av)));
+    }
+    double s = lanes512(a);
+    for (int k = C / 8 * 8; k < C; k++) s += (double)fabsf(keep_f(keep, k, x[k]));
+    *sabs = s;
+    if (asym) { *amax_or_lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
+    else { *amax_or_lo = _mm512_reduce_max_ps(m); *hi = 0; }
+}
+
+OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
+    const __m512 vt = _mm512_set1_ps(float_floor(thr));
+    int m = 0;
+    for (int c = 0; c < C; c += 16) {
+        const __mmask16 k = tail_mask(C - c);
+        const __m512 v = _mm512_abs_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c))));
+        unsigned over = _mm512_mask_cmp_ps_mask(k, v, vt, _CMP_GT_OQ);
+        while (over) {
+            const int j = __builtin_ctz(over);
+            over &= over - 1;
+            keep[c + j] = 0;
+            fresh[m++] = c + j;
+        }
+    }
+    return m;
+}
+
+OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x, float S, point_state *st) {
+    const int C = p->C;
+    float lo_or_amax, hi;
+    double sabs;
+    range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs);
+    const double sdyn = p->asymmetric ? ((double)hi - (double)lo_or_amax) / (double)((1 << p->inlier_bits) - 1)
+                                      : (double)lo_or_amax / (double)((1 << (p->inlier_bits - 1)) - 1);
+    if (!(sdyn > (double)S)) return 0;
+    const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
+    if (n < 2) return 0;
+    const double mu = sabs / n;
+    const double ss = sum_sq_avx512(x, st->keep, C, mu, all);
+    const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
+    const int m = flag_masked_avx512(x, st->keep, C, thr, st->fresh);
+    if (m == 0) return 0;
+    merge_fresh(st, st->fresh, m);
+    return 1;
+}
+
 // Detection at one step: when the inliers overflow S (s_dyn > S), channels with |x| > mu + lambda
 // sigma (over the current inliers, or all channels with listed ones as zeros) join the list.
 // Returns 1 when the list changed.
 static int detect(int path, const ouro_point_params *p, const float *x, float S, point_state *st) {
-    const int C = p->C, avx512 = path == OURO_PATH_AVX512, avx2 = ouro_simd(path);
+    if (path == OURO_PATH_AVX512) return detect_avx512(p, x, S, st);
+    const int C = p->C, avx2 = ouro_simd(path);
     float lo, hi, amax;
-    if (avx512) inlier_range_avx512(x, st->keep, C, &lo, &hi, &amax);
-    else if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
+    if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
     else inlier_range_portable(x, st->keep, C, &lo, &hi, &amax);
     const double sdyn = p->asymmetric ? ((double)hi - (double)lo) / (double)((1 << p->inlier_bits) - 1)
                                       : (double)amax / (double)((1 << (p->inlier_bits - 1)) - 1);
     if (!(sdyn > (double)S)) return 0;
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
-    const double mu = (avx512 ? sum_abs_avx512(x, st->keep, C) : avx2 ? sum_abs_avx2(x, st->keep, C)
-                                                                   : sum_abs_portable(x, st->keep, C)) / n;
-    const double ss = avx512 ? sum_sq_avx512(x, st->keep, C, mu, all)
-                     : avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
+    const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
+    const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
     const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
-    const int m = avx512 ? flag_avx512(x, st->keep, C, thr, st->fresh)
-                : avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh, 0) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
+    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh, 0) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
     return 1;
@@ -328,13 +361,45 @@ OURO_AVX2 static void quantize_inliers_avx2(float *x, const uint32_t *keep, int 
         if (keep[c]) x[c] = asym ? qasym(x[c], s, z, qmax_or_levels) : qsym(x[c], s, qmax_or_levels);
 }
 
+// AVX-512 inlier quantization with a masked tail: the same per-lane operations as the AVX2 loop.
+// With `sp`, also sp[c] = table[level] for the inliers (the levels index a 16-entry table).
+OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, int C, int asym, float s, float z,
+                                               float qmax_or_levels, const float *table, float *sp) {
+    const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(z), top = _mm512_set1_ps(qmax_or_levels);
+    const __m512 bottom = asym ? _mm512_setzero_ps() : _mm512_set1_ps(-qmax_or_levels);
+    const __m512 vt = table ? _mm512_loadu_ps(table) : _mm512_setzero_ps();
+    for (int c = 0; c < C; c += 16) {
+        const __mmask16 k = tail_mask(C - c);
+        const __mmask16 in = _mm512_mask_test_epi32_mask(k, _mm512_maskz_loadu_epi32(k, keep + c), _mm512_set1_epi32(-1));
+        const __m512 v = _mm512_maskz_loadu_ps(k, x + c);
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (asym) r = _mm512_add_ps(r, vz);
+        r = _mm512_min_ps(_mm512_max_ps(r, bottom), top);
+        if (table) _mm512_mask_storeu_ps(sp + c, in, _mm512_permutexvar_ps(_mm512_cvttps_epi32(r), vt));
+        if (asym) r = _mm512_sub_ps(r, vz);
+        _mm512_mask_storeu_ps(x + c, in, _mm512_mul_ps(vs, r));
+    }
+}
+
 // Fake quantization of one row: inliers at b_I with (S, z); listed channels at b_O with a
-// dynamic scale, or unchanged at b_O = 16.
-static void quantize_row(int path, const ouro_point_params *p, float *x, float S, int32_t zi, const point_state *st) {
+// dynamic scale, or unchanged at b_O = 16. With `sp` (AVX-512, asymmetric, at most 16 inlier
+// levels, b_O < 16), also sp = softplus(x̂): inliers from a table of softplus at the step's levels,
+// outliers through p->softplus; `scratch` holds 2C floats.
+static void quantize_row(int path, const ouro_point_params *p, float *x, float S, int32_t zi, const point_state *st,
+                         float *sp, float *scratch) {
     const int C = p->C;
     const float z = (float)zi;
     const float top = p->asymmetric ? (float)((1 << p->inlier_bits) - 1) : (float)((1 << (p->inlier_bits - 1)) - 1);
-    if (ouro_simd(path)) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
+    if (path == OURO_PATH_AVX512) {
+        float table[16] = {0};
+        if (sp) {
+            // The very values the inliers are quantized to, s·(r − z), so softplus agrees bit for bit.
+            float levels[16] = {0};
+            for (int r = 0; r <= (int)top; r++) levels[r] = S * ((float)r - z);
+            p->softplus(p->softplus_path, 16, levels, table);
+        }
+        quantize_inliers_avx512(x, st->keep, C, p->asymmetric, S, z, top, sp ? table : NULL, sp);
+    } else if (ouro_simd(path)) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
     else
         for (int c = 0; c < C; c++)
             if (st->keep[c]) x[c] = p->asymmetric ? qasym(x[c], S, z, top) : qsym(x[c], S, top);
@@ -353,6 +418,11 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
         zr = zr > 0 ? zr : 0;
         zr = zr < lvO ? zr : lvO;
         for (int j = 0; j < st->n; j++) x[st->list[j]] = qasym(x[st->list[j]], sO, (float)zr, (float)lvO);
+        if (sp) {
+            for (int j = 0; j < st->n; j++) scratch[j] = x[st->list[j]];
+            p->softplus(p->softplus_path, st->n, scratch, scratch + C);
+            for (int j = 0; j < st->n; j++) sp[st->list[j]] = scratch[C + j];
+        }
         return;
     }
     float m = 0;
@@ -365,14 +435,24 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
     for (int j = 0; j < st->n; j++) x[st->list[j]] = qsym(x[st->list[j]], sO, qO);
 }
 
-int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
-                   int32_t *counts, int32_t *lists) {
+int ouro_point_softplus_supported(int path, const ouro_point_params *p) {
+    return path == OURO_PATH_AVX512 && p->asymmetric && p->inlier_bits >= 1 && p->inlier_bits <= 4 && p->outlier_bits < 16
+        && p->softplus != NULL;
+}
+
+static int point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
+                     int32_t *counts, int32_t *lists, float *sp, int ldsp) {
     const int C = p->C;
+    const size_t cn = (size_t)(C > 0 ? C : 1);
     point_state st;
-    st.keep = malloc(sizeof(uint32_t) * (size_t)(C > 0 ? C : 1));
-    st.list = malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
-    st.fresh = malloc(sizeof(int32_t) * (size_t)(C > 0 ? C : 1));
-    if (!st.keep || !st.list || !st.fresh) { free(st.keep); free(st.list); free(st.fresh); return -1; }
+    st.keep = malloc(sizeof(uint32_t) * cn);
+    st.list = malloc(sizeof(int32_t) * cn);
+    st.fresh = malloc(sizeof(int32_t) * cn);
+    float *scratch = sp ? malloc(sizeof(float) * 2 * cn) : NULL;
+    if (!st.keep || !st.list || !st.fresh || (sp && !scratch)) {
+        free(st.keep); free(st.list); free(st.fresh); free(scratch);
+        return -1;
+    }
     for (int c = 0; c < C; c++) st.keep[c] = 0xffffffffu;
     st.n = 0;
     if (p->mode == OURO_OUTLIERS_FIXED) {
@@ -391,12 +471,26 @@ int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int 
             }
             detect(path, p, xr, S, &st);
         }
-        if (apply) quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st);
+        if (apply)
+            quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st,
+                         sp ? sp + (size_t)r * ldsp : NULL, scratch);
         counts[r] = st.n;
         if (lists && st.n) memcpy(lists + (size_t)r * C, st.list, sizeof(int32_t) * (size_t)st.n);
     }
     free(st.keep);
     free(st.list);
     free(st.fresh);
+    free(scratch);
     return 0;
+}
+
+int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
+                   int32_t *counts, int32_t *lists) {
+    return point_run(path, p, x, ldx, L, reversed, apply, counts, lists, NULL, 0);
+}
+
+int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
+                            int32_t *counts, int32_t *lists, float *sp, int ldsp) {
+    if (!ouro_point_softplus_supported(path, p)) return -2;
+    return point_run(path, p, x, ldx, L, reversed, 1, counts, lists, sp, ldsp);
 }

@@ -14,6 +14,13 @@ public enum Elementwise {
         mapSIMD8(n, x, out) { VectorMath.softplus($0) }
     }
 
+    /// The C softplus kernel with the path `automatic` selects, for C code that applies softplus
+    /// itself (with `Elementwise.softplus`'s bits); nil where only the Swift reference runs.
+    public static var softplusKernel: (function: @convention(c) (Int32, Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void,
+                                       path: Int32)? {
+        FloatKernelPath.automatic.checkedCPath.map { (ouro_softplus, $0) }
+    }
+
     /// m[r][e] += 0.5·y[r][e]·SiLU(z[r][e]) for r < rows, e < E: the mixer's gate, averaged over
     /// the two scan directions. Row strides are `ldy`, `ldz` and `ldm`.
     public static func gateAccumulate(rows: Int, channels E: Int, y: UnsafePointer<Float>, ldy: Int,

@@ -56,9 +56,18 @@ public protocol ForwardHooks: AnyObject {
     /// Whether `activation` may modify the input of a linear layer (`in`, `xproj`, `dtproj`,
     /// `out`). When false, the model hands over its own buffers instead of copies.
     var modifiesLinearInputs: Bool { get }
+    /// The Δ point together with the softplus that consumes it: hooks that can produce
+    /// `delta = softplus(v̂)` faster than the model (e.g. from a table of quantization levels)
+    /// do what `activation` would do to `view` (v), write delta (row stride `ldDelta`) with the
+    /// bits of `Elementwise.softplus`, and return true. False (the default): the model calls
+    /// `activation` and computes the softplus itself.
+    func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
+                       ldDelta: Int) -> Bool
 }
 
 extension ForwardHooks {
+    public func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
+                              ldDelta: Int) -> Bool { false }
     public func linear(_ kind: LinearKind, layer: Int, input: ActivationView, output: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool { false }
     public var modifiesLinearInputs: Bool { true }
 }

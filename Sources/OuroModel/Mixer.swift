@@ -165,7 +165,8 @@ struct Mixer: MixerBackend {
         }
     }
 
-    func biasSoftplus(_ dir: ScanDirection, v: FloatBuffer, delta: FloatBuffer, rows: Int, observe: () throws -> Void) throws {
+    func biasSoftplus(_ dir: ScanDirection, v: FloatBuffer, delta: FloatBuffer, rows: Int, batch: Int,
+                      observeOthers: () throws -> Void) throws {
         let E = config.dInner
         weights[dir].dtBias.withUnsafeBufferPointer { bias in
             let bp = bias.baseAddress!
@@ -173,7 +174,13 @@ struct Mixer: MixerBackend {
                 for r in range { let vr = v.pointer + r * E; for e in 0..<E { vr[e] += bp[e] } }
             }
         }
-        try observe()
+        let point = ActivationPoint(.delta, dir), vView = view(Operand(buffer: v, ld: E), channels: E, batch: batch)
+        if let hooks, hooks.deltaSoftplus(point, layer: layer, vView, delta: delta.pointer, ldDelta: E) {
+            try observeOthers()
+            return
+        }
+        hooks?.activation(point, layer: layer, vView)
+        try observeOthers()
         runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
             Elementwise.softplus(range.count * E, v.ptr + range.lowerBound * E, delta.pointer + range.lowerBound * E)
         }

@@ -45,8 +45,11 @@ protocol MixerBackend {
                 output: Operand<Buffer>) throws
     /// pre = conv(x half of xz) + bias, xc = SiLU(pre).
     func convForward(_ dir: ScanDirection, xz: Buffer, pre: Buffer, xc: Buffer, batch: Int) throws
-    /// v += dt_bias; `observe()` (which may rewrite v); Δ = softplus(v).
-    func biasSoftplus(_ dir: ScanDirection, v: Buffer, delta: Buffer, rows: Int, observe: () throws -> Void) throws
+    /// v += dt_bias; offers v to the observers as the point Δ of `dir` (they may rewrite it), then
+    /// runs `observeOthers()` (B, C); Δ = softplus(v). Hooks may compute the softplus themselves
+    /// (`ForwardHooks.deltaSoftplus`).
+    func biasSoftplus(_ dir: ScanDirection, v: Buffer, delta: Buffer, rows: Int, batch: Int,
+                      observeOthers: () throws -> Void) throws
     /// The selective scan into y; returns every state when `keepStates`.
     func scanForward(_ dir: ScanDirection, xc: Buffer, delta: Buffer, xdbl: Buffer, y: Buffer, batch: Int,
                      keepStates: Bool) throws -> Buffer?
@@ -105,8 +108,7 @@ struct MixerGraph<Backend: MixerBackend> {
             let v = try b.floats(rows * E), delta = try b.floats(rows * E)
             try b.linear(.dtProj(dir), input: dtIn, inCols: R, outCols: E, rows: rows, batch: Bt, output: Operand(buffer: v, ld: E))
             // Points Δ, B and C are rewritten in place (the scan uses B̂, Ĉ and softplus(v̂)).
-            try b.biasSoftplus(dir, v: v, delta: delta, rows: rows) {
-                try b.observe(ActivationPoint(.delta, dir), Operand(buffer: v, ld: E), channels: E, batch: Bt)
+            try b.biasSoftplus(dir, v: v, delta: delta, rows: rows, batch: Bt) {
                 try b.observe(ActivationPoint(.B, dir), Operand(buffer: xdbl, offset: R, ld: xw), channels: N, batch: Bt)
                 try b.observe(ActivationPoint(.C, dir), Operand(buffer: xdbl, offset: R + N, ld: xw), channels: N, batch: Bt)
             }

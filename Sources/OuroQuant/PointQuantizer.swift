@@ -1,4 +1,5 @@
 import COuroKernels
+import OuroEngine
 
 /// The run-time quantizer of one point (`method.md` §4.5, §4.7): static inlier scales per step
 /// (or one per point), the outlier rule of the method, and the outlier precision.
@@ -41,6 +42,35 @@ public struct PointQuantizer: Sendable {
     /// `lists + r·channels`.
     public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool, apply: Bool,
                     counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?, path: KernelPath = .auto) {
+        let rc = withParams(length: L, path: path) { p, resolved in
+            ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L), reversed ? 1 : 0, apply ? 1 : 0, counts, lists)
+        }
+        precondition(rc == 0, "PointQuantizer: out of memory")
+    }
+
+    /// Whether `runSoftplus` can run on `path`: the AVX-512 path, the asymmetric (Δ) point with at
+    /// most 4 inlier bits (a 16-entry level table) and outliers below 16 bits.
+    public func fusesSoftplus(path: KernelPath = .auto) -> Bool {
+        guard asymmetric, Elementwise.softplusKernel != nil else { return false }
+        return withParams(length: 0, path: path) { p, resolved in ouro_point_softplus_supported(resolved.rawValue, &p) } == 1
+    }
+
+    /// `run` with `apply`, which also writes softplus(x̂) at `softplus` (stride `ldSoftplus`) with the
+    /// bits of `Elementwise.softplus`: inliers read it from a per-step table of the levels. Only
+    /// where `fusesSoftplus(path:)`.
+    public func runSoftplus(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool,
+                            counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
+                            softplus: UnsafeMutablePointer<Float>, ldSoftplus: Int, path: KernelPath = .auto) {
+        let rc = withParams(length: L, path: path) { p, resolved in
+            ouro_point_run_softplus(resolved.rawValue, &p, x, Int32(ld), Int32(L), reversed ? 1 : 0, counts, lists,
+                                    softplus, Int32(ldSoftplus))
+        }
+        precondition(rc != -2, "PointQuantizer: softplus fusion requested where fusesSoftplus is false")
+        precondition(rc == 0, "PointQuantizer: out of memory")
+    }
+
+    /// The C parameters of this point (valid inside `body` only) and the resolved kernel path.
+    private func withParams<R>(length L: Int, path: KernelPath, _ body: (inout ouro_point_params, KernelPath) -> R) -> R {
         let resolved = path == .auto ? PointQuantizer.path : path
         precondition(KernelPath.available.contains(resolved), "PointQuantizer: \(resolved) requested on a CPU without it")
         precondition(scales.count == 1 || scales.count >= L, "PointQuantizer: \(scales.count) scales for \(L) steps")
@@ -52,7 +82,8 @@ public struct PointQuantizer: Sendable {
             mode = Int32(OURO_OUTLIERS_DYNAMIC); lambda = l; nRefresh = n; allZeros = s == .allWithZeros ? 1 : 0
         case .fixed(let f): mode = Int32(OURO_OUTLIERS_FIXED); fixed = f
         }
-        let rc: Int32 = scales.withUnsafeBufferPointer { s in
+        let kernel = Elementwise.softplusKernel
+        return scales.withUnsafeBufferPointer { s in
             zeros.withUnsafeBufferPointer { z in
                 fixed.withUnsafeBufferPointer { f in
                     var p = ouro_point_params(
@@ -60,13 +91,11 @@ public struct PointQuantizer: Sendable {
                         outlier_bits: Int32(outlierBits), mode: mode, lambda: lambda, n_refresh: Int32(nRefresh),
                         stats_all_with_zeros: allZeros, scales: s.baseAddress, nscales: Int32(scales.count),
                         zeros: zeros.isEmpty ? nil : z.baseAddress, fixed: fixed.isEmpty ? nil : f.baseAddress,
-                        nfixed: Int32(fixed.count))
-                    return ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L),
-                                          reversed ? 1 : 0, apply ? 1 : 0, counts, lists)
+                        nfixed: Int32(fixed.count), softplus: kernel?.function, softplus_path: kernel?.path ?? 0)
+                    return body(&p, resolved)
                 }
             }
         }
-        precondition(rc == 0, "PointQuantizer: out of memory")
     }
 
     /// Convenience for tests and pictures: runs rows stored in step order (stride `channels`)

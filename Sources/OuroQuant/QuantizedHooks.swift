@@ -50,6 +50,9 @@ public final class QuantizedHooks: ForwardHooks {
     /// When set, `observe(index, sample, step, channels)` sees every list in force (ascending
     /// channels; tests, reports).
     public var observer: ((Int, Int, Int, [Int]) -> Void)?
+    /// Whether the Δ points take the fused softplus where the kernels offer it (`deltaSoftplus`);
+    /// false runs the separate softplus (tests compare the two, benchmarks time them).
+    public var fusesDeltaSoftplus = true
 
     public var modifiesLinearInputs: Bool { false }
 
@@ -76,6 +79,21 @@ public final class QuantizedHooks: ForwardHooks {
     }
 
     public func activation(_ point: ActivationPoint, layer: Int, _ view: ActivationView) {
+        quantize(point, layer: layer, view, softplus: nil)
+    }
+
+    /// The Δ points on the AVX-512 path at W4A4: fake quantization and the softplus of the scan in
+    /// one pass, inliers through a table of softplus at the step's 16 levels (the same bits).
+    public func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
+                              ldDelta: Int) -> Bool {
+        let idx = layout.index(layer: layer, point)
+        guard fusesDeltaSoftplus, !layout.points[idx].feedsLinear, quantizers[idx].fusesSoftplus() else { return false }
+        quantize(point, layer: layer, view, softplus: (delta, ldDelta))
+        return true
+    }
+
+    private func quantize(_ point: ActivationPoint, layer: Int, _ view: ActivationView,
+                          softplus: (out: UnsafeMutablePointer<Float>, ld: Int)?) {
         let idx = layout.index(layer: layer, point)
         let spec = layout.points[idx], q = quantizers[idx], L = view.length, C = spec.channels
         let rows = view.batch * L, wantLists = spec.feedsLinear || observer != nil
@@ -85,8 +103,14 @@ public final class QuantizedHooks: ForwardHooks {
         slots.withUnsafeMutableBufferPointer { sb in
             let cp = cb.baseAddress!, sp = wantLists ? sb.baseAddress : nil
             runner.forEach(view.batch) { b in
-                q.run(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, apply: !spec.feedsLinear,
-                      counts: cp + b * L, lists: sp.map { $0 + b * L * C })
+                if let softplus {
+                    q.runSoftplus(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, counts: cp + b * L,
+                                  lists: sp.map { $0 + b * L * C }, softplus: softplus.out + b * L * softplus.ld,
+                                  ldSoftplus: softplus.ld)
+                } else {
+                    q.run(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, apply: !spec.feedsLinear,
+                          counts: cp + b * L, lists: sp.map { $0 + b * L * C })
+                }
             }
             var outl: Int64 = 0, wEnd: Int64 = 0, wins: Int64 = 0
             for b in 0..<view.batch {

@@ -20,6 +20,28 @@ import OuroQuant
         #expect(rs == ri, "same outlier lists in both engines")
     }
 
+    /// The Δ points' softplus read from a table of the quantization levels (AVX-512, ≤ 4 inlier
+    /// bits) must give the bits of the separate softplus, outliers included.
+    @Test(arguments: [(QuantSetting.w4a4, QuantMethod.ouromamba), (.w4a4, .staticMinmax), (.w4a8, .ouromamba)])
+    func fusedDeltaSoftplus(setting: QuantSetting, method: QuantMethod) throws {
+        let f = try QuantFixture.load()
+        let (q, _) = try f.quantize(setting, method)
+        let deltas = q.pointQuantizers().filter(\.asymmetric)
+        #expect(!deltas.isEmpty)
+        let expectFused = setting == .w4a4 && KernelPath.avx512Available
+        #expect(deltas.allSatisfy { $0.fusesSoftplus() == expectFused }, "fused where the kernels offer it")
+        var out: [[UInt32]] = [], reports: [OutlierReport] = []
+        for fused in [true, false] {
+            let h = try q.hooks(engine: .int, threads: 2)
+            h.fusesDeltaSoftplus = fused
+            let y = try q.simulatedModel().logits(f.input, batchSize: 8, hooks: h, threads: 2)
+            if let e = h.error { throw e }
+            out.append(y.data.map(\.bitPattern)); reports.append(h.report)
+        }
+        #expect(out[0] == out[1], "\(setting) \(method.rawValue): fused and separate softplus differ")
+        #expect(reports[0] == reports[1])
+    }
+
     @Test("the integer engine refuses settings its kernels cannot run")
     func unsupported() throws {
         let f = try QuantFixture.load()

@@ -58,7 +58,8 @@ import OuroQuant
     /// Heavy-tailed rows (a few channels 20× larger), odd channel counts, every rule: the
     /// portable and AVX2 paths must give the same lists and the same bits.
     @Test(.enabled(if: KernelPath.avx2Available, "this CPU has no AVX2"),
-          arguments: [(13, false, OutlierStats.inliers), (64, false, .allWithZeros), (67, true, .inliers), (384, true, .allWithZeros)])
+          arguments: [(13, false, OutlierStats.inliers), (64, false, .allWithZeros), (67, true, .inliers), (384, true, .allWithZeros),
+                       (12, true, .inliers), (16, false, .inliers), (24, true, .allWithZeros), (31, false, .inliers)])
     func portableEqualsAVX2(channels C: Int, asymmetric: Bool, stats: OutlierStats) throws {
         let L = 37
         var rng = Xoshiro256StarStar(seed: UInt64(C))
@@ -83,5 +84,41 @@ import OuroQuant
                 #expect(a.map(\.bitPattern) == c.map(\.bitPattern), "AVX-512 values")
             }
         }
+    }
+
+    /// The Δ quantizer with the softplus fused (inliers from a table of the 16 levels, outliers
+    /// through the kernel) against fake quantization followed by `Elementwise.softplus`.
+    @Test(.enabled(if: KernelPath.avx512Available, "this CPU has no AVX-512"), arguments: [12, 16, 24, 67, 384])
+    func fusedSoftplusEqualsSeparate(channels C: Int) throws {
+        let L = 37
+        var rng = Xoshiro256StarStar(seed: UInt64(1000 + C))
+        // Pre-softplus Δ: mostly in [-4, 2], every 11th value 20× larger (some beyond the threshold 20).
+        // λ = 2 on the narrow rows: 12 channels cannot put one value 4σ above their mean.
+        let x = (0..<(L * C)).map { i -> Float in
+            let v = Float(rng.nextUniform() * 6 - 4)
+            return i % 11 == 3 ? v * 20 : v
+        }
+        let scales = (0..<L).map { Float(0.3 + 0.05 * Double($0 % 5)) }
+        let q = PointQuantizer(channels: C, asymmetric: true, scales: scales, zeros: (0..<L).map { Int32(9 + $0 % 3) },
+                               inlierBits: 4, outlierBits: 8, outliers: .dynamic(lambda: C < 32 ? 2 : 4, nRefresh: 10, stats: .inliers))
+        try #require(q.fusesSoftplus())
+        var a = x, b = x, ref = [Float](repeating: 0, count: L * C), fused = [Float](repeating: .nan, count: L * C)
+        var ca = [Int32](repeating: 0, count: L), cb = ca
+        a.withUnsafeMutableBufferPointer { p in
+            ca.withUnsafeMutableBufferPointer { q.run(p.baseAddress!, ld: C, length: L, reversed: true, apply: true, counts: $0.baseAddress!, lists: nil) }
+            ref.withUnsafeMutableBufferPointer { Elementwise.softplus(L * C, p.baseAddress!, $0.baseAddress!) }
+        }
+        b.withUnsafeMutableBufferPointer { p in
+            cb.withUnsafeMutableBufferPointer { c in
+                fused.withUnsafeMutableBufferPointer {
+                    q.runSoftplus(p.baseAddress!, ld: C, length: L, reversed: true, counts: c.baseAddress!, lists: nil,
+                                  softplus: $0.baseAddress!, ldSoftplus: C)
+                }
+            }
+        }
+        #expect(ca == cb)
+        #expect(ca.contains { $0 > 0 }, "the data must trigger detection")
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "fake-quantized values")
+        #expect(ref.map(\.bitPattern) == fused.map(\.bitPattern), "softplus")
     }
 }

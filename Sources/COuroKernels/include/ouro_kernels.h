@@ -112,6 +112,10 @@ typedef struct ouro_point_params {
     const int32_t *zeros;         ///< z(t) (asymmetric, nscales entries) or NULL
     const int32_t *fixed;         ///< OURO_OUTLIERS_FIXED: listed channels
     int nfixed;
+    /// Optional (NULL: unused): the softplus that `ouro_point_run` applies to the fake-quantized
+    /// rows when given an output for it, called as softplus(softplus_path, n, x, out).
+    void (*softplus)(int path, long n, const float *x, float *out);
+    int softplus_path;
 } ouro_point_params;
 
 /// Runs one sample's L steps of a point. Step t reads row (reversed ? L-1-t : t) of x (stride
@@ -120,6 +124,17 @@ typedef struct ouro_point_params {
 /// of row r is written at lists + r*C. Returns 0, or -1 when scratch memory is unavailable.
 int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
                    int32_t *counts, int32_t *lists);
+
+/// Whether `ouro_point_run_softplus` can run this point on `path`: the AVX-512 path, an
+/// asymmetric point with at most 16 inlier levels, outliers at fewer than 16 bits, `softplus` set.
+int ouro_point_softplus_supported(int path, const ouro_point_params *p);
+
+/// `ouro_point_run` with `apply`, which also writes sp[r * ldsp + c] = softplus(x̂[r][c]) for every
+/// row: inliers read softplus from a per-step table of the 2^b_I levels (the same bits as
+/// p->softplus on the fake-quantized value, since the table is p->softplus of those very
+/// values), outliers call p->softplus. Returns 0, -1 (memory) or -2 (not supported).
+int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
+                            int32_t *counts, int32_t *lists, float *sp, int ldsp);
 
 /// Calibration's clipping-search errors (method.md 4.1) for one step: for each candidate i,
 /// out[i] = sum over the `rows` rows (row r at x + r * row_stride doubles) of

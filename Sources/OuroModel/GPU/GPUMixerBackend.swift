@@ -63,9 +63,11 @@ final class GPUMixerBackend: MixerBackend {
     }
 
     /// One fused kernel; observing afterwards is equivalent because GPU observers never rewrite v.
-    func biasSoftplus(_ dir: ScanDirection, v: GPUBuffer, delta: GPUBuffer, rows: Int, observe: () throws -> Void) throws {
+    func biasSoftplus(_ dir: ScanDirection, v: GPUBuffer, delta: GPUBuffer, rows: Int, batch: Int,
+                      observeOthers: () throws -> Void) throws {
         try ops.biasSoftplus(rows: rows, channels: config.dInner, v: v, bias: weights(dir).dtBias, delta: delta)
-        try observe()
+        try observe(ActivationPoint(.delta, dir), Operand(buffer: v, ld: config.dInner), channels: config.dInner, batch: batch)
+        try observeOthers()
     }
 
     func scanForward(_ dir: ScanDirection, xc: GPUBuffer, delta: GPUBuffer, xdbl: GPUBuffer, y: GPUBuffer, batch: Int,
