@@ -95,14 +95,16 @@ OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32
     }
 }
 
-// The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector.
+// The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector,
+// for up to 8 rows per weight load (32 registers hold 8 rows x 2 vectors of partial sums).
+#define OURO_OUTLIER_ROWS_512 8
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
 static inline void outlier_block_avx512(const float *wT, int N, int o, const int R, const int NV, __mmask16 mask,
                                         const int32_t *cols, const float *const *vals, int n,
                                         int obits, const float *so, const float *wscale, float *const *y) {
     const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
-    __m512 f[4][2];
-    __m512i iacc[4][2];
+    __m512 f[OURO_OUTLIER_ROWS_512][2];
+    __m512i iacc[OURO_OUTLIER_ROWS_512][2];
     for (int r = 0; r < R; r++)
         for (int q = 0; q < NV; q++) iacc[r][q] = _mm512_setzero_si512();
     for (int j0 = 0; j0 < n; j0 += chunk) {
@@ -151,6 +153,10 @@ static inline void outlier_rows_impl512(const float *wT, int N, const int R, con
 OURO_AVX512 static void ouro_outlier_rows_avx512(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
                                                  int n, int obits, const float *so, const float *wscale, float *const *y) {
     switch (R) {
+    case 8: outlier_rows_impl512(wT, N, 8, cols, vals, n, obits, so, wscale, y); break;
+    case 7: outlier_rows_impl512(wT, N, 7, cols, vals, n, obits, so, wscale, y); break;
+    case 6: outlier_rows_impl512(wT, N, 6, cols, vals, n, obits, so, wscale, y); break;
+    case 5: outlier_rows_impl512(wT, N, 5, cols, vals, n, obits, so, wscale, y); break;
     case 4: outlier_rows_impl512(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
     case 3: outlier_rows_impl512(wT, N, 3, cols, vals, n, obits, so, wscale, y); break;
     case 2: outlier_rows_impl512(wT, N, 2, cols, vals, n, obits, so, wscale, y); break;
@@ -221,6 +227,35 @@ static void outlier_values_portable(const ouro_mpgemm_args *p, int row0, int row
 // Same code; the target lets the compiler inline the rounding as one instruction.
 OURO_AVX2 static void outlier_values_avx2(const ouro_mpgemm_args *p, int row0, int row1) { outlier_values_body(p, row0, row1); }
 
+// The same values 16 outlier columns at a time (gathered): max |x| in any order is exact, and
+// each value takes the same divide, round and clamp.
+OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row0, int row1) {
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    for (int t = row0; t < row1; t++) {
+        const float *xt = p->x + (size_t)t * p->ldx;
+        const int b = p->optr[t], n = p->optr[t + 1] - b;
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+            const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4)));
+        }
+        const float so = fmaxf(_mm512_reduce_max_ps(m), 1e-8f) / 127.0f;
+        p->oscale[t] = so;
+        const __m512 vso = _mm512_set1_ps(so);
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+            const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4);
+            if (p->obits == 8) {
+                const __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vso), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                v = _mm512_max_ps(_mm512_min_ps(r, hi), lo);
+            }
+            _mm512_mask_storeu_ps(p->ovals + b + j, k, v);
+        }
+    }
+}
+
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -229,7 +264,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
                        p->optr, p->ocols, p->abuf, lda, p->rowsum);
     // Outlier values: dynamic symmetric 8-bit scale per row, or the raw floats (obits 16).
     if (p->optr) {
-        if (ouro_simd(p->path)) outlier_values_avx2(p, row0, row1);
+        if (p->path == OURO_PATH_AVX512) outlier_values_avx512(p, row0, row1);
+        else if (ouro_simd(p->path)) outlier_values_avx2(p, row0, row1);
         else outlier_values_portable(p, row0, row1);
     }
     int32_t ct[OURO_MR_W4][OURO_NR];
@@ -259,13 +295,14 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             t++;
             continue;
         }
-        // Group up to 4 consecutive rows whose lists nest (rows of one window: a list only grows
-        // inside a window). They share the largest list; a row gets 0 at the columns it does not
-        // list, which leaves its fma chain, and so its result, unchanged.
+        // Group up to 4 (AVX-512: 8) consecutive rows whose lists nest (rows of one window: a list
+        // only grows inside a window). They share the largest list; a row gets 0 at the columns it
+        // does not list, which leaves its fma chain, and so its result, unchanged.
+        const int maxR = p->path == OURO_PATH_AVX512 ? OURO_OUTLIER_ROWS_512 : 4;
         int R = 1, big = t;
         stamp++;
         for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
-        while (R < 4 && t + R < row1) {
+        while (R < maxR && t + R < row1) {
             const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[big + 1] - p->optr[big];
             if (nr == 0) break;
             if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
@@ -285,9 +322,9 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
         for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
-        float ubuf[4][nu > 0 ? nu : 1];
-        const float *vals[4];
-        float *ys[4];
+        float ubuf[OURO_OUTLIER_ROWS_512][nu > 0 ? nu : 1];
+        const float *vals[OURO_OUTLIER_ROWS_512];
+        float *ys[OURO_OUTLIER_ROWS_512];
         for (int r = 0; r < R; r++) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
             if (rn == nu) vals[r] = p->ovals + rb; // the largest list itself (nested and equal size)
