@@ -95,16 +95,14 @@ OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32
     }
 }
 
-// The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector,
-// for up to 8 rows per weight load (32 registers hold 8 rows x 2 vectors of partial sums).
-#define OURO_OUTLIER_ROWS_512 8
+// The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
 static inline void outlier_block_avx512(const float *wT, int N, int o, const int R, const int NV, __mmask16 mask,
                                         const int32_t *cols, const float *const *vals, int n,
                                         int obits, const float *so, const float *wscale, float *const *y) {
     const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
-    __m512 f[OURO_OUTLIER_ROWS_512][2];
-    __m512i iacc[OURO_OUTLIER_ROWS_512][2];
+    __m512 f[4][2];
+    __m512i iacc[4][2];
     for (int r = 0; r < R; r++)
         for (int q = 0; q < NV; q++) iacc[r][q] = _mm512_setzero_si512();
     for (int j0 = 0; j0 < n; j0 += chunk) {
@@ -153,10 +151,6 @@ static inline void outlier_rows_impl512(const float *wT, int N, const int R, con
 OURO_AVX512 static void ouro_outlier_rows_avx512(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
                                                  int n, int obits, const float *so, const float *wscale, float *const *y) {
     switch (R) {
-    case 8: outlier_rows_impl512(wT, N, 8, cols, vals, n, obits, so, wscale, y); break;
-    case 7: outlier_rows_impl512(wT, N, 7, cols, vals, n, obits, so, wscale, y); break;
-    case 6: outlier_rows_impl512(wT, N, 6, cols, vals, n, obits, so, wscale, y); break;
-    case 5: outlier_rows_impl512(wT, N, 5, cols, vals, n, obits, so, wscale, y); break;
     case 4: outlier_rows_impl512(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
     case 3: outlier_rows_impl512(wT, N, 3, cols, vals, n, obits, so, wscale, y); break;
     case 2: outlier_rows_impl512(wT, N, 2, cols, vals, n, obits, so, wscale, y); break;
@@ -295,14 +289,13 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             t++;
             continue;
         }
-        // Group up to 4 (AVX-512: 8) consecutive rows whose lists nest (rows of one window: a list
-        // only grows inside a window). They share the largest list; a row gets 0 at the columns it
-        // does not list, which leaves its fma chain, and so its result, unchanged.
-        const int maxR = p->path == OURO_PATH_AVX512 ? OURO_OUTLIER_ROWS_512 : 4;
+        // Group up to 4 consecutive rows whose lists nest (rows of one window: a list only grows
+        // inside a window). They share the largest list; a row gets 0 at the columns it does not
+        // list, which leaves its fma chain, and so its result, unchanged.
         int R = 1, big = t;
         stamp++;
         for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
-        while (R < maxR && t + R < row1) {
+        while (R < 4 && t + R < row1) {
             const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[big + 1] - p->optr[big];
             if (nr == 0) break;
             if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
@@ -322,9 +315,9 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
         for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
-        float ubuf[OURO_OUTLIER_ROWS_512][nu > 0 ? nu : 1];
-        const float *vals[OURO_OUTLIER_ROWS_512];
-        float *ys[OURO_OUTLIER_ROWS_512];
+        float ubuf[4][nu > 0 ? nu : 1];
+        const float *vals[4];
+        float *ys[4];
         for (int r = 0; r < R; r++) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
             if (rn == nu) vals[r] = p->ovals + rb; // the largest list itself (nested and equal size)
