@@ -229,8 +229,6 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
     st->n += m;
 }
 
-
-
 // AVX-512 detection in three passes over the row, each with a masked tail instead of the narrower
 // paths: (1) the inlier range together with the sum of |x| for mu (computed whether or not the
 // step triggers, since it rides on the same loads), (2) the squared deviations, (3) the flags.

@@ -51,7 +51,7 @@ public final class QuantizedHooks: ForwardHooks {
     /// channels; tests, reports).
     public var observer: ((Int, Int, Int, [Int]) -> Void)?
     /// Whether the Δ points take the fused softplus where the kernels offer it (`deltaSoftplus`);
-    /// false runs the separate softplus (tests compare the two, benchmarks time them).
+    /// false runs the separate softplus (the tests compare the two).
     public var fusesDeltaSoftplus = true
 
     public var modifiesLinearInputs: Bool { false }
@@ -82,8 +82,9 @@ public final class QuantizedHooks: ForwardHooks {
         quantize(point, layer: layer, view, softplus: nil)
     }
 
-    /// The Δ points on the AVX-512 path at W4A4: fake quantization and the softplus of the scan in
-    /// one pass, inliers through a table of softplus at the step's 16 levels (the same bits).
+    /// The Δ points on the AVX-512 path with at most 4 inlier bits (W4A4): fake quantization and
+    /// the softplus of the scan in one pass, inliers through a table of softplus at the step's
+    /// levels (the same bits as the separate softplus).
     public func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
                               ldDelta: Int) -> Bool {
         let idx = layout.index(layer: layer, point)
