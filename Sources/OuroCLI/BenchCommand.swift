@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: forward, train, gen, gemm, scan, decode.",
-        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self, BenchDecode.self, BenchGPUParity.self])
+        subcommands: [BenchForward.self, BenchTrain.self, BenchGen.self, BenchGemm.self, BenchScan.self, BenchDetect.self, BenchDecode.self, BenchGPUParity.self])
 }
 
 /// Best-of timing of a closure.
