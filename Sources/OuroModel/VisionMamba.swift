@@ -161,8 +161,14 @@ public struct VisionMamba: Sendable {
         return ForwardResult(logits: logits, finalFeatures: feat!, residuals: residuals, hiddens: hiddens)
     }
 
-    /// Logits of a batch, processed in chunks of `batchSize` images.
+    /// Logits of a batch, processed in chunks of `batchSize` images. Without hooks, the chunks
+    /// run side by side on lanes (`logits(_:batchSize:laneHooks:threads:)`); with hooks, one
+    /// after the other on all threads (the hooks see every chunk in order).
     public func logits(_ x: Tensor, batchSize: Int = 8, hooks: ForwardHooks? = nil, threads: Int = Hardware.cores) throws -> Tensor {
+        if hooks == nil {
+            let lanes = VisionMamba.lanes(images: x.shape.first ?? 0, batchSize: batchSize, threads: threads)
+            return try logits(x, batchSize: batchSize, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads)
+        }
         try checkInput(x)
         let B = x.shape[0]
         var out = [Float]()
@@ -174,5 +180,54 @@ public struct VisionMamba: Sendable {
             i += n
         }
         return Tensor(shape: [B, config.numClasses], data: out)
+    }
+
+    /// How many lanes `logits` runs for `images` images: one per thread, at most one per chunk.
+    public static func lanes(images: Int, batchSize: Int, threads: Int) -> Int {
+        max(1, min(threads, (images + max(1, batchSize) - 1) / max(1, batchSize)))
+    }
+
+    /// Logits of a batch in chunks of `batchSize` images, the chunks spread over
+    /// `laneHooks.count` lanes: lane l runs chunks l, l + lanes, … with `laneHooks[l]`, each
+    /// forward on `threads / lanes` threads. One chunk's work stays on one lane's threads, so
+    /// its activations stay in that core's cache and the lanes need no synchronisation.
+    ///
+    /// Every chunk is the same images and the same computation as in the sequential order, and
+    /// the forward's results do not depend on its thread count, so the logits are identical.
+    public func logits(_ x: Tensor, batchSize: Int, laneHooks: [ForwardHooks?], threads: Int) throws -> Tensor {
+        try checkInput(x)
+        precondition(!laneHooks.isEmpty, "VisionMamba.logits: no lanes")
+        let B = x.shape[0], K = config.numClasses, size = max(1, batchSize)
+        let chunks = (B + size - 1) / size, lanes = min(laneHooks.count, max(1, chunks))
+        if lanes <= 1 {
+            var out = [Float]()
+            out.reserveCapacity(B * K)
+            for c in 0..<chunks {
+                let n = min(size, B - c * size)
+                out += try forward(x.slice(outer: c * size, count: n), hooks: laneHooks[0], threads: threads).logits.data
+            }
+            return Tensor(shape: [B, K], data: out)
+        }
+        let laneThreads = max(1, threads / lanes)
+        let results = Locked([Int: [Float]]()), failure = Locked<Error?>(nil)
+        ParallelRunner(threads: lanes).forEach(lanes) { lane in
+            var c = lane
+            while c < chunks, failure.current == nil {
+                let n = min(size, B - c * size)
+                do {
+                    let z = try forward(x.slice(outer: c * size, count: n), hooks: laneHooks[lane], threads: laneThreads).logits.data
+                    results.withLock { $0[c] = z }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+                c += lanes
+            }
+        }
+        if let e = failure.current { throw e }
+        let parts = results.current
+        var out = [Float]()
+        out.reserveCapacity(B * K)
+        for c in 0..<chunks { out += parts[c]! }
+        return Tensor(shape: [B, K], data: out)
     }
 }

@@ -60,14 +60,15 @@ public enum QuantEvaluation {
                     mean: [Float], std: [Float], batch: Int, threads: Int, fpLogits: [Float]? = nil, withFP: Bool = true,
                     progress: (Int) -> Void = { _ in }) throws -> Result {
         let sim = q.simulatedModel()
-        let hooks = try q.hooks(engine: engine, threads: threads)
+        // Lanes for a full batch; a shorter last batch uses the first ones.
+        let lanes = try q.laneHooks(engine: engine, images: batch, batchSize: 16, threads: threads)
         let K = m.config.numClasses
         var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0, evaluated = 0
         let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
                                                     progress: progress) { x, y in
             let n = y.count
-            let zq = try sim.logits(x, batchSize: 16, hooks: hooks, threads: threads)
-            if let e = hooks.error { throw JobError("\(engine.rawValue) engine: \(e)") }
+            let zq = try sim.logits(x, batchSize: 16, laneHooks: lanes, threads: threads)
+            for h in lanes { if let e = h.error { throw JobError("\(engine.rawValue) engine: \(e)") } }
             guard withFP else {
                 for b in 0..<n where argmax(zq.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { qCorrect += 1 }
                 evaluated += n
@@ -89,7 +90,7 @@ public enum QuantEvaluation {
         }
         let c = Double(max(evaluated, 1))
         return Result(fpTop1: Double(fpCorrect) / c, top1: Double(qCorrect) / c, agreement: Double(agree) / c,
-                      logitCosine: cosSum / c, report: hooks.report, samples: evaluated, skipped: skipped)
+                      logitCosine: cosSum / c, report: try QuantizedModel.report(of: lanes), samples: evaluated, skipped: skipped)
     }
 }
 

@@ -20,6 +20,15 @@ public struct OutlierReport: Equatable, Sendable {
     public func fraction(_ i: Int) -> Double { entries[i] == 0 ? 0 : Double(outlierEntries[i]) / Double(entries[i]) }
     /// Mean list size at the end of a window.
     public func meanListSize(_ i: Int) -> Double { windows[i] == 0 ? 0 : Double(windowEndSum[i]) / Double(windows[i]) }
+
+    /// The statistics of `other`'s run added to these (integer counts: any order gives the same).
+    public mutating func add(_ other: OutlierReport) {
+        precondition(entries.count == other.entries.count, "OutlierReport: reports of different layouts")
+        for i in entries.indices {
+            outlierEntries[i] += other.outlierEntries[i]; entries[i] += other.entries[i]
+            windowEndSum[i] += other.windowEndSum[i]; windows[i] += other.windows[i]
+        }
+    }
 }
 
 /// Quantizes every point of a forward pass. The inputs of the quantized linears are not

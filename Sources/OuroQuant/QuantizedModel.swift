@@ -139,12 +139,31 @@ public struct QuantizedModel: Sendable {
         try QuantizedHooks(model: self, engine: engine, threads: threads)
     }
 
-    /// Quantized logits of a batch, with the outlier report of this run.
+    /// Quantized logits of a batch, with the outlier report of this run. The chunks of
+    /// `batchSize` images run side by side on lanes (`VisionMamba.logits(_:batchSize:laneHooks:threads:)`),
+    /// each lane with its own hooks; the logits and the report do not depend on the lanes.
     public func logits(_ x: Tensor, engine: QuantEngine = .sim, batchSize: Int = 8,
                        threads: Int = Hardware.cores) throws -> (logits: Tensor, report: OutlierReport) {
-        let h = try hooks(engine: engine, threads: threads)
-        let y = try simulatedModel().logits(x, batchSize: batchSize, hooks: h, threads: threads)
-        if let e = h.error { throw e }
-        return (y, h.report)
+        let lanes = try laneHooks(engine: engine, images: x.shape.first ?? 0, batchSize: batchSize, threads: threads)
+        let y = try simulatedModel().logits(x, batchSize: batchSize, laneHooks: lanes, threads: threads)
+        return (y, try QuantizedModel.report(of: lanes))
+    }
+
+    /// One set of hooks per lane of `VisionMamba.logits` for `images` images, each for its share
+    /// of the threads.
+    public func laneHooks(engine: QuantEngine, images: Int, batchSize: Int, threads: Int) throws -> [QuantizedHooks] {
+        let lanes = VisionMamba.lanes(images: images, batchSize: batchSize, threads: threads)
+        return try (0..<lanes).map { _ in try hooks(engine: engine, threads: max(1, threads / lanes)) }
+    }
+
+    /// The lanes' outlier reports added up; throws the first lane's failure.
+    public static func report(of lanes: [QuantizedHooks]) throws -> OutlierReport {
+        var report = lanes[0].report
+        if let e = lanes[0].error { throw e }
+        for h in lanes.dropFirst() {
+            if let e = h.error { throw e }
+            report.add(h.report)
+        }
+        return report
     }
 }

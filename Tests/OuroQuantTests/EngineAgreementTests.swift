@@ -42,6 +42,26 @@ import OuroQuant
         #expect(reports[0] == reports[1])
     }
 
+    /// Chunks run side by side on lanes (each lane its own hooks and threads) give the logits
+    /// and the outlier report of the chunks run one after the other on all threads.
+    @Test(arguments: [QuantEngine.int, .sim])
+    func lanesEqualSequentialChunks(engine: QuantEngine) throws {
+        let f = try QuantFixture.load()
+        let (q, _) = try f.quantize(.w4a4, .ouromamba)
+        let x = f.input, B = x.shape[0]
+        try #require(B >= 3, "the fixture input must make several chunks")
+        let laned = try q.logits(x, engine: engine, batchSize: 1, threads: 3)
+        let h = try q.hooks(engine: engine, threads: 3)
+        let sequential = try q.simulatedModel().logits(x, batchSize: 1, hooks: h, threads: 3)
+        #expect(laned.logits.data.map(\.bitPattern) == sequential.data.map(\.bitPattern))
+        #expect(laned.report == h.report)
+        // The FP model the same way: lanes without hooks against one lane.
+        let m = q.simulatedModel()
+        let fpLanes = try m.logits(x, batchSize: 1, threads: 3)
+        let fpOne = try m.logits(x, batchSize: 1, laneHooks: [nil], threads: 3)
+        #expect(fpLanes.data.map(\.bitPattern) == fpOne.data.map(\.bitPattern))
+    }
+
     @Test("the integer engine refuses settings its kernels cannot run")
     func unsupported() throws {
         let f = try QuantFixture.load()
