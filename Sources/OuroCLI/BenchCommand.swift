@@ -70,10 +70,16 @@ struct BenchForward: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A checkpoint and its quantized artifact to time side by side (repeatable; replaces --model and --quantized).",
                                             valueName: "model=artifact"))
     var pair: [String] = []
+    @Option(name: .long, help: "Lanes: the batch is cut into this many chunks that run side by side, each on its share of the threads (as eval runs); 1 = one forward over the whole batch on all threads.")
+    var lanes = 1
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
     func validate() throws {
+        guard lanes >= 1 else { throw ValidationError("--lanes must be at least 1, got \(lanes)") }
+        for b in batch where b % lanes != 0 {
+            throw ValidationError("--batch \(b) is not a multiple of --lanes \(lanes): every lane takes the same number of images")
+        }
         if !pair.isEmpty && (model.model != nil || quantized != nil) {
             throw ValidationError("--pair replaces --model and --quantized; give one or the other")
         }
@@ -124,7 +130,7 @@ struct BenchForward: ParsableCommand {
         let floorMs = flops / (gf * 1e9) * 1000
         var rows: [[String: Any]] = []
         if !common.json {
-            print("model \(path): D=\(c.embedDim) depth=\(c.depth) L=\(c.seqLen), threads \(threads), OpenBLAS core \(BLAS.coreName)")
+            print("model \(path): D=\(c.embedDim) depth=\(c.depth) L=\(c.seqLen), threads \(threads), lanes \(lanes), OpenBLAS core \(BLAS.coreName)")
             print(String(format: "GEMM work %.2f GFLOP/image; sgemm %.1f GFLOP/s at (%d×%d×%d) → floor %.2f ms/image",
                          flops / 1e9, gf, c.seqLen * 8, c.embedDim, 2 * c.dInner, floorMs))
         }
@@ -133,14 +139,23 @@ struct BenchForward: ParsableCommand {
             let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
             // FP32 and the quantized engines are timed round-robin: their ratios come from one run.
             var bodies: [() throws -> Void] = []
-            if !(skipFP32 && q != nil) { bodies.append { _ = try m.forward(x, threads: threads) } }
+            let chunk = b / lanes
+            if !(skipFP32 && q != nil) {
+                bodies.append {
+                    if lanes == 1 { _ = try m.forward(x, threads: threads) }
+                    else { _ = try m.logits(x, batchSize: chunk, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads) }
+                }
+            }
             let sim = q?.simulatedModel()
-            var engineHooks: [(QuantEngine, QuantizedHooks)] = []
+            var engineHooks: [(QuantEngine, [QuantizedHooks])] = []
             if let q, let sim {
                 for engine in self.engine.engines {
-                    let hooks = try cliQuant { try q.hooks(engine: engine, threads: threads) }
+                    let hooks = try cliQuant { try q.laneHooks(engine: engine, images: b, batchSize: chunk, threads: threads) }
                     engineHooks.append((engine, hooks))
-                    bodies.append { _ = try sim.forward(x, hooks: hooks, threads: threads) }
+                    bodies.append {
+                        if lanes == 1 { _ = try sim.forward(x, hooks: hooks[0], threads: threads) }
+                        else { _ = try sim.logits(x, batchSize: chunk, laneHooks: hooks, threads: threads) }
+                    }
                 }
             }
             var times = try Timing.bestSeconds(repeats: repeats, bodies)
@@ -166,8 +181,9 @@ struct BenchForward: ParsableCommand {
             if let q {
                 var report: OutlierReport?
                 for ((engine, hooks), tq) in zip(engineHooks, times) {
-                    if let e = hooks.error { throw CLIError("\(engine.rawValue) engine: \(e)") }
-                    if report == nil { report = hooks.report }
+                    let merged: OutlierReport
+                    do { merged = try QuantizedModel.report(of: hooks) } catch { throw CLIError("\(engine.rawValue) engine: \(error)") }
+                    if report == nil { report = merged }
                     row["\(engine.rawValue)_images_per_s"] = Double(b) / tq
                     if !t.isNaN { row["\(engine.rawValue)_speedup_vs_fp32"] = t / tq }
                     if !t.isNaN {
@@ -195,7 +211,7 @@ struct BenchForward: ParsableCommand {
             }
             rows.append(row)
         }
-        return ["model": path, "threads": threads, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
+        return ["model": path, "threads": threads, "lanes": lanes, "sgemm_gflops": gf, "gemm_gflop_per_image": flops / 1e9,
                 "openblas_core": BLAS.coreName, "results": rows]
     }
 }
