@@ -20,11 +20,16 @@ mkdir -p "$R"
 [ -f "$R/emb-w4a4.safetensors" ] || $B quantize --calib noise:32 --setting w4a4 --out "$R/emb-w4a4.safetensors" --no-report --quiet
 [ -f "$R/tiny-w4a4.safetensors" ] || $B quantize --model "$TINY" --calib noise:16 --setting w4a4 --out "$R/tiny-w4a4.safetensors" --no-report --quiet
 
+# Each configuration runs as one forward over the batch on all threads (--lanes 1), then as
+# LANES chunks side by side (as eval runs them; batches must be multiples of LANES).
+LANES=${LANES:-2}
 run() {
-  echo "== $(date -u)  $(nproc) cores  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
-  $B bench forward --pair "$TINY=$R/tiny-w4a4.safetensors" --engine int --batch 8 --repeats "$REPEATS"
-  $B bench forward --pair "$R/d192.safetensors=$R/d192-w4a4.safetensors" --pair "models/vim-fashion.safetensors=$R/emb-w4a4.safetensors" \
-    --engine int --batch 8 --batch 64 --repeats "$REPEATS"
+  for lanes in 1 "$LANES"; do
+    echo "== $(date -u)  $(nproc) cores  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}  lanes $lanes"
+    $B bench forward --pair "$TINY=$R/tiny-w4a4.safetensors" --engine int --batch 8 --lanes "$lanes" --repeats "$REPEATS"
+    $B bench forward --pair "$R/d192.safetensors=$R/d192-w4a4.safetensors" --pair "models/vim-fashion.safetensors=$R/emb-w4a4.safetensors" \
+      --engine int --batch 8 --batch 64 --lanes "$lanes" --repeats "$REPEATS"
+  done
 }
 {
   grep -m1 "model name" /proc/cpuinfo
