@@ -87,6 +87,17 @@ public final class QuantizedHooks: ForwardHooks {
         }
     }
 
+    /// Hooks for another lane of the same model and engine (`QuantizedModel.laneHooks`): they
+    /// share `other`'s packed or level weights instead of preparing them again, and keep their
+    /// own lists, report and error.
+    init(sharingWeightsOf other: QuantizedHooks, threads: Int) {
+        engine = other.engine; self.threads = threads; runner = ParallelRunner(threads: threads)
+        layout = other.layout; quantizers = other.quantizers; nRefresh = other.nRefresh
+        report = OutlierReport(points: layout.points.count)
+        packed = other.packed; levels = other.levels
+        fusesDeltaSoftplus = other.fusesDeltaSoftplus
+    }
+
     public func activation(_ point: ActivationPoint, layer: Int, _ view: ActivationView) {
         quantize(point, layer: layer, view, softplus: nil)
     }

@@ -150,10 +150,11 @@ public struct QuantizedModel: Sendable {
     }
 
     /// One set of hooks per lane of `VisionMamba.logits` for `images` images, each for its share
-    /// of the threads.
+    /// of the threads; the weights are prepared once and shared.
     public func laneHooks(engine: QuantEngine, images: Int, batchSize: Int, threads: Int) throws -> [QuantizedHooks] {
-        let lanes = VisionMamba.lanes(images: images, batchSize: batchSize, threads: threads)
-        return try (0..<lanes).map { _ in try hooks(engine: engine, threads: max(1, threads / lanes)) }
+        let lanes = VisionMamba.lanes(images: images, batchSize: batchSize, threads: threads), each = max(1, threads / lanes)
+        let first = try hooks(engine: engine, threads: each)
+        return [first] + (1..<lanes).map { _ in QuantizedHooks(sharingWeightsOf: first, threads: each) }
     }
 
     /// The lanes' outlier reports added up; throws the first lane's failure.
