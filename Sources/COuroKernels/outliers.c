@@ -201,8 +201,7 @@ static int flag_portable(const float *x, uint32_t *keep, int c0, int C, double t
     return m;
 }
 
-// `base` is added to the recorded channel numbers (x and keep already point at channel base).
-OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh, int base) {
+OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 vt = _mm256_set1_ps(float_floor(thr));
     int m = 0, c = 0;
@@ -214,12 +213,10 @@ OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr
             const int j = __builtin_ctz(over);
             over &= over - 1;
             keep[c + j] = 0;
-            fresh[m++] = base + c + j;
+            fresh[m++] = c + j;
         }
     }
-    const int k = flag_portable(x, keep, c, C, thr, fresh + m);
-    for (int i = m; i < m + k; i++) fresh[i] += base;
-    return m + k;
+    return m + flag_portable(x, keep, c, C, thr, fresh + m);
 }
 
 // Merges the ascending `fresh` channels into the ascending list.
@@ -321,7 +318,7 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
     const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
     const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
-    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh, 0) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
+    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
     return 1;

@@ -141,10 +141,7 @@ struct BenchForward: ParsableCommand {
             var bodies: [() throws -> Void] = []
             let chunk = b / lanes
             if !(skipFP32 && q != nil) {
-                bodies.append {
-                    if lanes == 1 { _ = try m.forward(x, threads: threads) }
-                    else { _ = try m.logits(x, batchSize: chunk, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads) }
-                }
+                bodies.append { _ = try m.logits(x, batchSize: chunk, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads) }
             }
             let sim = q?.simulatedModel()
             var engineHooks: [(QuantEngine, [QuantizedHooks])] = []
@@ -152,10 +149,7 @@ struct BenchForward: ParsableCommand {
                 for engine in self.engine.engines {
                     let hooks = try cliQuant { try q.laneHooks(engine: engine, images: b, batchSize: chunk, threads: threads) }
                     engineHooks.append((engine, hooks))
-                    bodies.append {
-                        if lanes == 1 { _ = try sim.forward(x, hooks: hooks[0], threads: threads) }
-                        else { _ = try sim.logits(x, batchSize: chunk, laneHooks: hooks, threads: threads) }
-                    }
+                    bodies.append { _ = try sim.logits(x, batchSize: chunk, laneHooks: hooks, threads: threads) }
                 }
             }
             var times = try Timing.bestSeconds(repeats: repeats, bodies)

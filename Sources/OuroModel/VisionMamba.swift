@@ -165,21 +165,8 @@ public struct VisionMamba: Sendable {
     /// run side by side on lanes (`logits(_:batchSize:laneHooks:threads:)`); with hooks, one
     /// after the other on all threads (the hooks see every chunk in order).
     public func logits(_ x: Tensor, batchSize: Int = 8, hooks: ForwardHooks? = nil, threads: Int = Hardware.cores) throws -> Tensor {
-        if hooks == nil {
-            let lanes = VisionMamba.lanes(images: x.shape.first ?? 0, batchSize: batchSize, threads: threads)
-            return try logits(x, batchSize: batchSize, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads)
-        }
-        try checkInput(x)
-        let B = x.shape[0]
-        var out = [Float]()
-        out.reserveCapacity(B * config.numClasses)
-        var i = 0
-        while i < B {
-            let n = min(batchSize, B - i)
-            out += try forward(x.slice(outer: i, count: n), hooks: hooks, threads: threads).logits.data
-            i += n
-        }
-        return Tensor(shape: [B, config.numClasses], data: out)
+        let lanes = hooks == nil ? VisionMamba.lanes(images: x.shape.first ?? 0, batchSize: batchSize, threads: threads) : 1
+        return try logits(x, batchSize: batchSize, laneHooks: [ForwardHooks?](repeating: hooks, count: lanes), threads: threads)
     }
 
     /// How many lanes `logits` runs for `images` images: one per thread, at most one per chunk.

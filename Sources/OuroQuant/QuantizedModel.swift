@@ -159,12 +159,7 @@ public struct QuantizedModel: Sendable {
 
     /// The lanes' outlier reports added up; throws the first lane's failure.
     public static func report(of lanes: [QuantizedHooks]) throws -> OutlierReport {
-        var report = lanes[0].report
-        if let e = lanes[0].error { throw e }
-        for h in lanes.dropFirst() {
-            if let e = h.error { throw e }
-            report.add(h.report)
-        }
-        return report
+        for h in lanes { if let e = h.error { throw e } }
+        return lanes.dropFirst().reduce(into: lanes[0].report) { $0.add($1.report) }
     }
 }
