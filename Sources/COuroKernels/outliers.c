@@ -295,6 +295,9 @@ OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x,
     const double mu = sabs / n;
     const double ss = sum_sq_avx512(x, st->keep, C, mu, all);
     const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
+    // The largest inlier |x| came with pass 1: when it is not above the threshold, no channel is.
+    const double amax = p->asymmetric ? fmax(-(double)lo_or_amax, (double)hi) : (double)lo_or_amax;
+    if (!(amax > thr)) return 0;
     const int m = flag_masked_avx512(x, st->keep, C, thr, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
@@ -318,6 +321,7 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
     const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
     const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
+    if (!((double)amax > thr)) return 0; // no inlier is above the threshold
     const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
@@ -435,6 +439,16 @@ int ouro_point_softplus_supported(int path, const ouro_point_params *p) {
         && p->softplus != NULL;
 }
 
+// Whether mu + lambda sigma can be exceeded among C channels at all. Of n values, none lies more
+// than sigma (n - 1) / sqrt(n) above their mean (Samuelson's inequality, unbiased sigma), and the
+// bound grows with n <= C. A lambda above it by a relative 1e-6, far more than the rounding of mu
+// and sigma, can never flag a channel (lambda 3 with at most 10 channels, lambda 4 with at most
+// 17: dt_low of the smaller models), so detection is skipped: the same lists.
+static int can_flag(double lambda, int C) {
+    if (C < 2) return 0;
+    return lambda * sqrt((double)C) < (double)(C - 1) * (1.0 + 1e-6);
+}
+
 static int point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
                      int32_t *counts, int32_t *lists, float *sp, int ldsp) {
     const int C = p->C;
@@ -455,11 +469,12 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
         for (int c = 0; c < C; c++)
             if (!st.keep[c]) st.list[st.n++] = c;
     }
+    const int dynamic = p->mode == OURO_OUTLIERS_DYNAMIC && can_flag(p->lambda, C);
     for (int t = 0; t < L; t++) {
         const int r = reversed ? L - 1 - t : t;
         float *xr = x + (size_t)r * ldx;
         const float S = p->nscales == 1 ? p->scales[0] : p->scales[t];
-        if (p->mode == OURO_OUTLIERS_DYNAMIC) {
+        if (dynamic) {
             if (t % p->n_refresh == 0 && st.n > 0) {
                 for (int j = 0; j < st.n; j++) st.keep[st.list[j]] = 0xffffffffu;
                 st.n = 0;

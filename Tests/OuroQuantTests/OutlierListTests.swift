@@ -39,6 +39,24 @@ import OuroQuant
         #expect(l.allSatisfy { $0.isEmpty })
     }
 
+    /// One spike among C channels is the most a value can stand out: z = (C − 1)/√C (Samuelson's
+    /// bound). It is listed exactly when that exceeds λ, on every path, including the widths where
+    /// the kernels skip detection because no channel could be listed.
+    @Test("a lone spike is listed exactly when (C − 1)/√C > λ", arguments: [3.0, 4.0])
+    func samuelsonBound(lambda: Double) {
+        for C in 2...20 {
+            let expected = Double(C - 1) / Double(C).squareRoot() > lambda
+            let q = PointQuantizer(channels: C, asymmetric: false, scales: [0.01], zeros: [], inlierBits: 4, outlierBits: 8,
+                                   outliers: .dynamic(lambda: lambda, nRefresh: 10, stats: .inliers))
+            for path in KernelPath.available {
+                var x = [Float](repeating: 0, count: C)
+                x[C / 2] = 5
+                let l = x.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: 1, apply: false, path: path) }
+                #expect(l[0] == (expected ? [C / 2] : []), "C \(C), λ \(lambda), \(path): \(l[0])")
+            }
+        }
+    }
+
     @Test("outliers keep their value at b_O = 16 and get an 8-bit dynamic scale at b_O = 8")
     func outlierPrecision() {
         var x: [Float] = (0..<64).map { Float($0 % 5) * 0.1 }
