@@ -380,22 +380,35 @@ OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, 
     }
 }
 
+// The inlier softplus table of one step: the very values the inliers are quantized to, s·(r − z),
+// through p->softplus, so the table agrees with the separate softplus bit for bit.
+static void softplus_table(const ouro_point_params *p, float S, int32_t zi, float table[16]) {
+    const int top = (1 << p->inlier_bits) - 1;
+    float levels[16] = {0};
+    for (int r = 0; r <= top; r++) levels[r] = S * ((float)r - (float)zi);
+    p->softplus(p->softplus_path, 16, levels, table);
+}
+
+int ouro_point_softplus_tables(const ouro_point_params *p, float *tables) {
+    if (!(p->asymmetric && p->inlier_bits >= 1 && p->inlier_bits <= 4 && p->outlier_bits < 16 && p->softplus)) return -2;
+    for (int i = 0; i < p->nscales; i++) softplus_table(p, p->scales[i], p->zeros ? p->zeros[i] : 0, tables + 16 * (size_t)i);
+    return 0;
+}
+
 // Fake quantization of one row: inliers at b_I with (S, z); listed channels at b_O with a
 // dynamic scale, or unchanged at b_O = 16. With `sp` (AVX-512, asymmetric, at most 16 inlier
-// levels, b_O < 16), also sp = softplus(x̂): inliers from a table of softplus at the step's levels,
-// outliers through p->softplus; `scratch` holds 2C floats.
+// levels, b_O < 16), also sp = softplus(x̂): inliers from `table` (the step's softplus table, or
+// NULL to build it here), outliers through p->softplus; `scratch` holds 2C floats.
 static void quantize_row(int path, const ouro_point_params *p, float *x, float S, int32_t zi, const point_state *st,
-                         float *sp, float *scratch) {
+                         float *sp, const float *table, float *scratch) {
     const int C = p->C;
     const float z = (float)zi;
     const float top = p->asymmetric ? (float)((1 << p->inlier_bits) - 1) : (float)((1 << (p->inlier_bits - 1)) - 1);
     if (path == OURO_PATH_AVX512) {
-        float table[16] = {0};
-        if (sp) {
-            // The very values the inliers are quantized to, s·(r − z), so softplus agrees bit for bit.
-            float levels[16] = {0};
-            for (int r = 0; r <= (int)top; r++) levels[r] = S * ((float)r - z);
-            p->softplus(p->softplus_path, 16, levels, table);
+        float own[16];
+        if (sp && !table) {
+            softplus_table(p, S, zi, own);
+            table = own;
         }
         quantize_inliers_avx512(x, st->keep, C, p->asymmetric, S, z, top, sp ? table : NULL, sp);
     } else if (ouro_simd(path)) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
@@ -483,7 +496,8 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
         }
         if (apply)
             quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st,
-                         sp ? sp + (size_t)r * ldsp : NULL, scratch);
+                         sp ? sp + (size_t)r * ldsp : NULL,
+                         p->softplus_tables ? p->softplus_tables + 16 * (size_t)(p->nscales == 1 ? 0 : t) : NULL, scratch);
         counts[r] = st.n;
         if (lists && st.n) memcpy(lists + (size_t)r * C, st.list, sizeof(int32_t) * (size_t)st.n);
     }

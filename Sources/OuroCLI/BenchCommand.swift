@@ -4,6 +4,7 @@ import OuroEngine
 import OuroModel
 import OuroPipeline
 import OuroQuant
+import OuroSupport
 
 /// `ouromamba bench`: throughput measurements (never timed tests).
 struct BenchCommand: ParsableCommand {
@@ -25,21 +26,28 @@ func bestTime(repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows
     return best
 }
 
-/// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it).
-/// OpenBLAS runs with the command's thread count here: this is the reference the floors use.
+/// Measured sgemm GFLOP/s at a given shape (row-major X·Wᵀ, as the model calls it): `threads`
+/// single-threaded OpenBLAS calls side by side, each into its own output, as the lanes of the
+/// forward run them. This is the reference the floors use. (OpenBLAS's own threads, once woken,
+/// keep spinning for a while and slowed down whatever was timed next.)
 func measureSgemm(m: Int, k: Int, n: Int, repeats: Int = 5, threads: Int = Hardware.cores) -> Double {
-    BLAS.setThreads(threads)
-    defer { BLAS.setThreads(1) }
+    let runner = ParallelRunner(threads: threads), lanes = max(1, threads)
+    BLAS.setThreads(1)
     var rng = Xoshiro256StarStar(seed: 1)
     let a = rng.normals(m * k), b = rng.normals(n * k)
-    var c = [Float](repeating: 0, count: m * n)
-    let t = bestTime(repeats: repeats) {
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-            BLAS.sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
-                       c: cp.baseAddress!, ldc: n)
-        }}}
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: lanes * m * n)
+    defer { c.deallocate() }
+    let t = a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            bestTime(repeats: repeats) {
+                runner.forEach(lanes) { i in
+                    BLAS.sgemm(transB: true, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: k,
+                               c: c + i * m * n, ldc: n)
+                }
+            }
+        }
     }
-    return 2.0 * Double(m * n * k) / t / 1e9
+    return 2.0 * Double(lanes * m * n * k) / t / 1e9
 }
 
 struct BenchForward: ParsableCommand {

@@ -26,11 +26,21 @@ public struct PointQuantizer: Sendable {
     /// 16 = outliers stay float.
     public let outlierBits: Int
     public let outliers: Outliers
+    /// The inlier softplus tables of `runSoftplus`, 16 floats per scale (built once here: they
+    /// depend on the step only), or empty where the point has none.
+    private var softplusTables: [Float] = []
 
     public init(channels: Int, asymmetric: Bool, scales: [Float], zeros: [Int32], inlierBits: Int, outlierBits: Int,
                 outliers: Outliers) {
         self.channels = channels; self.asymmetric = asymmetric; self.scales = scales; self.zeros = zeros
         self.inlierBits = inlierBits; self.outlierBits = outlierBits; self.outliers = outliers
+        if asymmetric, Elementwise.softplusKernel != nil, !scales.isEmpty, zeros.isEmpty || zeros.count == scales.count {
+            var tables = [Float](repeating: 0, count: 16 * scales.count)
+            let rc = withParams(length: 0, path: .portable) { p, _ in
+                tables.withUnsafeMutableBufferPointer { ouro_point_softplus_tables(&p, $0.baseAddress!) }
+            }
+            if rc == 0 { softplusTables = tables }
+        }
     }
 
     @inline(__always) func scale(_ t: Int) -> Float { scales.count == 1 ? scales[0] : scales[t] }
@@ -86,13 +96,16 @@ public struct PointQuantizer: Sendable {
         return scales.withUnsafeBufferPointer { s in
             zeros.withUnsafeBufferPointer { z in
                 fixed.withUnsafeBufferPointer { f in
-                    var p = ouro_point_params(
-                        C: Int32(channels), asymmetric: asymmetric ? 1 : 0, inlier_bits: Int32(inlierBits),
-                        outlier_bits: Int32(outlierBits), mode: mode, lambda: lambda, n_refresh: Int32(nRefresh),
-                        stats_all_with_zeros: allZeros, scales: s.baseAddress, nscales: Int32(scales.count),
-                        zeros: zeros.isEmpty ? nil : z.baseAddress, fixed: fixed.isEmpty ? nil : f.baseAddress,
-                        nfixed: Int32(fixed.count), softplus: kernel?.function, softplus_path: kernel?.path ?? 0)
-                    return body(&p, resolved)
+                    softplusTables.withUnsafeBufferPointer { tables in
+                        var p = ouro_point_params(
+                            C: Int32(channels), asymmetric: asymmetric ? 1 : 0, inlier_bits: Int32(inlierBits),
+                            outlier_bits: Int32(outlierBits), mode: mode, lambda: lambda, n_refresh: Int32(nRefresh),
+                            stats_all_with_zeros: allZeros, scales: s.baseAddress, nscales: Int32(scales.count),
+                            zeros: zeros.isEmpty ? nil : z.baseAddress, fixed: fixed.isEmpty ? nil : f.baseAddress,
+                            nfixed: Int32(fixed.count), softplus: kernel?.function, softplus_path: kernel?.path ?? 0,
+                            softplus_tables: softplusTables.isEmpty ? nil : tables.baseAddress)
+                        return body(&p, resolved)
+                    }
                 }
             }
         }

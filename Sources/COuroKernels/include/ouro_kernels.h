@@ -116,6 +116,9 @@ typedef struct ouro_point_params {
     /// rows when given an output for it, called as softplus(softplus_path, n, x, out).
     void (*softplus)(int path, long n, const float *x, float *out);
     int softplus_path;
+    /// Optional (NULL: built per row): the tables of `ouro_point_softplus_tables`, 16 floats per
+    /// scale, for `ouro_point_run_softplus`.
+    const float *softplus_tables;
 } ouro_point_params;
 
 /// Runs one sample's L steps of a point. Step t reads row (reversed ? L-1-t : t) of x (stride
@@ -135,6 +138,12 @@ int ouro_point_softplus_supported(int path, const ouro_point_params *p);
 /// values), outliers call p->softplus. Returns 0, -1 (memory) or -2 (not supported).
 int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
                             int32_t *counts, int32_t *lists, float *sp, int ldsp);
+
+/// The inlier softplus tables of an asymmetric point with at most 4 inlier bits: for each of the
+/// nscales scales, tables[16 i + r] = p->softplus(S_i·(r − z_i)) for the levels r (softplus(0)
+/// beyond them). They depend on the step only, so a point builds them once instead of per row.
+/// Returns 0, or -2 when the point has no such tables (see ouro_point_softplus_supported).
+int ouro_point_softplus_tables(const ouro_point_params *p, float *tables);
 
 /// Calibration's clipping-search errors (method.md 4.1) for one step: for each candidate i,
 /// out[i] = sum over the `rows` rows (row r at x + r * row_stride doubles) of
