@@ -6,12 +6,15 @@
 #
 #   scripts/byte-identity.sh              # write docs/byte-identity.txt
 #   scripts/byte-identity.sh --check      # compare with docs/byte-identity.txt; exit 1 on change
+#   EXPECTED=F B=old scripts/byte-identity.sh; EXPECTED=F scripts/byte-identity.sh --check
+#                                         # the same check against an older binary on this machine
+#                                         # (the recorded file holds one CPU's and OpenBLAS kernels' bits)
 #
 # A refactoring that claims "no behaviour change" must leave this file unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-.build/release/ouromamba}
-EXPECTED=docs/byte-identity.txt
+EXPECTED=${EXPECTED:-docs/byte-identity.txt}  # another file for a baseline of another machine
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 out="$W/lines"
