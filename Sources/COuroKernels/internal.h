@@ -13,6 +13,8 @@ static inline int ouro_simd(int path) { return path == OURO_PATH_AVX2 || path ==
 static inline int ouro_min(int a, int b) { return a < b ? a : b; }
 static inline int ouro_roundup(int a, int m) { return (a + m - 1) / m * m; }
 static inline int32_t ouro_load_i32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+/// The AVX-512 lane mask of the first min(rem, 16) of 16 lanes (a __mmask16).
+static inline uint16_t ouro_tail_mask16(int rem) { return rem >= 16 ? (uint16_t)0xffff : (uint16_t)((1u << rem) - 1u); }
 
 /// Groups between int16 -> int32 flushes for the 4-bit-weight kernel: every int16 lane gains at
 /// most 2 * 15 * amax per group (stored weights are 0..15), and must stay <= 32767.

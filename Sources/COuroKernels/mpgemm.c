@@ -145,7 +145,7 @@ static inline void outlier_rows_impl512(const float *wT, int N, const int R, con
     int o = 0;
     for (; o + 32 <= N; o += 32) outlier_block_avx512(wT, N, o, R, 2, 0xFFFF, cols, vals, n, obits, so, wscale, y);
     for (; o + 16 <= N; o += 16) outlier_block_avx512(wT, N, o, R, 1, 0xFFFF, cols, vals, n, obits, so, wscale, y);
-    if (o < N) outlier_block_avx512(wT, N, o, R, 1, (__mmask16)((1u << (N - o)) - 1), cols, vals, n, obits, so, wscale, y);
+    if (o < N) outlier_block_avx512(wT, N, o, R, 1, ouro_tail_mask16(N - o), cols, vals, n, obits, so, wscale, y);
 }
 
 OURO_AVX512 static void ouro_outlier_rows_avx512(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
@@ -230,7 +230,7 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
         const int b = p->optr[t], n = p->optr[t + 1] - b;
         __m512 m = _mm512_setzero_ps();
         for (int j = 0; j < n; j += 16) {
-            const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+            const __mmask16 k = ouro_tail_mask16(n - j);
             const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
             m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4)));
         }
@@ -238,7 +238,7 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
         p->oscale[t] = so;
         const __m512 vso = _mm512_set1_ps(so);
         for (int j = 0; j < n; j += 16) {
-            const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+            const __mmask16 k = ouro_tail_mask16(n - j);
             const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
             __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4);
             if (p->obits == 8) {

@@ -231,8 +231,6 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
 // step triggers, since it rides on the same loads), (2) the squared deviations, (3) the flags.
 // The sums keep the lanes and order of the other paths (lane j = channel mod 8 below C rounded
 // down to 8, then the rest in order), so the bits are the same.
-OURO_AVX512 static inline __mmask16 tail_mask(int rem) { return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u); }
-
 OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
                                          float *hi, double *sabs) {
     __m512 l = _mm512_setzero_ps(), h = l, m = l;
@@ -249,7 +247,7 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
     }
     const int rem = C - c;
     if (rem > 0) {
-        const __mmask16 k = tail_mask(rem);
+        const __mmask16 k = ouro_tail_mask16(rem);
         // Masked-off lanes read as 0, which changes none of lo, hi, max |x|.
         const __m512 v = _mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c)));
         const __m512 av = _mm512_abs_ps(v);
@@ -269,7 +267,7 @@ OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C,
     const __m512 vt = _mm512_set1_ps(float_floor(thr));
     int m = 0;
     for (int c = 0; c < C; c += 16) {
-        const __mmask16 k = tail_mask(C - c);
+        const __mmask16 k = ouro_tail_mask16(C - c);
         const __m512 v = _mm512_abs_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c))));
         unsigned over = _mm512_mask_cmp_ps_mask(k, v, vt, _CMP_GT_OQ);
         while (over) {
@@ -368,7 +366,7 @@ OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, 
     const __m512 bottom = asym ? _mm512_setzero_ps() : _mm512_set1_ps(-qmax_or_levels);
     const __m512 vt = table ? _mm512_loadu_ps(table) : _mm512_setzero_ps();
     for (int c = 0; c < C; c += 16) {
-        const __mmask16 k = tail_mask(C - c);
+        const __mmask16 k = ouro_tail_mask16(C - c);
         const __mmask16 in = _mm512_mask_test_epi32_mask(k, _mm512_maskz_loadu_epi32(k, keep + c), _mm512_set1_epi32(-1));
         const __m512 v = _mm512_maskz_loadu_ps(k, x + c);
         __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -389,27 +387,28 @@ static void softplus_table(const ouro_point_params *p, float S, int32_t zi, floa
     p->softplus(p->softplus_path, 16, levels, table);
 }
 
+// A point with inlier softplus tables: asymmetric, at most 16 inlier levels, outliers below 16
+// bits (so that they are rewritten), and a softplus kernel.
+static int has_softplus_tables(const ouro_point_params *p) {
+    return p->asymmetric && p->inlier_bits >= 1 && p->inlier_bits <= 4 && p->outlier_bits < 16 && p->softplus != NULL;
+}
+
 int ouro_point_softplus_tables(const ouro_point_params *p, float *tables) {
-    if (!(p->asymmetric && p->inlier_bits >= 1 && p->inlier_bits <= 4 && p->outlier_bits < 16 && p->softplus)) return -2;
+    if (!has_softplus_tables(p)) return -2;
     for (int i = 0; i < p->nscales; i++) softplus_table(p, p->scales[i], p->zeros ? p->zeros[i] : 0, tables + 16 * (size_t)i);
     return 0;
 }
 
 // Fake quantization of one row: inliers at b_I with (S, z); listed channels at b_O with a
 // dynamic scale, or unchanged at b_O = 16. With `sp` (AVX-512, asymmetric, at most 16 inlier
-// levels, b_O < 16), also sp = softplus(x̂): inliers from `table` (the step's softplus table, or
-// NULL to build it here), outliers through p->softplus; `scratch` holds 2C floats.
+// levels, b_O < 16), also sp = softplus(x̂): inliers from `table` (the step's softplus table),
+// outliers through p->softplus; `scratch` holds 2C floats.
 static void quantize_row(int path, const ouro_point_params *p, float *x, float S, int32_t zi, const point_state *st,
                          float *sp, const float *table, float *scratch) {
     const int C = p->C;
     const float z = (float)zi;
     const float top = p->asymmetric ? (float)((1 << p->inlier_bits) - 1) : (float)((1 << (p->inlier_bits - 1)) - 1);
     if (path == OURO_PATH_AVX512) {
-        float own[16];
-        if (sp && !table) {
-            softplus_table(p, S, zi, own);
-            table = own;
-        }
         quantize_inliers_avx512(x, st->keep, C, p->asymmetric, S, z, top, sp ? table : NULL, sp);
     } else if (ouro_simd(path)) quantize_inliers_avx2(x, st->keep, C, p->asymmetric, S, z, top);
     else
@@ -448,8 +447,7 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
 }
 
 int ouro_point_softplus_supported(int path, const ouro_point_params *p) {
-    return path == OURO_PATH_AVX512 && p->asymmetric && p->inlier_bits >= 1 && p->inlier_bits <= 4 && p->outlier_bits < 16
-        && p->softplus != NULL;
+    return path == OURO_PATH_AVX512 && has_softplus_tables(p) && p->softplus_tables != NULL;
 }
 
 // Whether mu + lambda sigma can be exceeded among C channels at all. Of n values, none lies more
@@ -496,8 +494,8 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
         }
         if (apply)
             quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st,
-                         sp ? sp + (size_t)r * ldsp : NULL,
-                         p->softplus_tables ? p->softplus_tables + 16 * (size_t)(p->nscales == 1 ? 0 : t) : NULL, scratch);
+                         sp ? sp + (size_t)r * ldsp : NULL, sp ? p->softplus_tables + 16 * (size_t)(p->nscales == 1 ? 0 : t) : NULL,
+                         scratch);
         counts[r] = st.n;
         if (lists && st.n) memcpy(lists + (size_t)r * C, st.list, sizeof(int32_t) * (size_t)st.n);
     }

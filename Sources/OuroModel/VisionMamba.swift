@@ -186,15 +186,7 @@ public struct VisionMamba: Sendable {
         precondition(!laneHooks.isEmpty, "VisionMamba.logits: no lanes")
         let B = x.shape[0], K = config.numClasses, size = max(1, batchSize)
         let chunks = (B + size - 1) / size, lanes = min(laneHooks.count, max(1, chunks))
-        if lanes <= 1 {
-            var out = [Float]()
-            out.reserveCapacity(B * K)
-            for c in 0..<chunks {
-                let n = min(size, B - c * size)
-                out += try forward(x.slice(outer: c * size, count: n), hooks: laneHooks[0], threads: threads).logits.data
-            }
-            return Tensor(shape: [B, K], data: out)
-        }
+        // One lane runs its chunks inline, in order, on all threads.
         let laneThreads = max(1, threads / lanes)
         let results = Locked([Int: [Float]]()), failure = Locked<Error?>(nil)
         ParallelRunner(threads: lanes).forEach(lanes) { lane in

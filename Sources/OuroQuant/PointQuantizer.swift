@@ -61,7 +61,6 @@ public struct PointQuantizer: Sendable {
     /// Whether `runSoftplus` can run on `path`: the AVX-512 path, the asymmetric (Δ) point with at
     /// most 4 inlier bits (a 16-entry level table) and outliers below 16 bits.
     public func fusesSoftplus(path: KernelPath = .auto) -> Bool {
-        guard asymmetric, Elementwise.softplusKernel != nil else { return false }
         return withParams(length: 0, path: path) { p, resolved in ouro_point_softplus_supported(resolved.rawValue, &p) } == 1
     }
 

@@ -116,8 +116,8 @@ typedef struct ouro_point_params {
     /// rows when given an output for it, called as softplus(softplus_path, n, x, out).
     void (*softplus)(int path, long n, const float *x, float *out);
     int softplus_path;
-    /// Optional (NULL: built per row): the tables of `ouro_point_softplus_tables`, 16 floats per
-    /// scale, for `ouro_point_run_softplus`.
+    /// The tables of `ouro_point_softplus_tables`, 16 floats per scale, which
+    /// `ouro_point_run_softplus` reads (NULL elsewhere).
     const float *softplus_tables;
 } ouro_point_params;
 
@@ -129,11 +129,12 @@ int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int 
                    int32_t *counts, int32_t *lists);
 
 /// Whether `ouro_point_run_softplus` can run this point on `path`: the AVX-512 path, an
-/// asymmetric point with at most 16 inlier levels, outliers at fewer than 16 bits, `softplus` set.
+/// asymmetric point with at most 16 inlier levels, outliers at fewer than 16 bits, `softplus` and
+/// `softplus_tables` set.
 int ouro_point_softplus_supported(int path, const ouro_point_params *p);
 
 /// `ouro_point_run` with `apply`, which also writes sp[r * ldsp + c] = softplus(x̂[r][c]) for every
-/// row: inliers read softplus from a per-step table of the 2^b_I levels (the same bits as
+/// row: inliers read softplus from the step's table in p->softplus_tables (the same bits as
 /// p->softplus on the fake-quantized value, since the table is p->softplus of those very
 /// values), outliers call p->softplus. Returns 0, -1 (memory) or -2 (not supported).
 int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
