@@ -78,13 +78,16 @@ struct BenchForward: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A checkpoint and its quantized artifact to time side by side (repeatable; replaces --model and --quantized).",
                                             valueName: "model=artifact"))
     var pair: [String] = []
-    @Option(name: .long, help: "Lanes: the batch is cut into this many chunks that run side by side, each on its share of the threads (as eval runs); 1 = one forward over the whole batch on all threads.")
+    @Option(name: .long, help: "Lanes: the batch is shared among this many lanes that run side by side, each on its share of the threads (as eval runs).")
     var lanes = 1
+    @Option(name: .customLong("per-forward"), help: "Images per forward on a lane, for every engine (default: the model's cache-sized count, as eval: about 200 token rows; 0: all of a lane's images in one forward).")
+    var perForward: Int?
     @OptionGroup var common: CommonOptions
     @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         guard lanes >= 1 else { throw ValidationError("--lanes must be at least 1, got \(lanes)") }
+        if let perForward, perForward < 0 { throw ValidationError("--per-forward must be 0 or more, got \(perForward)") }
         for b in batch where b % lanes != 0 {
             throw ValidationError("--batch \(b) is not a multiple of --lanes \(lanes): every lane takes the same number of images")
         }
@@ -126,6 +129,14 @@ struct BenchForward: ParsableCommand {
         }
     }
 
+    /// Images per forward for `perLane` images on a lane, for every engine alike: the largest
+    /// divisor of `perLane` within `limit`, so that every chunk has the same size.
+    static func imagesPerForward(perLane: Int, limit: Int) -> Int {
+        var n = max(1, min(perLane, limit))
+        while perLane % n != 0 { n -= 1 }
+        return n
+    }
+
     /// Times one model (and its artifact) at every batch size; returns its JSON object and adds
     /// its rows to `summary`.
     private func time(_ m: VisionMamba, path: String, _ q: QuantizedModel?, resolved: ResolvedDevice, threads: Int,
@@ -138,7 +149,8 @@ struct BenchForward: ParsableCommand {
         let floorMs = flops / (gf * 1e9) * 1000
         var rows: [[String: Any]] = []
         if !common.json {
-            print("model \(path): D=\(c.embedDim) depth=\(c.depth) L=\(c.seqLen), threads \(threads), lanes \(lanes), OpenBLAS core \(BLAS.coreName)")
+            print("model \(path): D=\(c.embedDim) depth=\(c.depth) L=\(c.seqLen), threads \(threads), lanes \(lanes), "
+                  + "images per forward \(perForward == 0 ? "all of a lane's" : "at most \(perForward ?? c.imagesPerForward)"), OpenBLAS core \(BLAS.coreName)")
             print(String(format: "GEMM work %.2f GFLOP/image; sgemm %.1f GFLOP/s at (%d×%d×%d) → floor %.2f ms/image",
                          flops / 1e9, gf, c.seqLen * 8, c.embedDim, 2 * c.dInner, floorMs))
         }
@@ -147,7 +159,7 @@ struct BenchForward: ParsableCommand {
             let x = Tensor(shape: [b, c.channels, c.imageSize, c.imageSize], data: rng.normals(b * c.channels * c.imageSize * c.imageSize))
             // FP32 and the quantized engines are timed round-robin: their ratios come from one run.
             var bodies: [() throws -> Void] = []
-            let chunk = b / lanes
+            let chunk = BenchForward.imagesPerForward(perLane: b / lanes, limit: perForward == 0 ? b : perForward ?? c.imagesPerForward)
             if !(skipFP32 && q != nil) {
                 bodies.append { _ = try m.logits(x, batchSize: chunk, laneHooks: [ForwardHooks?](repeating: nil, count: lanes), threads: threads) }
             }
@@ -163,7 +175,7 @@ struct BenchForward: ParsableCommand {
             var times = try Timing.bestSeconds(repeats: repeats, bodies)
             let t = skipFP32 && q != nil ? Double.nan : times.removeFirst()
             let msPer = t / Double(b) * 1000
-            var row: [String: Any] = ["batch": b, "floor_ms_per_image": floorMs]
+            var row: [String: Any] = ["batch": b, "images_per_forward": chunk, "floor_ms_per_image": floorMs]
             if !t.isNaN {
                 row["images_per_s"] = Double(b) / t; row["ms_per_image"] = msPer; row["ratio_to_floor"] = msPer / floorMs
             }

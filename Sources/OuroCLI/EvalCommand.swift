@@ -95,8 +95,8 @@ extension EvalCommand {
         let skipped = try test.forEachInputBatch(count: n, batch: batch, threads: threads, mean: norm.mean, std: norm.std,
                                                  progress: { bar.update($0, unit: "img") }) { x, y in
             let c = y.count
-            let zs = try sim.logits(x, batchSize: 16, hooks: hs, threads: threads)
-            let zi = try sim.logits(x, batchSize: 16, hooks: hi, threads: threads)
+            let zs = try sim.logits(x, batchSize: q.config.imagesPerForward, hooks: hs, threads: threads)
+            let zi = try sim.logits(x, batchSize: q.config.imagesPerForward, hooks: hi, threads: threads)
             if let e = hi.error { throw CLIError("integer engine: \(e)") }
             for b in 0..<c {
                 let a = zs.data[(b * K)..<((b + 1) * K)], d = zi.data[(b * K)..<((b + 1) * K)]

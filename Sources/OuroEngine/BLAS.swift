@@ -30,13 +30,24 @@ public enum BLAS {
     ///
     /// OpenBLAS's own threading splits the work by its thread count, which changes the
     /// rounding of some outputs; this keeps every result independent of the thread count.
+    /// `rowsPerCall` (which must divide `m`) fixes the blocks at that many rows instead, so that
+    /// a row's result does not depend on `m` either (OpenBLAS picks its kernel by the shape).
     public static func sgemm(transA: Bool = false, transB: Bool = false,
                              m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0,
-                             c: UnsafeMutablePointer<Float>, ldc: Int, runner: ParallelRunner) {
+                             c: UnsafeMutablePointer<Float>, ldc: Int, runner: ParallelRunner, rowsPerCall: Int? = nil) {
         if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+        if let size = rowsPerCall {
+            precondition(size > 0 && m % size == 0, "BLAS.sgemm: \(m) rows are not a multiple of \(size)")
+            runner.forEach(m / size) { i in
+                let r0 = i * size
+                sgemm(transA: transA, transB: transB, m: size, n: n, k: k, alpha: alpha, a: transA ? a + r0 : a + r0 * lda, lda: lda,
+                      b: b, ldb: ldb, beta: beta, c: c + r0 * ldc, ldc: ldc)
+            }
+            return
+        }
         let blocks = max(1, min(16, m / 96))
         runner.forEach(blocks) { i in
             let r0 = m * i / blocks, r1 = m * (i + 1) / blocks

@@ -63,6 +63,12 @@ public protocol ForwardHooks: AnyObject {
     /// `activation` and computes the softplus itself.
     func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
                        ldDelta: Int) -> Bool
+    /// Whether the float GEMMs the hooks leave to the model (patch embedding, head) run one
+    /// image at a time. OpenBLAS picks its kernel by the row count, so a batched call can round
+    /// an image's outputs differently from a one-image call; per image, the whole forward is
+    /// the same for an image in any batch when the hooks' own work is per sample (the
+    /// quantized engines). False (the default): one call over the batch.
+    var perImageFloatGEMMs: Bool { get }
 }
 
 extension ForwardHooks {
@@ -70,4 +76,5 @@ extension ForwardHooks {
                               ldDelta: Int) -> Bool { false }
     public func linear(_ kind: LinearKind, layer: Int, input: ActivationView, output: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool { false }
     public var modifiesLinearInputs: Bool { true }
+    public var perImageFloatGEMMs: Bool { false }
 }

@@ -25,7 +25,7 @@ struct HostModelBackend: ModelBackend {
     func copy(_ src: FloatBuffer, into dst: FloatBuffer, count: Int) { dst.pointer.update(from: src.ptr, count: count) }
     func add(_ src: FloatBuffer, into dst: FloatBuffer, count: Int) { for i in 0..<count { dst.pointer[i] += src.pointer[i] } }
 
-    func embed(_ x: Tensor) -> FloatBuffer { model.embed(x, runner: runner) }
+    func embed(_ x: Tensor) -> FloatBuffer { model.embed(x, runner: runner, perImage: hooks?.perImageFloatGEMMs ?? false) }
 
     func layer(_ l: Int, keep: Bool) -> Mixer {
         var m = Mixer(config: config, weights: weights.layers[l], layer: l, runner: runner)
@@ -52,7 +52,7 @@ struct HostModelBackend: ModelBackend {
     }
 
     func head(_ res: FloatBuffer, batch: Int) -> (features: Tensor?, logits: Tensor) {
-        let (feat, logits) = model.head(final: res, batch: batch, runner: runner)
+        let (feat, logits) = model.head(final: res, batch: batch, runner: runner, perImage: hooks?.perImageFloatGEMMs ?? false)
         return (feat, logits)
     }
 

@@ -93,14 +93,15 @@ public struct VisionMamba: Sendable {
         return gx
     }
 
-    /// Patch embedding, cls insertion at c = M // 2, then + pos_embed: (B·L, D).
-    func embed(_ x: Tensor, runner: ParallelRunner) -> FloatBuffer {
+    /// Patch embedding, cls insertion at c = M // 2, then + pos_embed: (B·L, D). `perImage`: one
+    /// GEMM per image (`ForwardHooks.perImageFloatGEMMs`).
+    func embed(_ x: Tensor, runner: ParallelRunner, perImage: Bool = false) -> FloatBuffer {
         let c = config, B = x.shape[0], M = c.numPatches, D = c.embedDim, L = c.seqLen, ci = c.clsIndex
         let cols = unfold(x)
         let tokens = FloatBuffer(zeros: B * M * D)
         weights.patchWeight.withUnsafeBufferPointer { w in
             BLAS.sgemm(transB: true, m: B * M, n: D, k: c.patchDim, a: cols.ptr, lda: c.patchDim,
-                       b: w.baseAddress!, ldb: c.patchDim, c: tokens.pointer, ldc: D, runner: runner)
+                       b: w.baseAddress!, ldb: c.patchDim, c: tokens.pointer, ldc: D, runner: runner, rowsPerCall: perImage ? M : nil)
         }
         let seq = FloatBuffer(zeros: B * L * D)
         for b in 0..<B {
@@ -128,8 +129,9 @@ public struct VisionMamba: Sendable {
         return out
     }
 
-    /// Head on the cls rows of the final residual stream: returns (features, logits).
-    func head(final: FloatBuffer, batch B: Int, runner: ParallelRunner) -> (Tensor, Tensor) {
+    /// Head on the cls rows of the final residual stream: returns (features, logits). `perImage`:
+    /// one GEMM per image.
+    func head(final: FloatBuffer, batch B: Int, runner: ParallelRunner, perImage: Bool = false) -> (Tensor, Tensor) {
         let c = config, D = c.embedDim, L = c.seqLen
         let cls = FloatBuffer(zeros: B * D)
         for b in 0..<B { (cls.pointer + b * D).update(from: final.ptr + (b * L + c.clsIndex) * D, count: D) }
@@ -138,7 +140,7 @@ public struct VisionMamba: Sendable {
         logits.data.withUnsafeMutableBufferPointer { lp in
             weights.headWeight.withUnsafeBufferPointer { w in
                 BLAS.sgemm(transB: true, m: B, n: c.numClasses, k: D, a: feat.ptr, lda: D, b: w.baseAddress!, ldb: D,
-                           c: lp.baseAddress!, ldc: c.numClasses, runner: runner)
+                           c: lp.baseAddress!, ldc: c.numClasses, runner: runner, rowsPerCall: perImage ? 1 : nil)
             }
             for b in 0..<B { for k in 0..<c.numClasses { lp[b * c.numClasses + k] += weights.headBias[k] } }
         }

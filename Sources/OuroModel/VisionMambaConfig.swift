@@ -40,6 +40,10 @@ public struct VisionMambaConfig: Equatable, Sendable {
     public var numPatches: Int { gridSize * gridSize }
     /// L = M + 1.
     public var seqLen: Int { numPatches + 1 }
+    /// Images per forward when evaluating many: about 200 token rows, so that one forward's
+    /// activations stay in a core's cache (4 images at 50 tokens, 1 at 197). Measured best or
+    /// near it for both the FP32 and the integer engine on the models in `docs/results.md`.
+    public var imagesPerForward: Int { max(1, 200 / seqLen) }
     /// cls index c = M // 2.
     public var clsIndex: Int { numPatches / 2 }
     /// E = expand · D.

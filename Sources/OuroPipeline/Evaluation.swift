@@ -38,7 +38,7 @@ public enum QuantEvaluation {
                          threads: Int) throws -> (logits: [Float], labels: [Int32], skipped: [BadImage]) {
         var out: [Float] = [], labels: [Int32] = []
         let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std) { x, y in
-            out += try m.logits(x, batchSize: 16, threads: threads).data
+            out += try m.logits(x, batchSize: m.config.imagesPerForward, threads: threads).data
             labels += y
         }
         return (out, labels, skipped)
@@ -61,13 +61,14 @@ public enum QuantEvaluation {
                     progress: (Int) -> Void = { _ in }) throws -> Result {
         let sim = q.simulatedModel()
         // Lanes for a full batch; a shorter last batch uses the first ones.
-        let lanes = try q.laneHooks(engine: engine, images: batch, batchSize: 16, threads: threads)
+        let chunk = m.config.imagesPerForward
+        let lanes = try q.laneHooks(engine: engine, images: batch, batchSize: chunk, threads: threads)
         let K = m.config.numClasses
         var fpCorrect = 0, qCorrect = 0, agree = 0, cosSum = 0.0, evaluated = 0
         let skipped = try dataset.forEachInputBatch(count: count, batch: batch, threads: threads, mean: mean, std: std,
                                                     progress: progress) { x, y in
             let n = y.count
-            let zq = try sim.logits(x, batchSize: 16, laneHooks: lanes, threads: threads)
+            let zq = try sim.logits(x, batchSize: chunk, laneHooks: lanes, threads: threads)
             for h in lanes { if let e = h.error { throw JobError("\(engine.rawValue) engine: \(e)") } }
             guard withFP else {
                 for b in 0..<n where argmax(zq.data[(b * K)..<((b + 1) * K)]) == Int(y[b]) { qCorrect += 1 }
@@ -75,7 +76,7 @@ public enum QuantEvaluation {
                 return
             }
             let zf = try fpLogits.map { Tensor(shape: [n, K], data: Array($0[(evaluated * K)..<((evaluated + n) * K)])) }
-                ?? m.logits(x, batchSize: 16, threads: threads)
+                ?? m.logits(x, batchSize: chunk, threads: threads)
             for b in 0..<n {
                 let f = zf.data[(b * K)..<((b + 1) * K)], qv = zq.data[(b * K)..<((b + 1) * K)]
                 let pf = argmax(f), pq = argmax(qv)
@@ -144,7 +145,7 @@ public enum Evaluation {
     public static func topOne(model: VisionMamba, dataset: any LabelledImageSource, count: Int, mean: [Float], std: [Float], batch: Int,
                        threads: Int, hooks: ForwardHooks? = nil, progress: (Int) -> Void = { _ in }) throws -> TopOne {
         try topOne(classes: model.config.numClasses, dataset: dataset, count: count, mean: mean, std: std, batch: batch,
-                   threads: threads, progress: progress) { try model.logits($0, batchSize: 16, hooks: hooks, threads: threads) }
+                   threads: threads, progress: progress) { try model.logits($0, batchSize: model.config.imagesPerForward, hooks: hooks, threads: threads) }
     }
 
     /// Top-1 of the first `count` images, `batch` at a time (decoded on `threads` threads), with

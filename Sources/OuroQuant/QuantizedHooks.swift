@@ -64,6 +64,9 @@ public final class QuantizedHooks: ForwardHooks {
     public var fusesDeltaSoftplus = true
 
     public var modifiesLinearInputs: Bool { false }
+    /// Detection and the quantized linears are per sample; with the float GEMMs per image too,
+    /// an image's logits are the same in any batch (method.md §4.5).
+    public var perImageFloatGEMMs: Bool { true }
 
     init(model: QuantizedModel, engine: QuantEngine, threads: Int) throws {
         self.engine = engine; self.threads = threads; runner = ParallelRunner(threads: threads)
