@@ -20,8 +20,9 @@ mkdir -p "$R"
 [ -f "$R/emb-w4a4.safetensors" ] || $B quantize --calib noise:32 --setting w4a4 --out "$R/emb-w4a4.safetensors" --no-report --quiet
 [ -f "$R/tiny-w4a4.safetensors" ] || $B quantize --model "$TINY" --calib noise:16 --setting w4a4 --out "$R/tiny-w4a4.safetensors" --no-report --quiet
 
-# Each configuration runs as one forward over the batch on all threads (--lanes 1), then as
-# LANES chunks side by side (as eval runs them; batches must be multiples of LANES).
+# Each configuration runs on all threads (--lanes 1), then on LANES lanes side by side (as eval
+# runs them; batches must be multiples of LANES). Either way a forward takes about 200 token
+# rows, as in eval (`bench forward --per-forward`).
 LANES=${LANES:-2}
 run() {
   for lanes in 1 "$LANES"; do
