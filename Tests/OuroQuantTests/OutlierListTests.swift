@@ -86,9 +86,12 @@ import OuroQuant
             return i % 11 == 3 ? v * 20 : v
         }
         let scales = (0..<L).map { Float(0.05 + 0.01 * Double($0 % 5)) }
-        for bits in [8, 16] {
+        // The dynamic rule, and a fixed list (its channels start outside the inliers on every path).
+        let rules: [(bits: Int, rule: PointQuantizer.Outliers)] = [(8, .dynamic(lambda: 3, nRefresh: 10, stats: stats)),
+            (16, .dynamic(lambda: 3, nRefresh: 10, stats: stats)), (8, .fixed([1, Int32(C / 2), Int32(C - 1)]))]
+        for (bits, rule) in rules {
             let q = PointQuantizer(channels: C, asymmetric: asymmetric, scales: scales, zeros: asymmetric ? [Int32](repeating: 7, count: L) : [],
-                                   inlierBits: 4, outlierBits: bits, outliers: .dynamic(lambda: 3, nRefresh: 10, stats: stats))
+                                   inlierBits: 4, outlierBits: bits, outliers: rule)
             var a = x, b = x
             let la = a.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .portable) }
             let lb = b.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .avx2) }
