@@ -31,7 +31,8 @@ public enum BLAS {
     /// OpenBLAS's own threading splits the work by its thread count, which changes the
     /// rounding of some outputs; this keeps every result independent of the thread count.
     /// `rowsPerCall` (which must divide `m`) fixes the blocks at that many rows instead, so that
-    /// a row's result does not depend on `m` either (OpenBLAS picks its kernel by the shape).
+    /// a row's result does not depend on `m` either (OpenBLAS's rounding of a row can depend on
+    /// the number of rows in the call).
     public static func sgemm(transA: Bool = false, transB: Bool = false,
                              m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int,

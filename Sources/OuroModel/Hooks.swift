@@ -64,10 +64,10 @@ public protocol ForwardHooks: AnyObject {
     func deltaSoftplus(_ point: ActivationPoint, layer: Int, _ view: ActivationView, delta: UnsafeMutablePointer<Float>,
                        ldDelta: Int) -> Bool
     /// Whether the float GEMMs the hooks leave to the model (patch embedding, head) run one
-    /// image at a time. OpenBLAS picks its kernel by the row count, so a batched call can round
-    /// an image's outputs differently from a one-image call; per image, the whole forward is
-    /// the same for an image in any batch when the hooks' own work is per sample (the
-    /// quantized engines). False (the default): one call over the batch.
+    /// image at a time. OpenBLAS can round a row differently depending on how many rows the call
+    /// has (measured: an image's logits differ in the last bits between batches of 16, 5 and 1);
+    /// per image, the whole forward is the same for an image in any batch when the hooks' own
+    /// work is per sample (the quantized engines). False (the default): one call over the batch.
     var perImageFloatGEMMs: Bool { get }
 }
 
