@@ -96,8 +96,10 @@ OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32
 }
 
 // The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector.
+// The weights come from their int8 copy, converted exactly to float as they are loaded (a
+// quarter of the bytes of the float copy, which a row's listed columns stream from L2).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
-static inline void outlier_block_avx512(const float *wT, int N, int o, const int R, const int NV, __mmask16 mask,
+static inline void outlier_block_avx512(const int8_t *wT, int N, int o, const int R, const int NV, __mmask16 mask,
                                         const int32_t *cols, const float *const *vals, int n,
                                         int obits, const float *so, const float *wscale, float *const *y) {
     const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
@@ -110,9 +112,10 @@ static inline void outlier_block_avx512(const float *wT, int N, int o, const int
         for (int r = 0; r < R; r++)
             for (int q = 0; q < NV; q++) f[r][q] = _mm512_setzero_ps();
         for (int j = j0; j < j1; j++) {
-            const float *w = wT + (size_t)cols[j] * N + o;
+            const int8_t *w = wT + (size_t)cols[j] * N + o;
             __m512 wv[2];
-            for (int q = 0; q < NV; q++) wv[q] = _mm512_maskz_loadu_ps(q == NV - 1 ? mask : (__mmask16)0xFFFF, w + 16 * q);
+            for (int q = 0; q < NV; q++)
+                wv[q] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(q == NV - 1 ? mask : (__mmask16)0xFFFF, w + 16 * q)));
             for (int r = 0; r < R; r++) {
                 const __m512 v = _mm512_set1_ps(vals[r][j]);
                 for (int q = 0; q < NV; q++) f[r][q] = _mm512_fmadd_ps(v, wv[q], f[r][q]);
@@ -140,7 +143,7 @@ static inline void outlier_block_avx512(const float *wT, int N, int o, const int
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
-static inline void outlier_rows_impl512(const float *wT, int N, const int R, const int32_t *cols, const float *const *vals,
+static inline void outlier_rows_impl512(const int8_t *wT, int N, const int R, const int32_t *cols, const float *const *vals,
                                         int n, int obits, const float *so, const float *wscale, float *const *y) {
     int o = 0;
     for (; o + 32 <= N; o += 32) outlier_block_avx512(wT, N, o, R, 2, 0xFFFF, cols, vals, n, obits, so, wscale, y);
@@ -148,7 +151,7 @@ static inline void outlier_rows_impl512(const float *wT, int N, const int R, con
     if (o < N) outlier_block_avx512(wT, N, o, R, 1, ouro_tail_mask16(N - o), cols, vals, n, obits, so, wscale, y);
 }
 
-OURO_AVX512 static void ouro_outlier_rows_avx512(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+OURO_AVX512 static void ouro_outlier_rows_avx512(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
                                                  int n, int obits, const float *so, const float *wscale, float *const *y) {
     switch (R) {
     case 4: outlier_rows_impl512(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
@@ -328,7 +331,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT8, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         else ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }

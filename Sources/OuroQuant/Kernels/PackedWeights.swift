@@ -22,6 +22,8 @@ public struct PackedWeights: Sendable {
     let kernel: [UInt8]
     /// Integer weights as floats, transposed: `transposed[k * rows + o] = qW[o][k]`.
     let transposed: [Float]
+    /// The same as int8 (the AVX-512 outlier term converts them as it loads them).
+    let transposed8: [Int8]
 
     /// Packs integer weights `q` (row-major `rows x cols`) with per-row scales.
     /// Throws on a bit width other than 4/8, wrong counts, values outside ±(2^(bits-1) - 1)
@@ -52,9 +54,9 @@ public struct PackedWeights: Sendable {
         var k = [UInt8](repeating: 0, count: ouro_kernel_pack_size(Int32(rows), Int32(cols)))
         ouro_pack_kernel(q, Int32(rows), Int32(cols), Int32(bits), &k)
         kernel = k
-        var t = [Float](repeating: 0, count: rows * cols)
-        for o in 0..<rows { for c in 0..<cols { t[c * rows + o] = Float(q[o * cols + c]) } }
-        transposed = t
+        var t = [Float](repeating: 0, count: rows * cols), t8 = [Int8](repeating: 0, count: rows * cols)
+        for o in 0..<rows { for c in 0..<cols { t[c * rows + o] = Float(q[o * cols + c]); t8[c * rows + o] = q[o * cols + c] } }
+        transposed = t; transposed8 = t8
     }
 
     /// The integer weights back as int8, row-major `rows x cols` (unpacked from `storage`).
