@@ -47,10 +47,10 @@ static inline int ouro_microtile(int path, const int8_t *a, int lda, const int32
 }
 
 /// Outlier term of one row, added into y[0..N): see mpgemm.c.
-void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *cols, const float *vals,
+void ouro_outlier_row_portable(const int8_t *wT, int ldw, int N, const int32_t *cols, const float *vals,
                                int n, int obits, float so, const float *wscale, float *y);
 /// AVX2: R (1..4) rows sharing the column list `cols`; vals[r], so[r], y[r] per row.
-void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+void ouro_outlier_rows_avx2(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
                             int n, int obits, const float *so, const float *wscale, float *const *y);
 
 /// Column chunk after which the exact float accumulation of 8-bit outlier products is moved to

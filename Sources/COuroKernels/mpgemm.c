@@ -8,7 +8,7 @@
 // cols[j]. Every output is one fma chain over j in list order, so both paths agree bit for bit.
 // obits 8: float sums of integer products are exact below 2^24; they are moved to int32 every
 // OURO_OUTLIER_CHUNK columns, so the sum is the exact int32 of section 4.9.
-void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *cols, const float *vals,
+void ouro_outlier_row_portable(const int8_t *wT, int ldw, int N, const int32_t *cols, const float *vals,
                                int n, int obits, float so, const float *wscale, float *y) {
     const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
     for (int o = 0; o < N; o++) {
@@ -17,7 +17,7 @@ void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *c
         for (int j0 = 0; j0 < n; j0 += chunk) {
             const int j1 = ouro_min(n, j0 + chunk);
             f = 0.0f;
-            for (int j = j0; j < j1; j++) f = fmaf(vals[j], wT[(size_t)cols[j] * ldw + o], f);
+            for (int j = j0; j < j1; j++) f = fmaf(vals[j], (float)wT[(size_t)cols[j] * ldw + o], f);
             if (obits == 8) iacc += (int32_t)f;
         }
         if (obits == 8) y[o] = y[o] + (so * wscale[o]) * (float)iacc;
@@ -25,11 +25,19 @@ void ouro_outlier_row_portable(const float *wT, int ldw, int N, const int32_t *c
     }
 }
 
+// 8 int8 weights as floats (exact); `count` < 8 reads only that many (the last vector of a row).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 load8_i8_avx2(const int8_t *w, int count) {
+    int64_t b = 0;
+    memcpy(&b, w, (size_t)(count < 8 ? count : 8));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(b)));
+}
+
 // R rows sharing one column list, NV vectors of 8 outputs from column o; `mask` limits the
 // last vector when `masked`. Each wT load feeds R rows and R*NV independent fma chains hide the
 // fma latency.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void outlier_block_avx2(const float *wT, int N, int o, const int R, const int NV, const int masked,
+static inline void outlier_block_avx2(const int8_t *wT, int N, int o, const int R, const int NV, const int masked,
                                       __m256i mask, const int32_t *cols, const float *const *vals, int n,
                                       int obits, const float *so, const float *wscale, float *const *y) {
     const int chunk = obits == 8 ? OURO_OUTLIER_CHUNK : n;
@@ -42,9 +50,9 @@ static inline void outlier_block_avx2(const float *wT, int N, int o, const int R
         for (int r = 0; r < R; r++)
             for (int q = 0; q < NV; q++) f[r][q] = _mm256_setzero_ps();
         for (int j = j0; j < j1; j++) {
-            const float *w = wT + (size_t)cols[j] * N + o;
+            const int8_t *w = wT + (size_t)cols[j] * N + o;
             __m256 wv[2];
-            for (int q = 0; q < NV; q++) wv[q] = masked ? _mm256_maskload_ps(w + 8 * q, mask) : _mm256_loadu_ps(w + 8 * q);
+            for (int q = 0; q < NV; q++) wv[q] = load8_i8_avx2(w + 8 * q, masked ? N - o - 8 * q : 8);
             for (int r = 0; r < R; r++) {
                 const __m256 v = _mm256_set1_ps(vals[r][j]);
                 for (int q = 0; q < NV; q++) f[r][q] = _mm256_fmadd_ps(v, wv[q], f[r][q]);
@@ -72,7 +80,7 @@ static inline void outlier_block_avx2(const float *wT, int N, int o, const int R
 }
 
 __attribute__((target("avx2,fma"), always_inline))
-static inline void outlier_rows_impl(const float *wT, int N, const int R, const int32_t *cols, const float *const *vals,
+static inline void outlier_rows_impl(const int8_t *wT, int N, const int R, const int32_t *cols, const float *const *vals,
                                      int n, int obits, const float *so, const float *wscale, float *const *y) {
     const __m256i none = _mm256_setzero_si256();
     int o = 0;
@@ -85,7 +93,7 @@ static inline void outlier_rows_impl(const float *wT, int N, const int R, const 
     }
 }
 
-OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32_t *cols, const float *const *vals,
+OURO_AVX2 void ouro_outlier_rows_avx2(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
                                       int n, int obits, const float *so, const float *wscale, float *const *y) {
     switch (R) {
     case 4: outlier_rows_impl(wT, N, 4, cols, vals, n, obits, so, wscale, y); break;
@@ -96,8 +104,6 @@ OURO_AVX2 void ouro_outlier_rows_avx2(const float *wT, int N, int R, const int32
 }
 
 // The AVX-512 outlier term: the same fma chains as outlier_block_avx2, 16 outputs per vector.
-// The weights come from their int8 copy, converted exactly to float as they are loaded (a
-// quarter of the bytes of the float copy, which a row's listed columns stream from L2).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
 static inline void outlier_block_avx512(const int8_t *wT, int N, int o, const int R, const int NV, __mmask16 mask,
                                         const int32_t *cols, const float *const *vals, int n,
@@ -331,7 +337,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT8, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         else ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }

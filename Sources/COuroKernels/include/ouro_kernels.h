@@ -79,8 +79,7 @@ typedef struct ouro_mpgemm_args {
     const int32_t *ocols;        ///< outlier reduction indices
     const uint8_t *wpack;        ///< ouro_pack_kernel layout
     const float *wscale;         ///< [N] s_w[o]
-    const float *wT;             ///< K x N floats: integer weights transposed (qW[o][k] at wT[k*N+o])
-    const int8_t *wT8;           ///< the same as int8 (the AVX-512 outlier term reads a quarter of the bytes)
+    const int8_t *wT;            ///< K x N: integer weights transposed (qW[o][k] at wT[k*N+o]), for the outlier term
     int8_t *abuf;                ///< scratch: roundup(M,12) x ouro_kpad(K) bytes
     int32_t *rowsum;             ///< scratch: roundup(M,12)
     float *ovals;                ///< scratch: optr[M] floats (qO, or raw x for obits 16)

@@ -51,13 +51,12 @@ public enum MixedPrecisionGEMM {
         weights.kernel.withUnsafeBufferPointer { wk in
         weights.rowScales.withUnsafeBufferPointer { ws in
         weights.transposed.withUnsafeBufferPointer { wT in
-        weights.transposed8.withUnsafeBufferPointer { wT8 in
             var args = ouro_mpgemm_args(
                 M: Int32(rows), N: Int32(N), K: Int32(K), wbits: Int32(weights.bits),
                 abits: Int32(inlierBits), obits: Int32(outlierBits), path: p.rawValue,
                 x: x, ldx: Int32(ldx), inlier_scale: sI.baseAddress,
                 optr: hasOutliers ? optr.baseAddress : nil, ocols: ocols.baseAddress,
-                wpack: wk.baseAddress, wscale: ws.baseAddress, wT: wT.baseAddress, wT8: wT8.baseAddress,
+                wpack: wk.baseAddress, wscale: ws.baseAddress, wT: wT.baseAddress,
                 abuf: abuf, rowsum: rowsum, ovals: ovals, oscale: oscale, y: y, ldy: Int32(ldy))
             let blocks = (rows + rowBlock - 1) / rowBlock
             withUnsafePointer(to: &args) { ap in
@@ -65,7 +64,7 @@ public enum MixedPrecisionGEMM {
                     ouro_mpgemm_rows(ap, Int32(b * rowBlock), Int32(min(rows, (b + 1) * rowBlock)))
                 }
             }
-        }}}}}}}
+        }}}}}}
     }
 
     /// Exact int32 `C[t*N + o] = Σ_k a[t*K + k]·qW[o,k]` for already-quantized activations

@@ -5,8 +5,8 @@ import COuroKernels
 ///
 /// `storage` is the compact form (4-bit: two's complement nibbles, low nibble = even column,
 /// rows padded to 16 bytes; 8-bit: int8 bytes). The kernel layout (int8 panels of 16 rows,
-/// unpacked once here, at load) and a K x N float copy of the integer weights (for the gathered
-/// outlier columns) are derived from it.
+/// unpacked once here, at load) and a K x N transposed int8 copy of the integer weights (for the
+/// gathered outlier columns) are derived from it.
 public struct PackedWeights: Sendable {
     /// Output channels N.
     public let rows: Int
@@ -20,10 +20,10 @@ public struct PackedWeights: Sendable {
     public let storage: [UInt8]
     /// Microkernel layout (see Sources/COuroKernels/README.md).
     let kernel: [UInt8]
-    /// Integer weights as floats, transposed: `transposed[k * rows + o] = qW[o][k]`.
-    let transposed: [Float]
-    /// The same as int8 (the AVX-512 outlier term converts them as it loads them).
-    let transposed8: [Int8]
+    /// Integer weights transposed, `transposed[k * rows + o] = qW[o][k]`: the rows of the outlier
+    /// columns, which the outlier term converts exactly to float as it loads them (a quarter of
+    /// the bytes of a float copy).
+    let transposed: [Int8]
 
     /// Packs integer weights `q` (row-major `rows x cols`) with per-row scales.
     /// Throws on a bit width other than 4/8, wrong counts, values outside ±(2^(bits-1) - 1)
@@ -54,9 +54,9 @@ public struct PackedWeights: Sendable {
         var k = [UInt8](repeating: 0, count: ouro_kernel_pack_size(Int32(rows), Int32(cols)))
         ouro_pack_kernel(q, Int32(rows), Int32(cols), Int32(bits), &k)
         kernel = k
-        var t = [Float](repeating: 0, count: rows * cols), t8 = [Int8](repeating: 0, count: rows * cols)
-        for o in 0..<rows { for c in 0..<cols { t[c * rows + o] = Float(q[o * cols + c]); t8[c * rows + o] = q[o * cols + c] } }
-        transposed = t; transposed8 = t8
+        var t = [Int8](repeating: 0, count: rows * cols)
+        for o in 0..<rows { for c in 0..<cols { t[c * rows + o] = q[o * cols + c] } }
+        transposed = t
     }
 
     /// The integer weights back as int8, row-major `rows x cols` (unpacked from `storage`).
