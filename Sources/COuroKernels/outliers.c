@@ -1,7 +1,9 @@
 // Run-time outlier detection and activation fake quantization of one point (method.md 4.5).
 // Every path gives bit-identical results: the vector loops only compute exact operations
 // (max, min, and per-element divide/round/clamp/multiply); the mean and deviation are
-// sequential double sums in channel order.
+// sequential double sums in channel order. The deviation's second pass is skipped where the
+// one-pass sums already decide the float threshold (threshold_from_moments), which gives the
+// same threshold.
 #include "internal.h"
 #include <immintrin.h>
 #include <math.h>
@@ -74,12 +76,22 @@ OURO_AVX2 static void inlier_range_avx2(const float *x, const uint32_t *keep, in
 // every path. Listed channels read as 0 in `sum`; `ss` counts them only with `all`.
 static inline double lanes8(const double l[8]) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
 
-static double sum_abs_portable(const float *x, const uint32_t *keep, int C) {
-    double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+// Returns sum |x| and sets *ssq = sum x^2 (in the same lanes; a float's square is exact in double).
+static double sum_abs_portable(const float *x, const uint32_t *keep, int C, double *ssq) {
+    double l[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int C8 = C / 8 * 8;
-    for (int c = 0; c < C8; c++) l[c & 7] += (double)fabsf(keep_f(keep, c, x[c]));
-    double s = lanes8(l);
-    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    for (int c = 0; c < C8; c++) {
+        const double v = (double)fabsf(keep_f(keep, c, x[c]));
+        l[c & 7] += v;
+        q[c & 7] += v * v;
+    }
+    double s = lanes8(l), s2 = lanes8(q);
+    for (int c = C8; c < C; c++) {
+        const double v = (double)fabsf(keep_f(keep, c, x[c]));
+        s += v;
+        s2 += v * v;
+    }
+    *ssq = s2;
     return s;
 }
 
@@ -113,15 +125,23 @@ OURO_AVX2 static inline double lanes_ab(__m256d a, __m256d b) {
     return lanes8(l);
 }
 
-OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C) {
-    __m256d a = _mm256_setzero_pd(), b = a;
+OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C, double *ssq) {
+    __m256d a = _mm256_setzero_pd(), b = a, qa = a, qb = a;
     const int C8 = C / 8 * 8;
     for (int c = 0; c < C8; c += 8) {
-        a = _mm256_add_pd(a, abs4_pd(x + c, keep + c));
-        b = _mm256_add_pd(b, abs4_pd(x + c + 4, keep + c + 4));
+        const __m256d va = abs4_pd(x + c, keep + c), vb = abs4_pd(x + c + 4, keep + c + 4);
+        a = _mm256_add_pd(a, va);
+        b = _mm256_add_pd(b, vb);
+        qa = _mm256_fmadd_pd(va, va, qa);
+        qb = _mm256_fmadd_pd(vb, vb, qb);
     }
-    double s = lanes_ab(a, b);
-    for (int c = C8; c < C; c++) s += (double)fabsf(keep_f(keep, c, x[c]));
+    double s = lanes_ab(a, b), s2 = lanes_ab(qa, qb);
+    for (int c = C8; c < C; c++) {
+        const double v = (double)fabsf(keep_f(keep, c, x[c]));
+        s += v;
+        s2 += v * v;
+    }
+    *ssq = s2;
     return s;
 }
 
@@ -192,18 +212,49 @@ static float float_floor(double thr) {
     return g;
 }
 
-// Inlier channels with |x| > thr leave `keep` and are appended to `fresh` in ascending order;
-// returns how many.
-static int flag_portable(const float *x, uint32_t *keep, int c0, int C, double thr, int32_t *fresh) {
+// mu + lambda sigma from the sum of squared deviations ss over n channels: the one expression
+// both ways of finding ss go through.
+static inline double threshold_of(double mu, double lambda, double ss, int n) {
+    return mu + lambda * sqrt(ss / (double)(n - 1));
+}
+
+// float_floor(threshold_of(mu, lambda, ss, n)) for the ss the two-pass sum (sum_sq_*) would give,
+// found from the one-pass sums s1 = sum |x|, s2 = sum x^2 (double, in the pass that finds the
+// range) when they decide it. In reals, sum (|x| - mu)^2 = s2 - mu (2 s1 - n mu); the rounding of
+// s1, s2 and of that expression, and the two-pass sum's own rounding (each at most about C/8 + 8
+// units of 2^-53 of the magnitudes involved), lie well inside the bracket below (2^-46 per
+// channel). Every step from ss to the float threshold is monotonic, so when both ends of the
+// bracket give the same float, so does the two-pass ss, and detection skips that pass. Near-equal
+// values (sigma tiny against mu), NaN or inf leave the bracket undecided: returns 0, and the
+// caller runs the two-pass sum.
+// Below this many channels the two-pass sum is a vector or two and costs less than the bracket's
+// square roots.
+enum { BRACKET_MIN_CHANNELS = 32 };
+
+static int threshold_from_moments(double s1, double s2, double mu, int n, double lambda, int C, float *g) {
+    const double e = s2 - mu * (2.0 * s1 - (double)n * mu);
+    const double mag = s2 + mu * (2.0 * s1 + (double)n * mu);
+    const double rel = (double)(C + 16) * 0x1p-46;
+    double lo = (e - rel * mag) * (1.0 - rel), hi = (e + rel * mag) * (1.0 + rel);
+    if (lo < 0) lo = 0;
+    const float glo = float_floor(threshold_of(mu, lambda, lo, n)), ghi = float_floor(threshold_of(mu, lambda, hi, n));
+    if (!(glo == ghi)) return 0;
+    *g = glo;
+    return 1;
+}
+
+// Inlier channels with |x| > g (g = float_floor(mu + lambda sigma)) leave `keep` and are appended
+// to `fresh` in ascending order; returns how many.
+static int flag_portable(const float *x, uint32_t *keep, int c0, int C, float g, int32_t *fresh) {
     int m = 0;
     for (int c = c0; c < C; c++)
-        if (keep[c] && (double)fabsf(x[c]) > thr) { keep[c] = 0; fresh[m++] = c; }
+        if (keep[c] && fabsf(x[c]) > g) { keep[c] = 0; fresh[m++] = c; }
     return m;
 }
 
-OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
+OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, float g, int32_t *fresh) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 vt = _mm256_set1_ps(float_floor(thr));
+    const __m256 vt = _mm256_set1_ps(g);
     int m = 0, c = 0;
     for (; c + 8 <= C; c += 8) {
         // Only inliers can be flagged: listed channels read as 0.
@@ -216,7 +267,7 @@ OURO_AVX2 static int flag_avx2(const float *x, uint32_t *keep, int C, double thr
             fresh[m++] = c + j;
         }
     }
-    return m + flag_portable(x, keep, c, C, thr, fresh + m);
+    return m + flag_portable(x, keep, c, C, g, fresh + m);
 }
 
 // Merges the ascending `fresh` channels into the ascending list.
@@ -226,15 +277,16 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
     st->n += m;
 }
 
-// AVX-512 detection in three passes over the row, each with a masked tail instead of the narrower
-// paths: (1) the inlier range together with the sum of |x| for mu (computed whether or not the
-// step triggers, since it rides on the same loads), (2) the squared deviations, (3) the flags.
+// AVX-512 detection in up to three passes over the row, each with a masked tail instead of the
+// narrower paths: (1) the inlier range together with the sums of |x| and x^2 (computed whether or
+// not the step triggers, since they ride on the same loads), (2) the squared deviations, only
+// where the sums of pass 1 leave the threshold undecided, (3) the flags.
 // The sums keep the lanes and order of the other paths (lane j = channel mod 8 below C rounded
 // down to 8, then the rest in order), so the bits are the same.
 OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
-                                         float *hi, double *sabs) {
+                                         float *hi, double *sabs, double *ssq) {
     __m512 l = _mm512_setzero_ps(), h = l, m = l;
-    __m512d a = _mm512_setzero_pd();
+    __m512d a = _mm512_setzero_pd(), q = a;
     int c = 0;
     for (; c + 16 <= C; c += 16) {
         const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
@@ -242,8 +294,12 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
         l = _mm512_min_ps(l, v);
         h = _mm512_max_ps(h, v);
         m = _mm512_max_ps(m, av);
-        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(av)));
-        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1)));
+        const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
+        a = _mm512_add_pd(a, a0);
+        a = _mm512_add_pd(a, a1);
+        // A float's square is exact in double, so only the sum rounds.
+        q = _mm512_fmadd_pd(a0, a0, q);
+        q = _mm512_fmadd_pd(a1, a1, q);
     }
     const int rem = C - c;
     if (rem > 0) {
@@ -254,17 +310,26 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
         l = _mm512_min_ps(l, v);
         h = _mm512_max_ps(h, v);
         m = _mm512_max_ps(m, av);
-        if (rem >= 8) a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(av)));
+        if (rem >= 8) {
+            const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
+            a = _mm512_add_pd(a, a0);
+            q = _mm512_fmadd_pd(a0, a0, q);
+        }
     }
-    double s = lanes512(a);
-    for (int k = C / 8 * 8; k < C; k++) s += (double)fabsf(keep_f(keep, k, x[k]));
+    double s = lanes512(a), s2 = lanes512(q);
+    for (int k = C / 8 * 8; k < C; k++) {
+        const double v = (double)fabsf(keep_f(keep, k, x[k]));
+        s += v;
+        s2 += v * v;
+    }
     *sabs = s;
+    *ssq = s2;
     if (asym) { *amax_or_lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
     else { *amax_or_lo = _mm512_reduce_max_ps(m); *hi = 0; }
 }
 
-OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C, double thr, int32_t *fresh) {
-    const __m512 vt = _mm512_set1_ps(float_floor(thr));
+OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C, float g, int32_t *fresh) {
+    const __m512 vt = _mm512_set1_ps(g);
     int m = 0;
     for (int c = 0; c < C; c += 16) {
         const __mmask16 k = ouro_tail_mask16(C - c);
@@ -283,20 +348,21 @@ OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C,
 OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x, float S, point_state *st) {
     const int C = p->C;
     float lo_or_amax, hi;
-    double sabs;
-    range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs);
+    double sabs, ssq;
+    range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, &ssq);
     const double sdyn = p->asymmetric ? ((double)hi - (double)lo_or_amax) / (double)((1 << p->inlier_bits) - 1)
                                       : (double)lo_or_amax / (double)((1 << (p->inlier_bits - 1)) - 1);
     if (!(sdyn > (double)S)) return 0;
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
     const double mu = sabs / n;
-    const double ss = sum_sq_avx512(x, st->keep, C, mu, all);
-    const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
+    float g;
+    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g))
+        g = float_floor(threshold_of(mu, p->lambda, sum_sq_avx512(x, st->keep, C, mu, all), n));
     // The largest inlier |x| came with pass 1: when it is not above the threshold, no channel is.
-    const double amax = p->asymmetric ? fmax(-(double)lo_or_amax, (double)hi) : (double)lo_or_amax;
-    if (!(amax > thr)) return 0;
-    const int m = flag_masked_avx512(x, st->keep, C, thr, st->fresh);
+    const float amax = p->asymmetric ? fmaxf(-lo_or_amax, hi) : lo_or_amax;
+    if (!(amax > g)) return 0;
+    const int m = flag_masked_avx512(x, st->keep, C, g, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
     return 1;
@@ -316,11 +382,14 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     if (!(sdyn > (double)S)) return 0;
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
-    const double mu = (avx2 ? sum_abs_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C)) / n;
-    const double ss = avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all);
-    const double thr = mu + p->lambda * sqrt(ss / (double)(n - 1));
-    if (!((double)amax > thr)) return 0; // no inlier is above the threshold
-    const int m = avx2 ? flag_avx2(x, st->keep, C, thr, st->fresh) : flag_portable(x, st->keep, 0, C, thr, st->fresh);
+    double ssq;
+    const double sabs = avx2 ? sum_abs_avx2(x, st->keep, C, &ssq) : sum_abs_portable(x, st->keep, C, &ssq);
+    const double mu = sabs / n;
+    float g;
+    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g))
+        g = float_floor(threshold_of(mu, p->lambda, avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all), n));
+    if (!(amax > g)) return 0; // no inlier is above the threshold
+    const int m = avx2 ? flag_avx2(x, st->keep, C, g, st->fresh) : flag_portable(x, st->keep, 0, C, g, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
     return 1;
@@ -515,4 +584,27 @@ int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int 
                             int32_t *counts, int32_t *lists, float *sp, int ldsp) {
     if (!ouro_point_softplus_supported(path, p)) return -2;
     return point_run(path, p, x, ldx, L, reversed, 1, counts, lists, sp, ldsp);
+}
+
+int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, int C, int all_with_zeros, double lambda,
+                                float *exact, float *bracketed) {
+    int inliers = 0;
+    for (int c = 0; c < C; c++) inliers += keep[c] != 0;
+    const int n = all_with_zeros ? C : inliers;
+    if (n < 2) return -1;
+    double s1, s2, ss;
+    if (path == OURO_PATH_AVX512) {
+        float lo, hi;
+        range_sum_avx512(x, keep, C, 0, &lo, &hi, &s1, &s2);
+        ss = sum_sq_avx512(x, keep, C, s1 / n, all_with_zeros);
+    } else if (ouro_simd(path)) {
+        s1 = sum_abs_avx2(x, keep, C, &s2);
+        ss = sum_sq_avx2(x, keep, C, s1 / n, all_with_zeros);
+    } else {
+        s1 = sum_abs_portable(x, keep, C, &s2);
+        ss = sum_sq_portable(x, keep, C, s1 / n, all_with_zeros);
+    }
+    const double mu = s1 / n;
+    *exact = float_floor(threshold_of(mu, lambda, ss, n));
+    return threshold_from_moments(s1, s2, mu, n, lambda, C, bracketed);
 }
