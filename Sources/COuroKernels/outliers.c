@@ -76,14 +76,15 @@ OURO_AVX2 static void inlier_range_avx2(const float *x, const uint32_t *keep, in
 // every path. Listed channels read as 0 in `sum`; `ss` counts them only with `all`.
 static inline double lanes8(const double l[8]) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
 
-// Returns sum |x| and sets *ssq = sum x^2 (in the same lanes; a float's square is exact in double).
-static double sum_abs_portable(const float *x, const uint32_t *keep, int C, double *ssq) {
+// Returns sum |x| and, when ssq is not NULL, sets *ssq = sum x^2 (in the same lanes; a float's
+// square is exact in double). Inlined, so that each call specializes on ssq.
+static inline __attribute__((always_inline)) double sum_abs_portable(const float *x, const uint32_t *keep, int C, double *ssq) {
     double l[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int C8 = C / 8 * 8;
     for (int c = 0; c < C8; c++) {
         const double v = (double)fabsf(keep_f(keep, c, x[c]));
         l[c & 7] += v;
-        q[c & 7] += v * v;
+        if (ssq) q[c & 7] += v * v;
     }
     double s = lanes8(l), s2 = lanes8(q);
     for (int c = C8; c < C; c++) {
@@ -91,7 +92,7 @@ static double sum_abs_portable(const float *x, const uint32_t *keep, int C, doub
         s += v;
         s2 += v * v;
     }
-    *ssq = s2;
+    if (ssq) *ssq = s2;
     return s;
 }
 
@@ -125,15 +126,18 @@ OURO_AVX2 static inline double lanes_ab(__m256d a, __m256d b) {
     return lanes8(l);
 }
 
-OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C, double *ssq) {
+__attribute__((target("avx2,fma"), always_inline))
+static inline double sum_abs_avx2(const float *x, const uint32_t *keep, int C, double *ssq) {
     __m256d a = _mm256_setzero_pd(), b = a, qa = a, qb = a;
     const int C8 = C / 8 * 8;
     for (int c = 0; c < C8; c += 8) {
         const __m256d va = abs4_pd(x + c, keep + c), vb = abs4_pd(x + c + 4, keep + c + 4);
         a = _mm256_add_pd(a, va);
         b = _mm256_add_pd(b, vb);
-        qa = _mm256_fmadd_pd(va, va, qa);
-        qb = _mm256_fmadd_pd(vb, vb, qb);
+        if (ssq) {
+            qa = _mm256_fmadd_pd(va, va, qa);
+            qb = _mm256_fmadd_pd(vb, vb, qb);
+        }
     }
     double s = lanes_ab(a, b), s2 = lanes_ab(qa, qb);
     for (int c = C8; c < C; c++) {
@@ -141,9 +145,13 @@ OURO_AVX2 static double sum_abs_avx2(const float *x, const uint32_t *keep, int C
         s += v;
         s2 += v * v;
     }
-    *ssq = s2;
+    if (ssq) *ssq = s2;
     return s;
 }
+
+// The AVX2 sums with and without x^2, for the baseline-compiled detect().
+OURO_AVX2 static double sum_abs_sq_avx2(const float *x, const uint32_t *keep, int C, double *ssq) { return sum_abs_avx2(x, keep, C, ssq); }
+OURO_AVX2 static double sum_abs_only_avx2(const float *x, const uint32_t *keep, int C) { return sum_abs_avx2(x, keep, C, NULL); }
 
 OURO_AVX2 static inline __m256d sq4_pd(const float *x, const uint32_t *keep, __m256d vmu, int all) {
     const __m256d d = _mm256_sub_pd(abs4_pd(x, keep), vmu);
@@ -206,10 +214,16 @@ OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, in
 
 // The largest float g <= thr: for every float a, (double)a > thr exactly when a > g, so the
 // flag test can run in float.
-static float float_floor(double thr) {
-    float g = (float)thr;
-    if ((double)g > thr) g = nextafterf(g, -INFINITY);
-    return g;
+static inline float float_floor(double thr) {
+    const float g = (float)thr;
+    // nextafterf(g, -inf) by its bits, chosen without a branch: whether the conversion rounded
+    // up is as likely as not, so a branch on it would be mispredicted half the time.
+    uint32_t b;
+    memcpy(&b, &g, 4);
+    const uint32_t d = (b & 0x7fffffffu) == 0 ? 0x80000001u : (int32_t)b > 0 ? b - 1 : b + 1;
+    float down;
+    memcpy(&down, &d, 4);
+    return (double)g > thr ? down : g;
 }
 
 // mu + lambda sigma from the sum of squared deviations ss over n channels: the one expression
@@ -283,8 +297,9 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
 // where the sums of pass 1 leave the threshold undecided, (3) the flags.
 // The sums keep the lanes and order of the other paths (lane j = channel mod 8 below C rounded
 // down to 8, then the rest in order), so the bits are the same.
-OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
-                                         float *hi, double *sabs, double *ssq) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
+                                    float *hi, double *sabs, double *ssq) {
     __m512 l = _mm512_setzero_ps(), h = l, m = l;
     __m512d a = _mm512_setzero_pd(), q = a;
     int c = 0;
@@ -298,8 +313,10 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
         a = _mm512_add_pd(a, a0);
         a = _mm512_add_pd(a, a1);
         // A float's square is exact in double, so only the sum rounds.
-        q = _mm512_fmadd_pd(a0, a0, q);
-        q = _mm512_fmadd_pd(a1, a1, q);
+        if (ssq) {
+            q = _mm512_fmadd_pd(a0, a0, q);
+            q = _mm512_fmadd_pd(a1, a1, q);
+        }
     }
     const int rem = C - c;
     if (rem > 0) {
@@ -313,7 +330,7 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
         if (rem >= 8) {
             const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
             a = _mm512_add_pd(a, a0);
-            q = _mm512_fmadd_pd(a0, a0, q);
+            if (ssq) q = _mm512_fmadd_pd(a0, a0, q);
         }
     }
     double s = lanes512(a), s2 = lanes512(q);
@@ -323,7 +340,7 @@ OURO_AVX512 static void range_sum_avx512(const float *x, const uint32_t *keep, i
         s2 += v * v;
     }
     *sabs = s;
-    *ssq = s2;
+    if (ssq) *ssq = s2;
     if (asym) { *amax_or_lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
     else { *amax_or_lo = _mm512_reduce_max_ps(m); *hi = 0; }
 }
@@ -348,8 +365,11 @@ OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C,
 OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x, float S, point_state *st) {
     const int C = p->C;
     float lo_or_amax, hi;
-    double sabs, ssq;
-    range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, &ssq);
+    double sabs;
+    double ssq = 0;
+    // Below BRACKET_MIN_CHANNELS the one-pass sum of squares goes unused.
+    if (C >= BRACKET_MIN_CHANNELS) range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, &ssq);
+    else range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, NULL);
     const double sdyn = p->asymmetric ? ((double)hi - (double)lo_or_amax) / (double)((1 << p->inlier_bits) - 1)
                                       : (double)lo_or_amax / (double)((1 << (p->inlier_bits - 1)) - 1);
     if (!(sdyn > (double)S)) return 0;
@@ -382,8 +402,9 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     if (!(sdyn > (double)S)) return 0;
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
-    double ssq;
-    const double sabs = avx2 ? sum_abs_avx2(x, st->keep, C, &ssq) : sum_abs_portable(x, st->keep, C, &ssq);
+    double ssq = 0, sabs;
+    if (C >= BRACKET_MIN_CHANNELS) sabs = avx2 ? sum_abs_sq_avx2(x, st->keep, C, &ssq) : sum_abs_portable(x, st->keep, C, &ssq);
+    else sabs = avx2 ? sum_abs_only_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C, NULL);
     const double mu = sabs / n;
     float g;
     if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g))
@@ -586,25 +607,36 @@ int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int 
     return point_run(path, p, x, ldx, L, reversed, 1, counts, lists, sp, ldsp);
 }
 
+// The probe's sums on each path (the target attributes let the inlined sums compile).
+OURO_AVX512 static double probe_sums_avx512(const float *x, const uint32_t *keep, int C, int n, int all, double *s2, double *ss) {
+    float lo, hi;
+    double s1;
+    range_sum_avx512(x, keep, C, 0, &lo, &hi, &s1, s2);
+    *ss = sum_sq_avx512(x, keep, C, s1 / n, all);
+    return s1;
+}
+
+OURO_AVX2 static double probe_sums_avx2(const float *x, const uint32_t *keep, int C, int n, int all, double *s2, double *ss) {
+    const double s1 = sum_abs_avx2(x, keep, C, s2);
+    *ss = sum_sq_avx2(x, keep, C, s1 / n, all);
+    return s1;
+}
+
 int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, int C, int all_with_zeros, double lambda,
-                                float *exact, float *bracketed) {
+                                double *threshold, float *exact, float *bracketed) {
     int inliers = 0;
     for (int c = 0; c < C; c++) inliers += keep[c] != 0;
     const int n = all_with_zeros ? C : inliers;
     if (n < 2) return -1;
     double s1, s2, ss;
-    if (path == OURO_PATH_AVX512) {
-        float lo, hi;
-        range_sum_avx512(x, keep, C, 0, &lo, &hi, &s1, &s2);
-        ss = sum_sq_avx512(x, keep, C, s1 / n, all_with_zeros);
-    } else if (ouro_simd(path)) {
-        s1 = sum_abs_avx2(x, keep, C, &s2);
-        ss = sum_sq_avx2(x, keep, C, s1 / n, all_with_zeros);
-    } else {
+    if (path == OURO_PATH_AVX512) s1 = probe_sums_avx512(x, keep, C, n, all_with_zeros, &s2, &ss);
+    else if (ouro_simd(path)) s1 = probe_sums_avx2(x, keep, C, n, all_with_zeros, &s2, &ss);
+    else {
         s1 = sum_abs_portable(x, keep, C, &s2);
         ss = sum_sq_portable(x, keep, C, s1 / n, all_with_zeros);
     }
     const double mu = s1 / n;
-    *exact = float_floor(threshold_of(mu, lambda, ss, n));
+    *threshold = threshold_of(mu, lambda, ss, n);
+    *exact = float_floor(*threshold);
     return threshold_from_moments(s1, s2, mu, n, lambda, C, bracketed);
 }

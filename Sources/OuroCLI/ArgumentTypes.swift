@@ -12,6 +12,20 @@ extension GeneratorKind: ExpressibleByArgument {}
 extension GenDefaults: ExpressibleByArgument {}
 extension QuantEngine: ExpressibleByArgument {}
 
+extension KernelPath: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "auto": self = .auto
+        case "portable": self = .portable
+        case "avx2": self = .avx2
+        case "avx512": self = .avx512
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["auto", "portable", "avx2", "avx512"] }
+}
+
 /// Runs a library parser, turning its error into a usage error with the library's message
 /// (ArgumentParser names the option).
 func usage<T>(_ parse: () throws -> T) throws -> T {

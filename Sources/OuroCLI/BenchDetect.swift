@@ -17,10 +17,13 @@ struct BenchDetect: ParsableCommand {
 
         Example:
           ouromamba bench detect --channels 384 --samples 64
+          ouromamba bench detect --channels 128 --path avx2
         """)
     @Option(name: .long, help: "Channels of the point.") var channels = 384
     @Option(name: .long, help: "Samples in the streamed run.") var samples = 64
     @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 5
+    @Option(name: .long, help: "Kernel path: auto (the widest this CPU has), portable, avx2 or avx512.")
+    var path: KernelPath = .auto
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -29,6 +32,9 @@ struct BenchDetect: ParsableCommand {
     }
 
     func run() throws {
+        guard let resolved = try? path.resolved() else {
+            throw ValidationError("--path \(path): this CPU cannot run it (AVX2: \(KernelPath.avx2Available), AVX-512 with VNNI: \(KernelPath.avx512Available))")
+        }
         let L = 197, C = channels
         var rng = Xoshiro256StarStar(seed: 5)
         var x = (0..<(samples * L * C)).map { i -> Float in
@@ -41,13 +47,13 @@ struct BenchDetect: ParsableCommand {
         func pass(_ sample: Int) {
             x.withUnsafeMutableBufferPointer { xp in counts.withUnsafeMutableBufferPointer { cp in lists.withUnsafeMutableBufferPointer { lp in
                 q.run(xp.baseAddress! + sample * L * C, ld: C, length: L, reversed: sample % 2 == 1, apply: false,
-                      counts: cp.baseAddress!, lists: lp.baseAddress!)
+                      counts: cp.baseAddress!, lists: lp.baseAddress!, path: resolved)
             }}}
         }
         // The same number of rows in both runs.
         let resident = bestTime(repeats: repeats) { for _ in 0..<samples { pass(0) } }
         let streamed = bestTime(repeats: repeats) { for s in 0..<samples { pass(s) } }
-        let rows = Double(samples * L), path = "\((try? KernelPath.auto.resolved()) ?? .portable)"
+        let rows = Double(samples * L), path = "\(resolved)"
         let nsResident = resident / rows * 1e9, nsStreamed = streamed / rows * 1e9
         if common.json {
             Console.printJSON(["channels": C, "samples": samples, "ns_per_row_resident": nsResident,

@@ -10,15 +10,16 @@ import Testing
 /// inaccurate (σ tiny against μ), it must leave the threshold undecided.
 @Suite("Detection threshold from one-pass sums") struct DetectionThresholdTests {
     struct Probe {
+        var threshold: Double
         var exact: Float
         var bracketed: Float?
     }
 
     static func probe(_ x: [Float], keep: [UInt32], allWithZeros: Bool, lambda: Double, path: KernelPath) -> Probe {
-        var exact: Float = 0, bracketed: Float = 0
+        var threshold = 0.0, exact: Float = 0, bracketed: Float = 0
         let decided = ouro_detect_threshold_probe(Int32(path.rawValue), x, keep, Int32(x.count), allWithZeros ? 1 : 0, lambda,
-                                                  &exact, &bracketed)
-        return Probe(exact: exact, bracketed: decided == 1 ? bracketed : nil)
+                                                  &threshold, &exact, &bracketed)
+        return Probe(threshold: threshold, exact: exact, bracketed: decided == 1 ? bracketed : nil)
     }
 
     /// Rows of C channels: heavy-tailed (every 11th value 20× larger), or near-constant (a base
@@ -56,6 +57,10 @@ import Testing
             let probes = KernelPath.available.map { Self.probe(x, keep: keep, allWithZeros: all, lambda: lambda, path: $0) }
             for p in probes {
                 #expect(p.exact.bitPattern == probes[0].exact.bitPattern, "row \(i): the two-pass threshold differs between paths")
+                // The largest float not above the threshold: a float is above one exactly when
+                // it is above the other.
+                #expect(Double(p.exact) <= p.threshold && Double(p.exact.nextUp) > p.threshold,
+                        "row \(i): \(p.exact) is not the float floor of \(p.threshold)")
                 if let b = p.bracketed {
                     decided += 1
                     #expect(b.bitPattern == p.exact.bitPattern, "row \(i) (C = \(x.count)): bracket \(b), two-pass \(p.exact)")

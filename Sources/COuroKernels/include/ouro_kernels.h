@@ -146,13 +146,14 @@ int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int 
 /// Returns 0, or -2 when the point has no such tables (see ouro_point_softplus_supported).
 int ouro_point_softplus_tables(const ouro_point_params *p, float *tables);
 
-/// For tests of detection's one-pass bracket: mu + lambda sigma of |x| over the channels with
-/// keep[c] != 0 (with `all_with_zeros`, over all C channels, the others as 0), floored to a float
-/// as the flag test uses it. *exact comes from the two-pass sum of squared deviations. Returns 1
-/// and sets *bracketed when the one-pass sums decide the threshold (detection then skips the
-/// second pass), 0 when detection would run the two-pass sum, -1 for fewer than 2 channels.
+/// For tests of detection's one-pass bracket: *threshold = mu + lambda sigma of |x| over the
+/// channels with keep[c] != 0 (with `all_with_zeros`, over all C channels, the others as 0), from
+/// the two-pass sum of squared deviations, and *exact = the largest float not above it, which the
+/// flag test compares with. Returns 1 and sets *bracketed when the one-pass sums decide that float
+/// (detection then skips the second pass), 0 when detection would run the two-pass sum, -1 for
+/// fewer than 2 channels.
 int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, int C, int all_with_zeros, double lambda,
-                                float *exact, float *bracketed);
+                                double *threshold, float *exact, float *bracketed);
 
 /// Calibration's clipping-search errors (method.md 4.1) for one step: for each candidate i,
 /// out[i] = sum over the `rows` rows (row r at x + r * row_stride doubles) of
