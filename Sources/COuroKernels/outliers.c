@@ -216,14 +216,18 @@ OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, in
 // flag test can run in float.
 static inline float float_floor(double thr) {
     const float g = (float)thr;
-    // nextafterf(g, -inf) by its bits, chosen without a branch: whether the conversion rounded
-    // up is as likely as not, so a branch on it would be mispredicted half the time.
+    // nextafterf(g, -inf) by its bits, chosen by an SSE compare mask: whether the conversion
+    // rounded up is as likely as not, so a branch on it (which compilers make of a select or of
+    // integer masks) is mispredicted half the time.
     uint32_t b;
     memcpy(&b, &g, 4);
-    const uint32_t d = (b & 0x7fffffffu) == 0 ? 0x80000001u : (int32_t)b > 0 ? b - 1 : b + 1;
-    float down;
-    memcpy(&down, &d, 4);
-    return (double)g > thr ? down : g;
+    const uint32_t sign = (uint32_t)((int32_t)b >> 31);           // all ones for a negative g
+    const uint32_t zero = 0u - (uint32_t)((b << 1) == 0);          // all ones for +0 and -0
+    const uint32_t step = b - (sign | 1u);                         // one float towards -inf
+    const uint32_t down = (step & ~zero) | (0x80000001u & zero);   // below +-0: -denorm_min
+    const __m128 up = _mm_castpd_ps(_mm_cmpgt_sd(_mm_set_sd((double)g), _mm_set_sd(thr))); // lane 0 all ones when g > thr
+    const __m128 r = _mm_or_ps(_mm_and_ps(up, _mm_castsi128_ps(_mm_cvtsi32_si128((int)down))), _mm_andnot_ps(up, _mm_set_ss(g)));
+    return _mm_cvtss_f32(r);
 }
 
 // mu + lambda sigma from the sum of squared deviations ss over n channels: the one expression
@@ -376,11 +380,14 @@ OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x,
     const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
     if (n < 2) return 0;
     const double mu = sabs / n;
-    float g;
-    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g))
-        g = float_floor(threshold_of(mu, p->lambda, sum_sq_avx512(x, st->keep, C, mu, all), n));
     // The largest inlier |x| came with pass 1: when it is not above the threshold, no channel is.
     const float amax = p->asymmetric ? fmaxf(-lo_or_amax, hi) : lo_or_amax;
+    float g;
+    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g)) {
+        const double thr = threshold_of(mu, p->lambda, sum_sq_avx512(x, st->keep, C, mu, all), n);
+        if (!((double)amax > thr)) return 0; // decided before the float floor, which only flagging needs
+        g = float_floor(thr);
+    }
     if (!(amax > g)) return 0;
     const int m = flag_masked_avx512(x, st->keep, C, g, st->fresh);
     if (m == 0) return 0;
@@ -407,8 +414,11 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     else sabs = avx2 ? sum_abs_only_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C, NULL);
     const double mu = sabs / n;
     float g;
-    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g))
-        g = float_floor(threshold_of(mu, p->lambda, avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all), n));
+    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g)) {
+        const double thr = threshold_of(mu, p->lambda, avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all), n);
+        if (!((double)amax > thr)) return 0; // decided before the float floor, which only flagging needs
+        g = float_floor(thr);
+    }
     if (!(amax > g)) return 0; // no inlier is above the threshold
     const int m = avx2 ? flag_avx2(x, st->keep, C, g, st->fresh) : flag_portable(x, st->keep, 0, C, g, st->fresh);
     if (m == 0) return 0;
