@@ -236,6 +236,10 @@ static inline double threshold_of(double mu, double lambda, double ss, int n) {
     return mu + lambda * sqrt(ss / (double)(n - 1));
 }
 
+// Below this many channels the two-pass sum is a vector or two and costs less than the bracket's
+// square roots.
+enum { BRACKET_MIN_CHANNELS = 32 };
+
 // float_floor(threshold_of(mu, lambda, ss, n)) for the ss the two-pass sum (sum_sq_*) would give,
 // found from the one-pass sums s1 = sum |x|, s2 = sum x^2 (double, in the pass that finds the
 // range) when they decide it. In reals, sum (|x| - mu)^2 = s2 - mu (2 s1 - n mu); the rounding of
@@ -245,10 +249,6 @@ static inline double threshold_of(double mu, double lambda, double ss, int n) {
 // bracket give the same float, so does the two-pass ss, and detection skips that pass. Near-equal
 // values (sigma tiny against mu), NaN or inf leave the bracket undecided: returns 0, and the
 // caller runs the two-pass sum.
-// Below this many channels the two-pass sum is a vector or two and costs less than the bracket's
-// square roots.
-enum { BRACKET_MIN_CHANNELS = 32 };
-
 static int threshold_from_moments(double s1, double s2, double mu, int n, double lambda, int C, float *g) {
     const double e = s2 - mu * (2.0 * s1 - (double)n * mu);
     const double mag = s2 + mu * (2.0 * s1 + (double)n * mu);
@@ -634,6 +634,8 @@ OURO_AVX2 static double probe_sums_avx2(const float *x, const uint32_t *keep, in
 
 int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, int C, int all_with_zeros, double lambda,
                                 double *threshold, float *exact, float *bracketed) {
+    path = ouro_resolve_path(path);
+    if (path < 0) return -1;
     int inliers = 0;
     for (int c = 0; c < C; c++) inliers += keep[c] != 0;
     const int n = all_with_zeros ? C : inliers;

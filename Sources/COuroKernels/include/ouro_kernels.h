@@ -151,7 +151,7 @@ int ouro_point_softplus_tables(const ouro_point_params *p, float *tables);
 /// the two-pass sum of squared deviations, and *exact = the largest float not above it, which the
 /// flag test compares with. Returns 1 and sets *bracketed when the one-pass sums decide that float
 /// (detection then skips the second pass), 0 when detection would run the two-pass sum, -1 for
-/// fewer than 2 channels.
+/// fewer than 2 channels or a path this CPU cannot run.
 int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, int C, int all_with_zeros, double lambda,
                                 double *threshold, float *exact, float *bracketed);
 
