@@ -310,9 +310,11 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
     for (; c + 16 <= C; c += 16) {
         const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
         const __m512 av = _mm512_abs_ps(v);
-        l = _mm512_min_ps(l, v);
-        h = _mm512_max_ps(h, v);
-        m = _mm512_max_ps(m, av);
+        // Inlined with a constant `asym`: only the range that point needs.
+        if (asym) {
+            l = _mm512_min_ps(l, v);
+            h = _mm512_max_ps(h, v);
+        } else m = _mm512_max_ps(m, av);
         const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
         a = _mm512_add_pd(a, a0);
         a = _mm512_add_pd(a, a1);
@@ -328,9 +330,10 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
         // Masked-off lanes read as 0, which changes none of lo, hi, max |x|.
         const __m512 v = _mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c)));
         const __m512 av = _mm512_abs_ps(v);
-        l = _mm512_min_ps(l, v);
-        h = _mm512_max_ps(h, v);
-        m = _mm512_max_ps(m, av);
+        if (asym) {
+            l = _mm512_min_ps(l, v);
+            h = _mm512_max_ps(h, v);
+        } else m = _mm512_max_ps(m, av);
         if (rem >= 8) {
             const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
             a = _mm512_add_pd(a, a0);
@@ -372,8 +375,13 @@ OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x,
     double sabs;
     double ssq = 0;
     // Below BRACKET_MIN_CHANNELS the one-pass sum of squares goes unused.
-    if (C >= BRACKET_MIN_CHANNELS) range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, &ssq);
-    else range_sum_avx512(x, st->keep, C, p->asymmetric, &lo_or_amax, &hi, &sabs, NULL);
+    if (p->asymmetric) {
+        if (C >= BRACKET_MIN_CHANNELS) range_sum_avx512(x, st->keep, C, 1, &lo_or_amax, &hi, &sabs, &ssq);
+        else range_sum_avx512(x, st->keep, C, 1, &lo_or_amax, &hi, &sabs, NULL);
+    } else {
+        if (C >= BRACKET_MIN_CHANNELS) range_sum_avx512(x, st->keep, C, 0, &lo_or_amax, &hi, &sabs, &ssq);
+        else range_sum_avx512(x, st->keep, C, 0, &lo_or_amax, &hi, &sabs, NULL);
+    }
     const double sdyn = p->asymmetric ? ((double)hi - (double)lo_or_amax) / (double)((1 << p->inlier_bits) - 1)
                                       : (double)lo_or_amax / (double)((1 << (p->inlier_bits - 1)) - 1);
     if (!(sdyn > (double)S)) return 0;
