@@ -354,8 +354,20 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
 
 OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C, float g, int32_t *fresh) {
     const __m512 vt = _mm512_set1_ps(g);
-    int m = 0;
-    for (int c = 0; c < C; c += 16) {
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    int m = 0, c = 0;
+    // Whole blocks without masks; the tail below with one.
+    for (; c + 16 <= C; c += 16) {
+        const __m512 v = _mm512_and_ps(_mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c))), absmask);
+        unsigned over = _mm512_cmp_ps_mask(v, vt, _CMP_GT_OQ);
+        while (over) {
+            const int j = __builtin_ctz(over);
+            over &= over - 1;
+            keep[c + j] = 0;
+            fresh[m++] = c + j;
+        }
+    }
+    if (c < C) {
         const __mmask16 k = ouro_tail_mask16(C - c);
         const __m512 v = _mm512_abs_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c))));
         unsigned over = _mm512_mask_cmp_ps_mask(k, v, vt, _CMP_GT_OQ);
