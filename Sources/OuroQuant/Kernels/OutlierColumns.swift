@@ -54,8 +54,10 @@ public struct OutlierColumns: Sendable, Equatable {
         for t in 0..<rows { ptr[t + 1] = ptr[t] + counts[t] }
         var flat = [Int32](repeating: 0, count: Int(ptr[rows]))
         flat.withUnsafeMutableBufferPointer { f in
+            // An element loop: a memmove call per row costs more than the few entries it moves.
             for t in 0..<rows where counts[t] > 0 {
-                (f.baseAddress! + Int(ptr[t])).update(from: slots + t * cols, count: Int(counts[t]))
+                let dst = f.baseAddress! + Int(ptr[t]), src = slots + t * cols
+                for j in 0..<Int(counts[t]) { dst[j] = src[j] }
             }
         }
         self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat)
