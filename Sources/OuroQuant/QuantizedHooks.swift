@@ -137,12 +137,17 @@ public final class QuantizedHooks: ForwardHooks {
                 }
             }
             var outl: Int64 = 0, wEnd: Int64 = 0, wins: Int64 = 0
-            for b in 0..<view.batch {
-                for t in 0..<L {
-                    let n = Int64(cp[b * L + (spec.reversed ? L - 1 - t : t)])
-                    outl += n
-                    if t % nRefresh == nRefresh - 1 || t == L - 1 { wEnd += n; wins += 1 }
+            for b in 0..<view.batch where L > 0 {
+                let sample = cp + b * L
+                for r in 0..<L { outl += Int64(sample[r]) }
+                // The last step of every window (steps nRefresh − 1, 2·nRefresh − 1, …, and L − 1),
+                // found by stepping rather than by a remainder on every row.
+                var t = nRefresh - 1
+                while t < L - 1 {
+                    wEnd += Int64(sample[spec.reversed ? L - 1 - t : t]); wins += 1
+                    t += nRefresh
                 }
+                wEnd += Int64(sample[spec.reversed ? 0 : L - 1]); wins += 1
             }
             report.outlierEntries[idx] += outl
             report.entries[idx] += Int64(rows * C)
