@@ -12,18 +12,18 @@ extension GeneratorKind: ExpressibleByArgument {}
 extension GenDefaults: ExpressibleByArgument {}
 extension QuantEngine: ExpressibleByArgument {}
 
-extension KernelPath: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument {
-        case "auto": self = .auto
-        case "portable": self = .portable
-        case "avx2": self = .avx2
-        case "avx512": self = .avx512
-        default: return nil
+/// `--path` of the kernel benchmarks: a kernel path by name.
+enum KernelPathArgument: String, CaseIterable, ExpressibleByArgument {
+    case auto, portable, avx2, avx512
+
+    var path: KernelPath {
+        switch self {
+        case .auto: .auto
+        case .portable: .portable
+        case .avx2: .avx2
+        case .avx512: .avx512
         }
     }
-
-    public static var allValueStrings: [String] { ["auto", "portable", "avx2", "avx512"] }
 }
 
 /// Runs a library parser, turning its error into a usage error with the library's message

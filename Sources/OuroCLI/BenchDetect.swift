@@ -23,7 +23,7 @@ struct BenchDetect: ParsableCommand {
     @Option(name: .long, help: "Samples in the streamed run.") var samples = 64
     @Option(name: .long, help: "Timed repetitions (best of).") var repeats = 5
     @Option(name: .long, help: "Kernel path: auto (the widest this CPU has), portable, avx2 or avx512.")
-    var path: KernelPath = .auto
+    var path: KernelPathArgument = .auto
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -32,7 +32,7 @@ struct BenchDetect: ParsableCommand {
     }
 
     func run() throws {
-        guard let resolved = try? path.resolved() else {
+        guard let resolved = try? path.path.resolved() else {
             throw ValidationError("--path \(path): this CPU cannot run it (AVX2: \(KernelPath.avx2Available), AVX-512 with VNNI: \(KernelPath.avx512Available))")
         }
         let L = 197, C = channels

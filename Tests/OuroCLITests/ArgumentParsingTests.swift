@@ -20,6 +20,7 @@ struct ArgumentParsingTests {
         // The format table refuses, before any calibration, what the engine cannot run.
         (["compare", "--out", "/tmp/never", "--settings", "w4a4,w4a6o8", "--engine", "int"], "--engine int supports inlier bits 4/8 and outlier bits 8/16, not w4a6o8"),
         (["coordinator", "--bind", "ipc:///tmp/never", "--setting", "w4"], "expected w4a4, w4a8, w8a8 or wXaYoZ"),
+        (["bench", "detect", "--path", "avx3"], "'auto', 'portable', 'avx2' or 'avx512'"),
     ])
     func badValueIsAUsageError(args: [String], mentions: String) throws {
         let r = try CLI.run(args, timeout: 60)
