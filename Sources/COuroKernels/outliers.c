@@ -381,6 +381,34 @@ OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C,
     return m;
 }
 
+// s_dyn > S: the current inliers overflow the step's static range (Delta: from lo and hi, the
+// other points: from the largest |x|), which triggers detection.
+static inline int inliers_overflow(const ouro_point_params *p, float lo, float hi, float amax, float S) {
+    const double sdyn = p->asymmetric ? ((double)hi - (double)lo) / (double)((1 << p->inlier_bits) - 1)
+                                      : (double)amax / (double)((1 << (p->inlier_bits - 1)) - 1);
+    return sdyn > (double)S;
+}
+
+// The two-pass sum of squared deviations on `path`.
+static inline double sum_sq_path(int path, const float *x, const uint32_t *keep, int C, double mu, int all) {
+    if (path == OURO_PATH_AVX512) return sum_sq_avx512(x, keep, C, mu, all);
+    return ouro_simd(path) ? sum_sq_avx2(x, keep, C, mu, all) : sum_sq_portable(x, keep, C, mu, all);
+}
+
+// After pass 1 found sabs = sum |x| over the n counted channels (and ssq = sum x^2 from
+// BRACKET_MIN_CHANNELS): returns 1 and sets *g to the float floor of mu + lambda sigma when the
+// largest inlier |x|, amax, lies above it, 0 when no channel can be flagged.
+static inline int flag_threshold(int path, const ouro_point_params *p, const float *x, const uint32_t *keep, int n,
+                                 double sabs, double ssq, float amax, float *g) {
+    const int C = p->C;
+    const double mu = sabs / n;
+    if (C >= BRACKET_MIN_CHANNELS && threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, g)) return amax > *g;
+    const double thr = threshold_of(mu, p->lambda, sum_sq_path(path, x, keep, C, mu, p->stats_all_with_zeros), n);
+    if (!((double)amax > thr)) return 0; // decided before the float floor, which only flagging needs
+    *g = float_floor(thr);
+    return 1; // amax > thr, so amax > g
+}
+
 OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x, float S, point_state *st) {
     const int C = p->C;
     float lo_or_amax, hi;
@@ -394,21 +422,14 @@ OURO_AVX512 static int detect_avx512(const ouro_point_params *p, const float *x,
         if (C >= BRACKET_MIN_CHANNELS) range_sum_avx512(x, st->keep, C, 0, &lo_or_amax, &hi, &sabs, &ssq);
         else range_sum_avx512(x, st->keep, C, 0, &lo_or_amax, &hi, &sabs, NULL);
     }
-    const double sdyn = p->asymmetric ? ((double)hi - (double)lo_or_amax) / (double)((1 << p->inlier_bits) - 1)
-                                      : (double)lo_or_amax / (double)((1 << (p->inlier_bits - 1)) - 1);
-    if (!(sdyn > (double)S)) return 0;
-    const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
+    // lo_or_amax is lo for the asymmetric point, max |x| for the others.
+    if (!inliers_overflow(p, lo_or_amax, hi, lo_or_amax, S)) return 0;
+    const int n = p->stats_all_with_zeros ? C : C - st->n;
     if (n < 2) return 0;
-    const double mu = sabs / n;
     // The largest inlier |x| came with pass 1: when it is not above the threshold, no channel is.
     const float amax = p->asymmetric ? fmaxf(-lo_or_amax, hi) : lo_or_amax;
     float g;
-    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g)) {
-        const double thr = threshold_of(mu, p->lambda, sum_sq_avx512(x, st->keep, C, mu, all), n);
-        if (!((double)amax > thr)) return 0; // decided before the float floor, which only flagging needs
-        g = float_floor(thr);
-    }
-    if (!(amax > g)) return 0;
+    if (!flag_threshold(OURO_PATH_AVX512, p, x, st->keep, n, sabs, ssq, amax, &g)) return 0;
     const int m = flag_masked_avx512(x, st->keep, C, g, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
@@ -424,22 +445,14 @@ static int detect(int path, const ouro_point_params *p, const float *x, float S,
     float lo, hi, amax;
     if (avx2) inlier_range_avx2(x, st->keep, C, &lo, &hi, &amax);
     else inlier_range_portable(x, st->keep, C, &lo, &hi, &amax);
-    const double sdyn = p->asymmetric ? ((double)hi - (double)lo) / (double)((1 << p->inlier_bits) - 1)
-                                      : (double)amax / (double)((1 << (p->inlier_bits - 1)) - 1);
-    if (!(sdyn > (double)S)) return 0;
-    const int all = p->stats_all_with_zeros, n = all ? C : C - st->n;
+    if (!inliers_overflow(p, lo, hi, amax, S)) return 0;
+    const int n = p->stats_all_with_zeros ? C : C - st->n;
     if (n < 2) return 0;
     double ssq = 0, sabs;
     if (C >= BRACKET_MIN_CHANNELS) sabs = avx2 ? sum_abs_sq_avx2(x, st->keep, C, &ssq) : sum_abs_portable(x, st->keep, C, &ssq);
     else sabs = avx2 ? sum_abs_only_avx2(x, st->keep, C) : sum_abs_portable(x, st->keep, C, NULL);
-    const double mu = sabs / n;
     float g;
-    if (C < BRACKET_MIN_CHANNELS || !threshold_from_moments(sabs, ssq, mu, n, p->lambda, C, &g)) {
-        const double thr = threshold_of(mu, p->lambda, avx2 ? sum_sq_avx2(x, st->keep, C, mu, all) : sum_sq_portable(x, st->keep, C, mu, all), n);
-        if (!((double)amax > thr)) return 0; // decided before the float floor, which only flagging needs
-        g = float_floor(thr);
-    }
-    if (!(amax > g)) return 0; // no inlier is above the threshold
+    if (!flag_threshold(path, p, x, st->keep, n, sabs, ssq, amax, &g)) return 0; // no inlier is above the threshold
     const int m = avx2 ? flag_avx2(x, st->keep, C, g, st->fresh) : flag_portable(x, st->keep, 0, C, g, st->fresh);
     if (m == 0) return 0;
     merge_fresh(st, st->fresh, m);
@@ -651,18 +664,11 @@ int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int 
     return point_run(path, p, x, ldx, L, reversed, 1, counts, lists, sp, ldsp);
 }
 
-// The probe's sums on each path (the target attributes let the inlined sums compile).
-OURO_AVX512 static double probe_sums_avx512(const float *x, const uint32_t *keep, int C, int n, int all, double *s2, double *ss) {
+// The probe's pass-1 sums on the AVX-512 path (the target attribute lets the inlined pass compile).
+OURO_AVX512 static double probe_moments_avx512(const float *x, const uint32_t *keep, int C, double *s2) {
     float lo, hi;
     double s1;
     range_sum_avx512(x, keep, C, 0, &lo, &hi, &s1, s2);
-    *ss = sum_sq_avx512(x, keep, C, s1 / n, all);
-    return s1;
-}
-
-OURO_AVX2 static double probe_sums_avx2(const float *x, const uint32_t *keep, int C, int n, int all, double *s2, double *ss) {
-    const double s1 = sum_abs_avx2(x, keep, C, s2);
-    *ss = sum_sq_avx2(x, keep, C, s1 / n, all);
     return s1;
 }
 
@@ -674,15 +680,12 @@ int ouro_detect_threshold_probe(int path, const float *x, const uint32_t *keep, 
     for (int c = 0; c < C; c++) inliers += keep[c] != 0;
     const int n = all_with_zeros ? C : inliers;
     if (n < 2) return -1;
-    double s1, s2, ss;
-    if (path == OURO_PATH_AVX512) s1 = probe_sums_avx512(x, keep, C, n, all_with_zeros, &s2, &ss);
-    else if (ouro_simd(path)) s1 = probe_sums_avx2(x, keep, C, n, all_with_zeros, &s2, &ss);
-    else {
-        s1 = sum_abs_portable(x, keep, C, &s2);
-        ss = sum_sq_portable(x, keep, C, s1 / n, all_with_zeros);
-    }
+    double s2;
+    const double s1 = path == OURO_PATH_AVX512 ? probe_moments_avx512(x, keep, C, &s2)
+                    : ouro_simd(path)          ? sum_abs_sq_avx2(x, keep, C, &s2)
+                                               : sum_abs_portable(x, keep, C, &s2);
     const double mu = s1 / n;
-    *threshold = threshold_of(mu, lambda, ss, n);
+    *threshold = threshold_of(mu, lambda, sum_sq_path(path, x, keep, C, mu, all_with_zeros), n);
     *exact = float_floor(*threshold);
     return threshold_from_moments(s1, s2, mu, n, lambda, C, bracketed);
 }
