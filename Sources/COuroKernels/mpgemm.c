@@ -167,6 +167,81 @@ OURO_AVX512 static void ouro_outlier_rows_avx512(const int8_t *wT, int N, int R,
     }
 }
 
+// The 8-bit outlier term of 4-bit weights with VNNI, for up to OURO_VNNI_OUTLIER_ROWS rows that
+// share the column list `cols`. The term is the exact int32 sum_j q_O[j] * qW[cols[j]][o] (what
+// the fma chains above produce, since their float sums of integers are exact), so any exact
+// integer order gives the same bits. vpdpbusd multiplies unsigned by signed bytes: the weights
+// go in as qW + 8 (0..15), four list columns interleaved per 32-bit lane, and 8 * sum_j q_O[j]
+// is subtracted at the end.
+#define OURO_VNNI_OUTLIER_ROWS 16
+#define OURO_VNNI_OUTLIER_GROUPS 256
+
+// The 16 lanes of list group g at outputs o..o+15: byte k of lane i is qW[c_k][o + i] + 8.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
+static inline __m512i vnni_weight_quads(const int8_t *wT, int N, int o, __mmask16 mask, const int32_t *cols, int n, int g) {
+    __m512i v = _mm512_set1_epi32(0x08080808);
+    for (int k = 0; k < 4 && 4 * g + k < n; k++) {
+        const __m512i w = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, wT + (size_t)cols[4 * g + k] * N + o));
+        // Sign-extended lanes summed with shifts are exact mod 2^32: the bytes come out as qW + 8.
+        v = _mm512_add_epi32(v, k == 0 ? w : _mm512_slli_epi32(w, 8 * k));
+    }
+    return v;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void vnni_outlier_block(const __m512i *wv, int G, const int32_t *xq, int R, const int32_t *sx,
+                                      const float *so, const float *wscale, float *const *y, int o, __mmask16 mask) {
+    __m512i acc[OURO_VNNI_OUTLIER_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();
+    for (int g = 0; g < G; g++) {
+        const __m512i w = wv[g];
+        for (int r = 0; r < R; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], w, _mm512_set1_epi32(xq[r * G + g]));
+    }
+    const __m512 ws = _mm512_maskz_loadu_ps(mask, wscale + o);
+    for (int r = 0; r < R; r++) {
+        const __m512 res = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], _mm512_set1_epi32(8 * sx[r])));
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(so[r]), ws);
+        float *yr = y[r] + o;
+        _mm512_mask_storeu_ps(yr, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, yr), _mm512_mul_ps(s, res)));
+    }
+}
+
+OURO_AVX512 static void outlier_rows_vnni(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
+                                          int n, const float *so, const float *wscale, float *const *y) {
+    const int G = (n + 3) / 4;
+    int32_t xq[OURO_VNNI_OUTLIER_ROWS * OURO_VNNI_OUTLIER_GROUPS], sx[OURO_VNNI_OUTLIER_ROWS];
+    // Each row's values as bytes, four per group (zeros past n), and their sum.
+    for (int r = 0; r < R; r++) {
+        __m512i s = _mm512_setzero_si512();
+        for (int j = 0; j < 4 * G; j += 16) {
+            const __mmask16 k = ouro_tail_mask16(n - j);
+            const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(k, vals[r] + j));
+            s = _mm512_add_epi32(s, v);
+            _mm_mask_storeu_epi8((int8_t *)(xq + r * G) + j, ouro_tail_mask16(4 * G - j), _mm512_cvtepi32_epi8(v));
+        }
+        sx[r] = _mm512_reduce_add_epi32(s);
+    }
+    __m512i wv[OURO_VNNI_OUTLIER_GROUPS];
+    for (int o = 0; o < N; o += 16) {
+        const __mmask16 mask = ouro_tail_mask16(N - o);
+        for (int g = 0; g < G; g++) wv[g] = vnni_weight_quads(wT, N, o, mask, cols, n, g);
+        switch (R) {
+#define OURO_VNNI_CASE(k) case k: vnni_outlier_block(wv, G, xq, k, sx, so, wscale, y, o, mask); break;
+        OURO_VNNI_CASE(16) OURO_VNNI_CASE(15) OURO_VNNI_CASE(14) OURO_VNNI_CASE(13) OURO_VNNI_CASE(12)
+        OURO_VNNI_CASE(11) OURO_VNNI_CASE(10) OURO_VNNI_CASE(9)
+#undef OURO_VNNI_CASE
+        case 8: vnni_outlier_block(wv, G, xq, 8, sx, so, wscale, y, o, mask); break;
+        case 7: vnni_outlier_block(wv, G, xq, 7, sx, so, wscale, y, o, mask); break;
+        case 6: vnni_outlier_block(wv, G, xq, 6, sx, so, wscale, y, o, mask); break;
+        case 5: vnni_outlier_block(wv, G, xq, 5, sx, so, wscale, y, o, mask); break;
+        case 4: vnni_outlier_block(wv, G, xq, 4, sx, so, wscale, y, o, mask); break;
+        case 3: vnni_outlier_block(wv, G, xq, 3, sx, so, wscale, y, o, mask); break;
+        case 2: vnni_outlier_block(wv, G, xq, 2, sx, so, wscale, y, o, mask); break;
+        default: vnni_outlier_block(wv, G, xq, 1, sx, so, wscale, y, o, mask); break;
+        }
+    }
+}
+
 OURO_AVX2 static void ouro_dequant_tile_avx2(const ouro_mpgemm_args *p, int t, int mr, int o0,
                                              int32_t ct[OURO_MR_W4][OURO_NR]);
 
@@ -289,6 +364,9 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     int32_t mark[p->K > 0 ? p->K : 1], pos[p->K > 0 ? p->K : 1];
     for (int c = 0; c < p->K; c++) mark[c] = -1;
     int stamp = 0;
+    // The VNNI term (8-bit outliers of 4-bit weights) takes up to 8 rows of a window at once.
+    const int vnni = p->path == OURO_PATH_AVX512 && p->obits == 8 && p->wbits == 4 && p->K <= 4 * OURO_VNNI_OUTLIER_GROUPS;
+    const int maxR = vnni ? OURO_VNNI_OUTLIER_ROWS : 4;
     for (int t = row0; t < row1;) {
         const int b = p->optr[t], n = p->optr[t + 1] - b;
         if (n == 0) { t++; continue; }
@@ -298,13 +376,13 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             t++;
             continue;
         }
-        // Group up to 4 consecutive rows whose lists nest (rows of one window: a list only grows
+        // Group up to maxR consecutive rows whose lists nest (rows of one window: a list only grows
         // inside a window). They share the largest list; a row gets 0 at the columns it does not
         // list, which leaves its fma chain, and so its result, unchanged.
         int R = 1, big = t;
         stamp++;
         for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
-        while (R < 4 && t + R < row1) {
+        while (R < maxR && t + R < row1) {
             const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[big + 1] - p->optr[big];
             if (nr == 0) break;
             if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
@@ -324,9 +402,9 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
         for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
-        float ubuf[4][nu > 0 ? nu : 1];
-        const float *vals[4];
-        float *ys[4];
+        float ubuf[OURO_VNNI_OUTLIER_ROWS][nu > 0 ? nu : 1];
+        const float *vals[OURO_VNNI_OUTLIER_ROWS];
+        float *ys[OURO_VNNI_OUTLIER_ROWS];
         for (int r = 0; r < R; r++) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
             if (rn == nu) vals[r] = p->ovals + rb; // the largest list itself (nested and equal size)
@@ -337,7 +415,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
             }
             ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        if (vnni) outlier_rows_vnni(p->wT, p->N, R, ucols, vals, nu, p->oscale + t, p->wscale, ys);
+        else if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         else ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }
