@@ -3,6 +3,7 @@
 #include "ouro_float_kernels.h"
 #include <stdint.h>
 #include <string.h>
+#include <immintrin.h>
 
 // Fused multiply-adds only where body.inc asks for them: the Swift reference does not contract.
 #pragma STDC FP_CONTRACT OFF
@@ -76,6 +77,11 @@ double ouro_dot(int path, long n, const float *x, const float *y) {
 void ouro_softplus(int path, long n, const float *x, float *out) {
     if (path == OURO_FLOAT_PATH_AVX512) softplus_n_avx512(n, x, out);
     else softplus_n_avx2(n, x, out);
+}
+
+void ouro_exp_probe(int path, int base2, long n, const float *x, float *out) {
+    if (path == OURO_FLOAT_PATH_AVX512) exp_n_avx512(base2, n, x, out);
+    else exp_n_avx2(base2, n, x, out);
 }
 
 void ouro_gate_accumulate(int path, long rows, int E, const float *y, long ldy, const float *z, long ldz,

@@ -14,6 +14,14 @@ public enum Elementwise {
         mapSIMD8(n, x, out) { VectorMath.softplus($0) }
     }
 
+    /// out = 2^x (`base2`) or e^x with the exponentials the kernels inline (`VectorMath.exp2` and
+    /// `VectorMath.exp`), so that tests can check every path against the reference at the edges.
+    public static func exponential(base2: Bool, _ n: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                   path: FloatKernelPath = .automatic) {
+        if let p = path.checkedCPath { ouro_exp_probe(p, base2 ? 1 : 0, n, x, out); return }
+        if base2 { mapSIMD8(n, x, out) { VectorMath.exp2($0) } } else { mapSIMD8(n, x, out) { VectorMath.exp($0) } }
+    }
+
     /// The C softplus kernel with the path `automatic` selects, for C code that applies softplus
     /// itself (with `Elementwise.softplus`'s bits); nil where only the Swift reference runs.
     public static var softplusKernel: (function: @convention(c) (Int32, Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void,

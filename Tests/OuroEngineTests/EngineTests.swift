@@ -193,6 +193,37 @@ import OuroTestSupport
         return list.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
+    /// The inline exponentials bit for bit with the reference over their whole range: both
+    /// clamps, results that are subnormal (2^x below -126 after rounding, e^x near -87.3) or near
+    /// overflow (e^x near 88.7, where the reference scales in two halves), every rounding of the
+    /// exponent (halfway points), signed zeros and NaN.
+    private func expectExponentialsMatchReference(_ path: FloatKernelPath) {
+        var x: [Float] = [0, -0.0, .nan, .infinity, -.infinity, 126.5, 127, 127.5, 128, -125.5, -126, -126.5, -127,
+                          -87.33654, -87.33655, -87.3365, 88.72283, 88.72284, 88.7228, 88.5, -87.0, 1e-30, -1e-30]
+        var v: Float = -140
+        while v <= 140 { x.append(v); v += 0.0625 }             // every halfway point of the rounding
+        var rng = Xoshiro256StarStar(seed: 5)
+        x += (0..<4000).map { _ in Float(rng.nextUniform() * 280 - 140) }
+        x += (0..<1000).map { _ in Float(rng.nextUniform() * 4 - 2) }
+        for base2 in [true, false] {
+            func run(_ p: FloatKernelPath) -> [Float] {
+                var out = [Float](repeating: 1, count: x.count)
+                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
+                    Elementwise.exponential(base2: base2, x.count, xp.baseAddress!, $0.baseAddress!, path: p)
+                }}
+                return out
+            }
+            let got = run(path), ref = run(.reference)
+            let bad = (0..<x.count).filter { got[$0].bitPattern != ref[$0].bitPattern }
+            #expect(bad.count == 0, "\(base2 ? "exp2" : "exp") \(path): \(bad.count) differ, first at x = \(bad.first.map { x[$0] } ?? 0)")
+            // And they are the exponentials (the reference's accuracy, so a wrong path cannot agree by accident).
+            for (i, xi) in x.enumerated() where xi.isFinite && abs(xi) < 80 {
+                let exact = base2 ? Foundation.exp2(Double(xi)) : Foundation.exp(Double(xi))
+                #expect(abs(Double(ref[i]) - exact) <= 1e-6 * exact, "\(base2 ? "exp2" : "exp")(\(xi))")
+            }
+        }
+    }
+
     private func expectElementwiseMatchesReference(_ path: FloatKernelPath) {
         var rng = Xoshiro256StarStar(seed: 11)
         let n = 1000 + 13
@@ -284,6 +315,7 @@ import OuroTestSupport
         expectKernelMatchesReference(.avx2)
         expectBackwardMatchesReference(.avx2)
         expectElementwiseMatchesReference(.avx2)
+        expectExponentialsMatchReference(.avx2)
     }
 
     @Test(.enabled(if: FloatKernelPath.avx512.isAvailable, "this CPU has no AVX-512 F"))
@@ -291,6 +323,7 @@ import OuroTestSupport
         expectKernelMatchesReference(.avx512)
         expectBackwardMatchesReference(.avx512)
         expectElementwiseMatchesReference(.avx512)
+        expectExponentialsMatchReference(.avx512)
     }
 
     @Test func parallelRunnerCoversEveryItemOnce() {

@@ -85,6 +85,10 @@ double ouro_sum_scale_dot(int path, long n, int k, const float *const *x, float 
 /// fused), summed in double in order, then the remaining products in double (Vec.dot).
 double ouro_dot(int path, long n, const float *x, const float *y);
 
+/// out[i] = 2^x[i] (base2 != 0) or e^x[i], the inline exponentials the kernels use: a test hook
+/// that checks them against VectorMath.exp2 and VectorMath.exp bit for bit.
+void ouro_exp_probe(int path, int base2, long n, const float *x, float *out);
+
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 
