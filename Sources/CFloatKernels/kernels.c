@@ -84,10 +84,10 @@ void ouro_exp_probe(int path, int base2, long n, const float *x, float *out) {
     else exp_n_avx2(base2, n, x, out);
 }
 
-void ouro_gate_accumulate(int path, long rows, int E, const float *y, long ldy, const float *z, long ldz,
-                          float *m, long ldm) {
-    if (path == OURO_FLOAT_PATH_AVX512) gate_accumulate_avx512(rows, E, y, ldy, z, ldz, m, ldm);
-    else gate_accumulate_avx2(rows, E, y, ldy, z, ldz, m, ldm);
+void ouro_gate(int path, long rows, int E, const float *yf, const float *yb, long ldy, const float *z, long ldz,
+               float *m, long ldm) {
+    if (path == OURO_FLOAT_PATH_AVX512) gate_avx512(rows, E, yf, yb, ldy, z, ldz, m, ldm);
+    else gate_avx2(rows, E, yf, yb, ldy, z, ldz, m, ldm);
 }
 
 void ouro_conv_forward_rows(int path, const ouro_conv_args *args, int b, int t0, int t1) {

@@ -29,20 +29,27 @@ public enum Elementwise {
         FloatKernelPath.automatic.checkedCPath.map { (ouro_softplus, $0) }
     }
 
-    /// m[r][e] += 0.5·y[r][e]·SiLU(z[r][e]) for r < rows, e < E: the mixer's gate, averaged over
-    /// the two scan directions. Row strides are `ldy`, `ldz` and `ldm`.
-    public static func gateAccumulate(rows: Int, channels E: Int, y: UnsafePointer<Float>, ldy: Int,
-                                      z: UnsafePointer<Float>, ldz: Int, m: UnsafeMutablePointer<Float>, ldm: Int,
-                                      path: FloatKernelPath = .automatic) {
-        if let p = path.checkedCPath { ouro_gate_accumulate(p, rows, Int32(E), y, ldy, z, ldz, m, ldm); return }
+    /// m[r][e] = ½·yf[r][e]·SiLU(z[r][e]) + ½·yb[r][e]·SiLU(z[r][e]) for r < rows, e < E: the
+    /// mixer's gate, averaged over the two scan directions, with SiLU computed once. It is
+    /// summed as (0 + ½·yf·s) + ½·yb·s: the bits of accumulating each direction into zeros.
+    /// Row strides are `ldy` (both directions), `ldz` and `ldm`.
+    public static func gate(rows: Int, channels E: Int, yForward yf: UnsafePointer<Float>, yBackward yb: UnsafePointer<Float>,
+                            ldy: Int, z: UnsafePointer<Float>, ldz: Int, m: UnsafeMutablePointer<Float>, ldm: Int,
+                            path: FloatKernelPath = .automatic) {
+        if let p = path.checkedCPath { ouro_gate(p, rows, Int32(E), yf, yb, ldy, z, ldz, m, ldm); return }
         for r in 0..<rows {
-            let yr = y + r * ldy, zr = z + r * ldz, mr = m + r * ldm
+            let yfr = yf + r * ldy, ybr = yb + r * ldy, zr = z + r * ldz, mr = m + r * ldm
             var e = 0
             while e + 8 <= E {
-                mr.store8(e, mr.load8(e) + 0.5 * yr.load8(e) * VectorMath.silu(zr.load8(e)))
+                let s = VectorMath.silu(zr.load8(e))
+                mr.store8(e, (SIMD8<Float>(repeating: 0) + 0.5 * yfr.load8(e) * s) + 0.5 * ybr.load8(e) * s)
                 e += 8
             }
-            while e < E { mr[e] += 0.5 * yr[e] * ScalarMath.silu(zr[e]); e += 1 }
+            while e < E {
+                let s = ScalarMath.silu(zr[e])
+                mr[e] = (0 + 0.5 * yfr[e] * s) + 0.5 * ybr[e] * s
+                e += 1
+            }
         }
     }
 

@@ -200,13 +200,12 @@ struct Mixer: MixerBackend {
         return states
     }
 
-    func gateForward(y: FloatBuffer, xz: FloatBuffer, m: FloatBuffer, rows: Int, first: Bool) {
+    func gateForward(yForward: FloatBuffer, yBackward: FloatBuffer, xz: FloatBuffer, m: FloatBuffer, rows: Int) {
         let E = config.dInner, zBase = xz.ptr + E
-        if first { m.pointer.update(repeating: 0, count: rows * E) }
         runner.forEachChunk(rows, chunks: min(rows, 64)) { range in
             let r = range.lowerBound
-            Elementwise.gateAccumulate(rows: range.count, channels: E, y: y.ptr + r * E, ldy: E, z: zBase + r * 2 * E, ldz: 2 * E,
-                                       m: m.pointer + r * E, ldm: E)
+            Elementwise.gate(rows: range.count, channels: E, yForward: yForward.ptr + r * E, yBackward: yBackward.ptr + r * E, ldy: E,
+                             z: zBase + r * 2 * E, ldz: 2 * E, m: m.pointer + r * E, ldm: E)
         }
     }
 }

@@ -53,8 +53,8 @@ protocol MixerBackend {
     /// The selective scan into y; returns every state when `keepStates`.
     func scanForward(_ dir: ScanDirection, xc: Buffer, delta: Buffer, xdbl: Buffer, y: Buffer, batch: Int,
                      keepStates: Bool) throws -> Buffer?
-    /// m (= 0 when `first`) += ½·y ⊙ SiLU(z).
-    func gateForward(y: Buffer, xz: Buffer, m: Buffer, rows: Int, first: Bool) throws
+    /// m = ½·y_f ⊙ SiLU(z) + ½·y_b ⊙ SiLU(z), summed as (0 + ½·y_f ⊙ SiLU(z)) + ½·y_b ⊙ SiLU(z).
+    func gateForward(yForward: Buffer, yBackward: Buffer, xz: Buffer, m: Buffer, rows: Int) throws
 
     /// into (+)= gOut · W for the layer's linear `kind` (the gradient on its input).
     func linearInputGradient(_ kind: LinearKind, gOut: Operand<Buffer>, outCols: Int, inCols: Int, rows: Int,
@@ -114,9 +114,10 @@ struct MixerGraph<Backend: MixerBackend> {
             }
             let y = try b.floats(rows * E)
             let states = try b.scanForward(dir, xc: xc, delta: delta, xdbl: xdbl, y: y, batch: Bt, keepStates: keepStates)
-            try b.gateForward(y: y, xz: xz, m: m, rows: rows, first: dir == .forward)
             dirs.append(DirectionTensors(pre: pre, xc: xc, xdbl: xdbl, v: v, delta: delta, y: y, states: states))
         }
+        // Both directions' gates at once: SiLU(z) is shared.
+        try b.gateForward(yForward: dirs[0].y, yBackward: dirs[1].y, xz: xz, m: m, rows: rows)
         // Point `out` (m stays intact for the backward pass).
         let outIn = try b.linearInput(ActivationPoint(.out), Operand(buffer: m, ld: E), channels: E, batch: Bt)
         let out = try b.floats(rows * D)

@@ -281,16 +281,28 @@ import OuroTestSupport
 
         for E in [37, 64] {
             let rows = 5
-            let y = rng.normals(rows * E), z = rng.normals(rows * 2 * E).map { $0 * 6 }, m0 = rng.normals(rows * E)
+            // Both directions' outputs (yb at rows * E), signed zeros included: the sum starts from +0.
+            var y = rng.normals(2 * rows * E)
+            let z = rng.normals(rows * 2 * E).map { $0 * 6 }
+            y[0] = -0.0; y[rows * E] = -0.0; y[1] = -0.0; y[rows * E + 2] = 0
             func gate(_ p: FloatKernelPath) -> [Float] {
-                var m = m0
+                var m = [Float](repeating: .nan, count: rows * E) // written, never read
                 y.withUnsafeBufferPointer { yp in z.withUnsafeBufferPointer { zp in m.withUnsafeMutableBufferPointer { mp in
-                    Elementwise.gateAccumulate(rows: rows, channels: E, y: yp.baseAddress!, ldy: E, z: zp.baseAddress! + E, ldz: 2 * E,
-                                               m: mp.baseAddress!, ldm: E, path: p)
+                    Elementwise.gate(rows: rows, channels: E, yForward: yp.baseAddress!, yBackward: yp.baseAddress! + rows * E, ldy: E,
+                                     z: zp.baseAddress! + E, ldz: 2 * E, m: mp.baseAddress!, ldm: E, path: p)
                 }}}
                 return m
             }
-            #expect(gate(path).map(\.bitPattern) == gate(.reference).map(\.bitPattern), "gate \(path) E=\(E)")
+            let ref = gate(.reference)
+            #expect(gate(path).map(\.bitPattern) == ref.map(\.bitPattern), "gate \(path) E=\(E)")
+            #expect(ref[0].bitPattern == Float(0).bitPattern, "(+0 + -0) + -0 is +0")
+            for r in 0..<rows {
+                for e in 0..<E {
+                    let zv = Double(z[r * 2 * E + E + e]), s = zv / (1 + Foundation.exp(-zv))
+                    let exact = 0.5 * (Double(y[r * E + e]) + Double(y[rows * E + r * E + e])) * s
+                    #expect(abs(Double(ref[r * E + e]) - exact) <= 1e-5 * (1 + abs(exact)), "gate r=\(r) e=\(e)")
+                }
+            }
 
             let B = 2, L = 7, K = 4
             let cx = rng.normals(B * L * 2 * E), wT = rng.normals(K * E), bias = rng.normals(E)

@@ -92,10 +92,10 @@ void ouro_exp_probe(int path, int base2, long n, const float *x, float *out);
 /// out[i] = softplus(x[i]) with PyTorch's threshold 20 (x > 20 passes through).
 void ouro_softplus(int path, long n, const float *x, float *out);
 
-/// m[r][e] += 0.5 * y[r][e] * SiLU(z[r][e]) for r < rows, e < E (the mixer's gate, averaged
-/// over the two scan directions).
-void ouro_gate_accumulate(int path, long rows, int E, const float *y, long ldy, const float *z, long ldz,
-                          float *m, long ldm);
+/// m[r][e] = (0 + 0.5 * yf[r][e] * s) + 0.5 * yb[r][e] * s with s = SiLU(z[r][e]), for r < rows,
+/// e < E: the mixer's gate, averaged over the two scan directions (yf and yb share the stride ldy).
+void ouro_gate(int path, long rows, int E, const float *yf, const float *yb, long ldy, const float *z, long ldz,
+               float *m, long ldm);
 
 /// Depthwise causal conv1d (vim-architecture.md 2.4) in original token order.
 typedef struct {

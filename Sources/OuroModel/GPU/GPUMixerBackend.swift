@@ -80,9 +80,10 @@ final class GPUMixerBackend: MixerBackend {
         return states
     }
 
-    func gateForward(y: GPUBuffer, xz: GPUBuffer, m: GPUBuffer, rows: Int, first: Bool) throws {
+    func gateForward(yForward: GPUBuffer, yBackward: GPUBuffer, xz: GPUBuffer, m: GPUBuffer, rows: Int) throws {
         let E = config.dInner
-        try ops.gateForward(rows: rows, channels: E, y: y, z: xz.at(E), ldz: 2 * E, m: m, first: first)
+        try ops.gateForward(rows: rows, channels: E, y: yForward, z: xz.at(E), ldz: 2 * E, m: m, first: true)
+        try ops.gateForward(rows: rows, channels: E, y: yBackward, z: xz.at(E), ldz: 2 * E, m: m, first: false)
     }
 
     func linearInputGradient(_ kind: LinearKind, gOut: Operand<GPUBuffer>, outCols: Int, inCols: Int, rows: Int,
