@@ -28,7 +28,7 @@ struct HostModelBackend: ModelBackend {
     func embed(_ x: Tensor) -> FloatBuffer { model.embed(x, runner: runner, perImage: hooks?.perImageFloatGEMMs ?? false) }
 
     func layer(_ l: Int, keep: Bool) -> Mixer {
-        var m = Mixer(config: config, weights: weights.layers[l], layer: l, runner: runner)
+        var m = Mixer(config: config, weights: weights.layers[l], prepared: model.prepared[l], layer: l, runner: runner)
         m.hooks = hooks
         return m
     }

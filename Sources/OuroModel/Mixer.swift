@@ -98,11 +98,8 @@ struct Mixer: MixerBackend {
     /// Hooks of the current forward pass.
     var hooks: ForwardHooks?
 
-    init(config: VisionMambaConfig, weights: LayerWeights, layer: Int, runner: ParallelRunner) {
-        self.config = config; self.weights = weights; self.layer = layer; self.runner = runner
-        let E = config.dInner, N = config.dState, K = config.dConv
-        prepared = [PreparedDirection(weights.forward, E: E, N: N, K: K),
-                    PreparedDirection(weights.backward, E: E, N: N, K: K)]
+    init(config: VisionMambaConfig, weights: LayerWeights, prepared: [PreparedDirection], layer: Int, runner: ParallelRunner) {
+        self.config = config; self.weights = weights; self.prepared = prepared; self.layer = layer; self.runner = runner
     }
 
     // MARK: - MixerBackend (forward)

@@ -3,11 +3,23 @@ import OuroEngine
 
 /// A Vision Mamba model: config plus weights, with exact float32 inference.
 public struct VisionMamba: Sendable {
-    public var config: VisionMambaConfig
-    public var weights: VisionMambaWeights
+    public var config: VisionMambaConfig { didSet { prepared = Self.prepare(config, weights) } }
+    public var weights: VisionMambaWeights { didSet { prepared = Self.prepare(config, weights) } }
+    /// Each layer's forward and backward direction weights in the kernels' layout (A = −exp(A_log)
+    /// in double, transposed; conv taps transposed): derived once per set of weights instead of
+    /// in every forward. Never mutated, so copies of the model share them.
+    private(set) var prepared: [[PreparedDirection]]
 
     public init(config: VisionMambaConfig, weights: VisionMambaWeights) {
         self.config = config; self.weights = weights
+        prepared = Self.prepare(config, weights)
+    }
+
+    private static func prepare(_ c: VisionMambaConfig, _ w: VisionMambaWeights) -> [[PreparedDirection]] {
+        w.layers.map { l in
+            [PreparedDirection(l.forward, E: c.dInner, N: c.dState, K: c.dConv),
+             PreparedDirection(l.backward, E: c.dInner, N: c.dState, K: c.dConv)]
+        }
     }
 
     /// What a forward pass keeps besides the logits.
