@@ -171,8 +171,8 @@ OURO_AVX512 static void ouro_outlier_rows_avx512(const int8_t *wT, int N, int R,
 // share the column list `cols`. The term is the exact int32 sum_j q_O[j] * qW[cols[j]][o] (what
 // the fma chains above produce, since their float sums of integers are exact), so any exact
 // integer order gives the same bits. vpdpbusd multiplies unsigned by signed bytes: the weights
-// go in as qW + 8 (0..15), four list columns interleaved per 32-bit lane, and 8 * sum_j q_O[j]
-// is subtracted at the end.
+// go in as qW + 8 (0..15), four list columns interleaved per 32-bit lane, and the sums start
+// from -8 * sum_j q_O[j].
 #define OURO_VNNI_OUTLIER_ROWS 16
 #define OURO_VNNI_OUTLIER_GROUPS 256
 
@@ -192,14 +192,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"),
 static inline void vnni_outlier_block(const __m512i *wv, int G, const int32_t *xq, int R, const int32_t *sx,
                                       const float *so, const float *wscale, float *const *y, int o, __mmask16 mask) {
     __m512i acc[OURO_VNNI_OUTLIER_ROWS];
-    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();
+    // Starting from -8 sum_j q_O[j] removes the +8 of the weights (exact: int32 sums).
+    for (int r = 0; r < R; r++) acc[r] = _mm512_set1_epi32(-8 * sx[r]);
     for (int g = 0; g < G; g++) {
         const __m512i w = wv[g];
         for (int r = 0; r < R; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], w, _mm512_set1_epi32(xq[r * G + g]));
     }
     const __m512 ws = _mm512_maskz_loadu_ps(mask, wscale + o);
     for (int r = 0; r < R; r++) {
-        const __m512 res = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], _mm512_set1_epi32(8 * sx[r])));
+        const __m512 res = _mm512_cvtepi32_ps(acc[r]);
         const __m512 s = _mm512_mul_ps(_mm512_set1_ps(so[r]), ws);
         float *yr = y[r] + o;
         _mm512_mask_storeu_ps(yr, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, yr), _mm512_mul_ps(s, res)));
