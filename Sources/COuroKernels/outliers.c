@@ -305,7 +305,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"),
 static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
                                     float *hi, double *sabs, double *ssq) {
     __m512 l = _mm512_setzero_ps(), h = l, m = l;
-    __m512d a = _mm512_setzero_pd(), q = a;
+    __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
     int c = 0;
     for (; c + 16 <= C; c += 16) {
         const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
@@ -318,10 +318,11 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
         const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
         a = _mm512_add_pd(a, a0);
         a = _mm512_add_pd(a, a1);
-        // A float's square is exact in double, so only the sum rounds.
+        // A float's square is exact in double, so only the sum rounds. Its order is free (the
+        // bracket covers any order's rounding), so two chains keep it off the critical path.
         if (ssq) {
             q = _mm512_fmadd_pd(a0, a0, q);
-            q = _mm512_fmadd_pd(a1, a1, q);
+            q1 = _mm512_fmadd_pd(a1, a1, q1);
         }
     }
     const int rem = C - c;
@@ -340,7 +341,7 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
             if (ssq) q = _mm512_fmadd_pd(a0, a0, q);
         }
     }
-    double s = lanes512(a), s2 = lanes512(q);
+    double s = lanes512(a), s2 = lanes512(_mm512_add_pd(q, q1));
     for (int k = C / 8 * 8; k < C; k++) {
         const double v = (double)fabsf(keep_f(keep, k, x[k]));
         s += v;
