@@ -174,7 +174,6 @@ OURO_AVX512 static void ouro_outlier_rows_avx512(const int8_t *wT, int N, int R,
 // go in as qW + 8 (0..15), four list columns interleaved per 32-bit lane, and the sums start
 // from -8 * sum_j q_O[j].
 #define OURO_VNNI_OUTLIER_ROWS 16
-#define OURO_VNNI_OUTLIER_GROUPS 256
 
 // The 16 lanes of list group g at outputs o..o+15: byte k of lane i is qW[c_k][o + i] + 8.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"), always_inline))
@@ -207,37 +206,49 @@ static inline void vnni_outlier_block(const __m512i *wv, int G, const int32_t *x
     }
 }
 
-OURO_AVX512 static void outlier_rows_vnni(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
-                                          int n, const float *so, const float *wscale, float *const *y) {
-    const int G = (n + 3) / 4;
-    int32_t xq[OURO_VNNI_OUTLIER_ROWS * OURO_VNNI_OUTLIER_GROUPS], sx[OURO_VNNI_OUTLIER_ROWS];
-    // Each row's values as bytes, four per group (zeros past n), and their sum.
+// Rows t..t+R-1 of p, whose lists nest in the largest one, cols[0..n); pos[c] is a column's
+// place in it. y[r] is row t + r's output.
+OURO_AVX512 static void outlier_rows_vnni(const ouro_mpgemm_args *p, int t, int R, const int32_t *cols, int n,
+                                          const int32_t *pos, float *const *y) {
+    const int G = (n + 3) / 4, N = p->N;
+    int32_t xq[R * G], sx[OURO_VNNI_OUTLIER_ROWS];
+    // Each row's values as bytes at their place in the shared list, four per group (zeros where
+    // the row lists nothing and past n), and their sum.
     for (int r = 0; r < R; r++) {
-        __m512i s = _mm512_setzero_si512();
-        for (int j = 0; j < 4 * G; j += 16) {
-            const __mmask16 k = ouro_tail_mask16(n - j);
-            const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(k, vals[r] + j));
-            s = _mm512_add_epi32(s, v);
-            _mm_mask_storeu_epi8((int8_t *)(xq + r * G) + j, ouro_tail_mask16(4 * G - j), _mm512_cvtepi32_epi8(v));
+        const int b = p->optr[t + r], m = p->optr[t + r + 1] - b;
+        int8_t *q = (int8_t *)(xq + r * G);
+        if (m == n) { // the largest list itself (nested and of equal size)
+            __m512i s = _mm512_setzero_si512();
+            for (int j = 0; j < 4 * G; j += 16) {
+                const __m512i v = _mm512_cvttps_epi32(_mm512_maskz_loadu_ps(ouro_tail_mask16(n - j), p->ovals + b + j));
+                s = _mm512_add_epi32(s, v);
+                _mm_mask_storeu_epi8(q + j, ouro_tail_mask16(4 * G - j), _mm512_cvtepi32_epi8(v));
+            }
+            sx[r] = _mm512_reduce_add_epi32(s);
+        } else {
+            int32_t s = 0;
+            memset(q, 0, (size_t)(4 * G));
+            for (int j = b; j < b + m; j++) {
+                const int32_t v = (int32_t)p->ovals[j];
+                q[pos[p->ocols[j]]] = (int8_t)v;
+                s += v;
+            }
+            sx[r] = s;
         }
-        sx[r] = _mm512_reduce_add_epi32(s);
     }
-    __m512i wv[OURO_VNNI_OUTLIER_GROUPS];
+    const int8_t *wT = p->wT;
+    const float *so = p->oscale + t, *wscale = p->wscale;
+    __m512i wv[G];
     for (int o = 0; o < N; o += 16) {
         const __mmask16 mask = ouro_tail_mask16(N - o);
         for (int g = 0; g < G; g++) wv[g] = vnni_weight_quads(wT, N, o, mask, cols, n, g);
+        // A constant row count per case keeps the accumulators in registers.
         switch (R) {
 #define OURO_VNNI_CASE(k) case k: vnni_outlier_block(wv, G, xq, k, sx, so, wscale, y, o, mask); break;
         OURO_VNNI_CASE(16) OURO_VNNI_CASE(15) OURO_VNNI_CASE(14) OURO_VNNI_CASE(13) OURO_VNNI_CASE(12)
-        OURO_VNNI_CASE(11) OURO_VNNI_CASE(10) OURO_VNNI_CASE(9)
+        OURO_VNNI_CASE(11) OURO_VNNI_CASE(10) OURO_VNNI_CASE(9) OURO_VNNI_CASE(8) OURO_VNNI_CASE(7)
+        OURO_VNNI_CASE(6) OURO_VNNI_CASE(5) OURO_VNNI_CASE(4) OURO_VNNI_CASE(3) OURO_VNNI_CASE(2)
 #undef OURO_VNNI_CASE
-        case 8: vnni_outlier_block(wv, G, xq, 8, sx, so, wscale, y, o, mask); break;
-        case 7: vnni_outlier_block(wv, G, xq, 7, sx, so, wscale, y, o, mask); break;
-        case 6: vnni_outlier_block(wv, G, xq, 6, sx, so, wscale, y, o, mask); break;
-        case 5: vnni_outlier_block(wv, G, xq, 5, sx, so, wscale, y, o, mask); break;
-        case 4: vnni_outlier_block(wv, G, xq, 4, sx, so, wscale, y, o, mask); break;
-        case 3: vnni_outlier_block(wv, G, xq, 3, sx, so, wscale, y, o, mask); break;
-        case 2: vnni_outlier_block(wv, G, xq, 2, sx, so, wscale, y, o, mask); break;
         default: vnni_outlier_block(wv, G, xq, 1, sx, so, wscale, y, o, mask); break;
         }
     }
@@ -365,8 +376,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     int32_t mark[p->K > 0 ? p->K : 1], pos[p->K > 0 ? p->K : 1];
     for (int c = 0; c < p->K; c++) mark[c] = -1;
     int stamp = 0;
-    // The VNNI term (8-bit outliers of 4-bit weights) takes up to 8 rows of a window at once.
-    const int vnni = p->path == OURO_PATH_AVX512 && p->obits == 8 && p->wbits == 4 && p->K <= 4 * OURO_VNNI_OUTLIER_GROUPS;
+    // The VNNI term (8-bit outliers of 4-bit weights) takes up to 16 rows of a window at once.
+    const int vnni = p->path == OURO_PATH_AVX512 && p->obits == 8 && p->wbits == 4;
     const int maxR = vnni ? OURO_VNNI_OUTLIER_ROWS : 4;
     for (int t = row0; t < row1;) {
         const int b = p->optr[t], n = p->optr[t + 1] - b;
@@ -403,9 +414,15 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
         for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
-        float ubuf[OURO_VNNI_OUTLIER_ROWS][nu > 0 ? nu : 1];
-        const float *vals[OURO_VNNI_OUTLIER_ROWS];
         float *ys[OURO_VNNI_OUTLIER_ROWS];
+        for (int r = 0; r < R; r++) ys[r] = p->y + (size_t)(t + r) * p->ldy;
+        if (vnni) {
+            outlier_rows_vnni(p, t, R, ucols, nu, pos, ys);
+            t += R;
+            continue;
+        }
+        float ubuf[4][nu > 0 ? nu : 1];
+        const float *vals[4];
         for (int r = 0; r < R; r++) {
             const int rb = p->optr[t + r], rn = p->optr[t + r + 1] - rb;
             if (rn == nu) vals[r] = p->ovals + rb; // the largest list itself (nested and equal size)
@@ -414,10 +431,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
                 for (int j = rb; j < rb + rn; j++) ubuf[r][pos[p->ocols[j]]] = p->ovals[j];
                 vals[r] = ubuf[r];
             }
-            ys[r] = p->y + (size_t)(t + r) * p->ldy;
         }
-        if (vnni) outlier_rows_vnni(p->wT, p->N, R, ucols, vals, nu, p->oscale + t, p->wscale, ys);
-        else if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
+        if (p->path == OURO_PATH_AVX512) ouro_outlier_rows_avx512(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         else ouro_outlier_rows_avx2(p->wT, p->N, R, ucols, vals, nu, p->obits, p->oscale + t, p->wscale, ys);
         t += R;
     }
