@@ -324,24 +324,24 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
     for (int t = row0; t < row1; t++) {
         const float *xt = p->x + (size_t)t * p->ldx;
         const int b = p->optr[t], n = p->optr[t + 1] - b;
+        // One gather per 16 columns: the raw values go to ovals, and are scaled there in place.
         __m512 m = _mm512_setzero_ps();
         for (int j = 0; j < n; j += 16) {
             const __mmask16 k = ouro_tail_mask16(n - j);
             const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
-            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4)));
+            const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4);
+            m = _mm512_max_ps(m, _mm512_abs_ps(v));
+            _mm512_mask_storeu_ps(p->ovals + b + j, k, v);
         }
         const float so = fmaxf(_mm512_reduce_max_ps(m), 1e-8f) / 127.0f;
         p->oscale[t] = so;
+        if (p->obits != 8) continue;
         const __m512 vso = _mm512_set1_ps(so);
         for (int j = 0; j < n; j += 16) {
             const __mmask16 k = ouro_tail_mask16(n - j);
-            const __m512i idx = _mm512_maskz_loadu_epi32(k, p->ocols + b + j);
-            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, xt, 4);
-            if (p->obits == 8) {
-                const __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vso), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                v = _mm512_max_ps(_mm512_min_ps(r, hi), lo);
-            }
-            _mm512_mask_storeu_ps(p->ovals + b + j, k, v);
+            const __m512 v = _mm512_maskz_loadu_ps(k, p->ovals + b + j);
+            const __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vso), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm512_mask_storeu_ps(p->ovals + b + j, k, _mm512_max_ps(_mm512_min_ps(r, hi), lo));
         }
     }
 }
