@@ -346,6 +346,43 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
     }
 }
 
+// The 4-bit GEMM and its dequantization for a short reduction (dt_proj: K = dt_rank), where a
+// microtile's call, its tile store and reload and the dequantization's call cost more than its
+// few vpdpbusd. All weights fit in L1 here, so rows go outside and panels inside, and each tile
+// is dequantized from registers: y = (S_I(t) * s_w[o]) * float(c - 8 * rowsum), the microtile's
+// and dequant_tile's arithmetic.
+#define OURO_SHORT_K_GROUPS 8
+OURO_AVX512 static void gemm_short_k_vnni512(const ouro_mpgemm_args *p, int row0, int row1, int G, int P) {
+    const int lda = ouro_kpad(p->K);
+    for (int t = row0; t < row1; t += OURO_MR_W4) {
+        const int mr = ouro_min(OURO_MR_W4, row1 - t);
+        const int8_t *a = p->abuf + (size_t)t * lda; // rows up to the padding are readable and zero
+        __m512 si[OURO_MR_W4];
+        __m512i corr[OURO_MR_W4];
+        for (int r = 0; r < OURO_MR_W4; r++) {
+            si[r] = _mm512_set1_ps(r < mr ? p->inlier_scale[t + r] : 0.0f);
+            corr[r] = _mm512_set1_epi32(8 * p->rowsum[t + r]);
+        }
+        for (int pp = 0; pp < P; pp++) {
+            const uint8_t *b = p->wpack + (size_t)pp * G * 64;
+            __m512i c[OURO_MR_W4];
+            for (int r = 0; r < OURO_MR_W4; r++) c[r] = _mm512_setzero_si512();
+            for (int g = 0; g < G; g++) {
+                const __m512i w = _mm512_loadu_si512((const void *)(b + (size_t)g * 64));
+                for (int r = 0; r < OURO_MR_W4; r++)
+                    c[r] = _mm512_dpbusd_epi32(c[r], w, _mm512_set1_epi32(ouro_load_i32(a + (size_t)r * lda + 4 * g)));
+            }
+            const int o = pp * OURO_NR;
+            const __mmask16 mask = ouro_tail_mask16(p->N - o);
+            const __m512 ws = _mm512_maskz_loadu_ps(mask, p->wscale + o);
+            for (int r = 0; r < mr; r++) {
+                const __m512 v = _mm512_mul_ps(_mm512_mul_ps(si[r], ws), _mm512_cvtepi32_ps(_mm512_sub_epi32(c[r], corr[r])));
+                _mm512_mask_storeu_ps(p->y + (size_t)(t + r) * p->ldy + o, mask, v);
+            }
+        }
+    }
+}
+
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -359,7 +396,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         else outlier_values_portable(p, row0, row1);
     }
     int32_t ct[OURO_MR_W4][OURO_NR];
-    for (int pp = 0; pp < P; pp++) {
+    if (p->path == OURO_PATH_AVX512 && p->wbits == 4 && G <= OURO_SHORT_K_GROUPS) gemm_short_k_vnni512(p, row0, row1, G, P);
+    else for (int pp = 0; pp < P; pp++) {
         const uint8_t *panel = p->wpack + (size_t)pp * G * 64;
         const int ncol = ouro_min(OURO_NR, p->N - pp * OURO_NR);
         for (int t = row0; t < row1;) {
