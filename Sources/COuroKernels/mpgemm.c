@@ -346,13 +346,13 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
     }
 }
 
-// The 4-bit GEMM and its dequantization for a short reduction (dt_proj: K = dt_rank), where a
-// microtile's call, its tile store and reload and the dequantization's call cost more than its
-// few vpdpbusd. All weights fit in L1 here, so rows go outside and panels inside, and each tile
-// is dequantized from registers: y = (S_I(t) * s_w[o]) * float(c - 8 * rowsum), the microtile's
-// and dequant_tile's arithmetic.
-#define OURO_SHORT_K_GROUPS 8
-OURO_AVX512 static void gemm_short_k_vnni512(const ouro_mpgemm_args *p, int row0, int row1, int G, int P) {
+// The 4-bit GEMM and its dequantization when all packed weights fit in L1 (at most
+// OURO_L1_WEIGHT_BYTES: dt_proj, and every linear of small models). Rows go outside and panels
+// inside, and each tile is dequantized from registers: y = (S_I(t) * s_w[o]) * float(c - 8 * rowsum),
+// the microtile's and dequant_tile's arithmetic. For short reductions a microtile's call, its
+// tile store and reload and the dequantization's call cost more than its few vpdpbusd.
+#define OURO_L1_WEIGHT_BYTES 24576
+OURO_AVX512 static void gemm_l1_weights_vnni512(const ouro_mpgemm_args *p, int row0, int row1, int G, int P) {
     const int lda = ouro_kpad(p->K);
     for (int t = row0; t < row1; t += OURO_MR_W4) {
         const int mr = ouro_min(OURO_MR_W4, row1 - t);
@@ -396,7 +396,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         else outlier_values_portable(p, row0, row1);
     }
     int32_t ct[OURO_MR_W4][OURO_NR];
-    if (p->path == OURO_PATH_AVX512 && p->wbits == 4 && G <= OURO_SHORT_K_GROUPS) gemm_short_k_vnni512(p, row0, row1, G, P);
+    if (p->path == OURO_PATH_AVX512 && p->wbits == 4 && (size_t)P * G * 64 <= OURO_L1_WEIGHT_BYTES) gemm_l1_weights_vnni512(p, row0, row1, G, P);
     else for (int pp = 0; pp < P; pp++) {
         const uint8_t *panel = p->wpack + (size_t)pp * G * 64;
         const int ncol = ouro_min(OURO_NR, p->N - pp * OURO_NR);
