@@ -93,21 +93,10 @@ OURO_AVX2 void ouro_microtile_w8_avx2(const int8_t *a, int lda, const uint8_t *p
 // finally subtract 8 * rowsum(a), as the AVX2 kernel does.
 OURO_AVX512 void ouro_microtile_w4_vnni512(const int8_t *a, int lda, const int32_t *rowsum,
                                            const uint8_t *panel, int G, int32_t ct[OURO_MR_W4][OURO_NR]) {
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    const int8_t *ap = a;
-    const uint8_t *b = panel;
-    for (int g = 0; g < G; g++, b += 64, ap += 4) {
-        const __m512i w = _mm512_loadu_si512((const void *)b);
-        c0 = _mm512_dpbusd_epi32(c0, w, _mm512_set1_epi32(ouro_load_i32(ap)));
-        c1 = _mm512_dpbusd_epi32(c1, w, _mm512_set1_epi32(ouro_load_i32(ap + (size_t)lda)));
-        c2 = _mm512_dpbusd_epi32(c2, w, _mm512_set1_epi32(ouro_load_i32(ap + 2 * (size_t)lda)));
-        c3 = _mm512_dpbusd_epi32(c3, w, _mm512_set1_epi32(ouro_load_i32(ap + 3 * (size_t)lda)));
-        c4 = _mm512_dpbusd_epi32(c4, w, _mm512_set1_epi32(ouro_load_i32(ap + 4 * (size_t)lda)));
-        c5 = _mm512_dpbusd_epi32(c5, w, _mm512_set1_epi32(ouro_load_i32(ap + 5 * (size_t)lda)));
-    }
-#define STORE(r) _mm512_storeu_si512((void *)&ct[r][0], _mm512_sub_epi32(c##r, _mm512_set1_epi32(8 * rowsum[r])));
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-#undef STORE
+    __m512i c[OURO_MR_W4];
+    ouro_tile_w4_vnni512(a, lda, panel, G, c);
+    for (int r = 0; r < OURO_MR_W4; r++)
+        _mm512_storeu_si512((void *)&ct[r][0], _mm512_sub_epi32(c[r], _mm512_set1_epi32(8 * rowsum[r])));
 }
 
 void ouro_igemm_s32(int path, const int8_t *a, const int32_t *rowsum, int row0, int row1,

@@ -2,6 +2,7 @@
 #ifndef OURO_INTERNAL_H
 #define OURO_INTERNAL_H
 #include "ouro_kernels.h"
+#include <immintrin.h>
 #include <string.h>
 
 #define OURO_AVX2 __attribute__((target("avx2,fma")))
@@ -30,6 +31,19 @@ void ouro_microtile_w8_avx2(const int8_t *a, int lda, const uint8_t *panel, int 
                             int32_t ct[OURO_MR_W4][OURO_NR]);
 void ouro_microtile_w4_vnni512(const int8_t *a, int lda, const int32_t *rowsum, const uint8_t *panel,
                                int G, int32_t ct[OURO_MR_W4][OURO_NR]);
+
+/// The VNNI 4-bit tile in registers: c[r] = sum_k a[r][k] * (qW[16p + j][k] + 8) for the
+/// OURO_MR_W4 rows from `a` (the stored weights are qW + 8, so callers subtract 8 * rowsum[r]).
+/// Shared by the microtile and the GEMM that dequantizes from registers (mpgemm.c).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void ouro_tile_w4_vnni512(const int8_t *a, int lda, const uint8_t *panel, int G, __m512i c[OURO_MR_W4]) {
+    for (int r = 0; r < OURO_MR_W4; r++) c[r] = _mm512_setzero_si512();
+    for (int g = 0; g < G; g++) {
+        const __m512i w = _mm512_loadu_si512((const void *)(panel + (size_t)g * 64));
+        for (int r = 0; r < OURO_MR_W4; r++)
+            c[r] = _mm512_dpbusd_epi32(c[r], w, _mm512_set1_epi32(ouro_load_i32(a + (size_t)r * lda + 4 * g)));
+    }
+}
 
 /// Dispatches to the microtile of `path`/`wbits`; returns the microtile height (6 or 4).
 static inline int ouro_microtile(int path, const int8_t *a, int lda, const int32_t *rowsum,

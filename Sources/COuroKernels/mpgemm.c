@@ -364,14 +364,8 @@ OURO_AVX512 static void gemm_l1_weights_vnni512(const ouro_mpgemm_args *p, int r
             corr[r] = _mm512_set1_epi32(8 * p->rowsum[t + r]);
         }
         for (int pp = 0; pp < P; pp++) {
-            const uint8_t *b = p->wpack + (size_t)pp * G * 64;
             __m512i c[OURO_MR_W4];
-            for (int r = 0; r < OURO_MR_W4; r++) c[r] = _mm512_setzero_si512();
-            for (int g = 0; g < G; g++) {
-                const __m512i w = _mm512_loadu_si512((const void *)(b + (size_t)g * 64));
-                for (int r = 0; r < OURO_MR_W4; r++)
-                    c[r] = _mm512_dpbusd_epi32(c[r], w, _mm512_set1_epi32(ouro_load_i32(a + (size_t)r * lda + 4 * g)));
-            }
+            ouro_tile_w4_vnni512(a, lda, p->wpack + (size_t)pp * G * 64, G, c);
             const int o = pp * OURO_NR;
             const __mmask16 mask = ouro_tail_mask16(p->N - o);
             const __m512 ws = _mm512_maskz_loadu_ps(mask, p->wscale + o);
