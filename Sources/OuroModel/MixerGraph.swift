@@ -117,7 +117,8 @@ struct MixerGraph<Backend: MixerBackend> {
             dirs.append(DirectionTensors(pre: pre, xc: xc, xdbl: xdbl, v: v, delta: delta, y: y, states: states))
         }
         // Both directions' gates at once: SiLU(z) is shared.
-        try b.gateForward(yForward: dirs[0].y, yBackward: dirs[1].y, xz: xz, m: m, rows: rows)
+        try b.gateForward(yForward: dirs[ScanDirection.forward.rawValue].y, yBackward: dirs[ScanDirection.backward.rawValue].y,
+                          xz: xz, m: m, rows: rows)
         // Point `out` (m stays intact for the backward pass).
         let outIn = try b.linearInput(ActivationPoint(.out), Operand(buffer: m, ld: E), channels: E, batch: Bt)
         let out = try b.floats(rows * D)
