@@ -608,6 +608,220 @@ static inline void copy_list(int path, int32_t *dst, const int32_t *src, int n) 
     else memcpy(dst, src, sizeof(int32_t) * (size_t)n);
 }
 
+// Detection of up to eight windows side by side (AVX-512, dynamic lists, C a multiple of 16 up
+// to 16·WIN_MAX_BLOCKS). The list restarts at every window, so the windows of a sample are
+// independent. One row at a time, detection is a long chain of scalar steps (the lane sums'
+// tree, the mean, the bracket's square roots, the float floor) with branches that mispredict on
+// it. Here the eight windows' rows of one step go through pass 1 one by one, and then through
+// those scalar steps together, one window per double lane. Every value comes from the same
+// operations in the same order as detect_avx512 (range_sum_avx512, threshold_from_moments,
+// sum_sq_avx512, float_floor), so the lists are the same; only a NaN can make the range differ,
+// and a NaN among the inliers makes the sums NaN, which flags nothing on either path.
+enum { WIN_LANES = 8, WIN_MAX_BLOCKS = 32 };
+
+typedef struct {
+    uint16_t listed[WIN_LANES][WIN_MAX_BLOCKS]; // bit j of block b: channel 16b + j is listed
+    int32_t n[WIN_LANES];
+} win_group;
+
+// Eight rows' lane sums, each summed in lanes8's order: lane w of the result is lanes8(v[w]).
+OURO_AVX512 static __m512d win_tree8(const __m512d v[WIN_LANES]) {
+    __m512d p[4];
+    for (int i = 0; i < 4; i++) // (l0 + l1), (l2 + l3), ... of rows 2i and 2i + 1, interleaved
+        p[i] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
+    const __m512i lo2 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi2 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512d q0 = _mm512_add_pd(_mm512_permutex2var_pd(p[0], lo2, p[1]), _mm512_permutex2var_pd(p[0], hi2, p[1]));
+    const __m512d q1 = _mm512_add_pd(_mm512_permutex2var_pd(p[2], lo2, p[3]), _mm512_permutex2var_pd(p[2], hi2, p[3]));
+    const __m512i lo4 = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), hi4 = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+    return _mm512_add_pd(_mm512_permutex2var_pd(q0, lo4, q1), _mm512_permutex2var_pd(q0, hi4, q1));
+}
+
+// threshold_of in eight lanes.
+OURO_AVX512 static inline __m512d win_threshold(__m512d mu, double lambda, __m512d ss, __m512d n) {
+    return _mm512_add_pd(mu, _mm512_mul_pd(_mm512_set1_pd(lambda), _mm512_sqrt_pd(_mm512_div_pd(ss, _mm512_sub_pd(n, _mm512_set1_pd(1.0))))));
+}
+
+// float_floor in eight lanes.
+OURO_AVX512 static inline __m256 win_float_floor(__m512d thr) {
+    const __m256 g = _mm512_cvtpd_ps(thr);
+    const __m256i b = _mm256_castps_si256(g);
+    const __m256i sign = _mm256_srai_epi32(b, 31);
+    const __m256i zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(b, 1), _mm256_setzero_si256());
+    const __m256i step = _mm256_sub_epi32(b, _mm256_or_si256(sign, _mm256_set1_epi32(1)));
+    const __m256i down = _mm256_or_si256(_mm256_andnot_si256(zero, step), _mm256_and_si256(zero, _mm256_set1_epi32((int)0x80000001u)));
+    const __mmask8 up = _mm512_cmp_pd_mask(_mm512_cvtps_pd(g), thr, _CMP_GT_OQ);
+    return _mm256_mask_blend_ps(up, g, _mm256_castsi256_ps(down));
+}
+
+// sum_sq_avx512's lane sums (before the tree) with the listed channels given as bits.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline __m512d win_sum_sq_lanes(const float *x, const uint16_t *listed, int NB, double mu, int all) {
+    __m512d a = _mm512_setzero_pd();
+    const __m512d vmu = _mm512_set1_pd(mu);
+    for (int b = 0; b < NB; b++) {
+        for (int half = 0; half < 2; half++) {
+            const __mmask8 in = (__mmask8)(~listed[b] >> (8 * half));
+            const __m512d d = _mm512_sub_pd(_mm512_abs_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(in, x + 16 * b + 8 * half))), vmu);
+            const __m512d sq = _mm512_mul_pd(d, d);
+            a = _mm512_add_pd(a, all ? sq : _mm512_maskz_mov_pd(in, sq));
+        }
+    }
+    return a;
+}
+
+// Pass 1 of range_sum_avx512 on one row of C = 16·NB channels: the lane sums of |x| (and of x^2
+// with `sq`), and the inlier range (lo, hi) or max |x| (in *lo).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int asym, int sq, __m512d *sabs, __m512d *ssq,
+                             float *lo, float *hi) {
+    __m512 l = _mm512_setzero_ps(), h = l, m = l;
+    __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
+    for (int b = 0; b < NB; b++) {
+        const __m512 v = _mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b);
+        const __m512 av = _mm512_abs_ps(v);
+        if (asym) {
+            l = _mm512_min_ps(l, v);
+            h = _mm512_max_ps(h, v);
+        } else m = _mm512_max_ps(m, av);
+        const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
+        a = _mm512_add_pd(a, a0);
+        a = _mm512_add_pd(a, a1);
+        if (sq) {
+            q = _mm512_fmadd_pd(a0, a0, q);
+            q1 = _mm512_fmadd_pd(a1, a1, q1);
+        }
+    }
+    *sabs = a;
+    *ssq = _mm512_add_pd(q, q1);
+    if (asym) { *lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
+    else { *lo = _mm512_reduce_max_ps(m); *hi = 0; }
+}
+
+// One step of the windows w < nact of a group: row[w] is the window's row at this step, S[w] its
+// static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_step(const ouro_point_params *p, const float *const row[WIN_LANES], const float S[WIN_LANES], int nact,
+                            int NB, win_group *gr) {
+    const int C = p->C, asym = p->asymmetric, bracket = C >= BRACKET_MIN_CHANNELS, all = p->stats_all_with_zeros;
+    __m512d A[WIN_LANES], Q[WIN_LANES];
+    float lo[WIN_LANES], hi[WIN_LANES];
+    for (int w = 0; w < WIN_LANES; w++) {
+        if (w < nact) win_pass1(row[w], gr->listed[w], NB, asym, bracket, &A[w], &Q[w], &lo[w], &hi[w]);
+        else { A[w] = Q[w] = _mm512_setzero_pd(); lo[w] = hi[w] = 0; }
+    }
+    const __m512d s1 = win_tree8(A);
+    const __m512d n = _mm512_cvtepi32_pd(all ? _mm256_set1_epi32(C) : _mm256_sub_epi32(_mm256_set1_epi32(C), _mm256_loadu_si256((const __m256i *)gr->n)));
+    const __m512d mu = _mm512_div_pd(s1, n);
+    const __m256 vlo = _mm256_loadu_ps(lo), vhi = _mm256_loadu_ps(hi);
+    const __m256 amax = asym ? _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), vlo), vhi) : vlo;
+    __m256 g;
+    __mmask8 over;
+    __mmask8 decided = 0;
+    if (bracket) { // threshold_from_moments in eight lanes
+        const __m512d s2 = win_tree8(Q), two = _mm512_set1_pd(2.0);
+        const __m512d e = _mm512_sub_pd(s2, _mm512_mul_pd(mu, _mm512_sub_pd(_mm512_mul_pd(two, s1), _mm512_mul_pd(n, mu))));
+        const __m512d mag = _mm512_add_pd(s2, _mm512_mul_pd(mu, _mm512_add_pd(_mm512_mul_pd(two, s1), _mm512_mul_pd(n, mu))));
+        const double rel = (double)(C + 16) * 0x1p-46;
+        const __m512d vrel = _mm512_set1_pd(rel);
+        __m512d blo = _mm512_mul_pd(_mm512_sub_pd(e, _mm512_mul_pd(vrel, mag)), _mm512_set1_pd(1.0 - rel));
+        const __m512d bhi = _mm512_mul_pd(_mm512_add_pd(e, _mm512_mul_pd(vrel, mag)), _mm512_set1_pd(1.0 + rel));
+        blo = _mm512_mask_mov_pd(blo, _mm512_cmp_pd_mask(blo, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_pd());
+        const __m256 glo = win_float_floor(win_threshold(mu, p->lambda, blo, n));
+        const __m256 ghi = win_float_floor(win_threshold(mu, p->lambda, bhi, n));
+        decided = _mm256_cmp_ps_mask(glo, ghi, _CMP_EQ_OQ);
+        g = glo;
+        over = _mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
+    }
+    const __mmask8 active = (__mmask8)((1u << nact) - 1u);
+    if ((decided & active) != active) { // the two-pass sum where the bracket leaves it open
+        double mus[WIN_LANES];
+        _mm512_storeu_pd(mus, mu);
+        __m512d D[WIN_LANES];
+        for (int w = 0; w < WIN_LANES; w++)
+            D[w] = (w < nact && !((decided >> w) & 1)) ? win_sum_sq_lanes(row[w], gr->listed[w], NB, mus[w], all) : _mm512_setzero_pd();
+        const __m512d thr = win_threshold(mu, p->lambda, win_tree8(D), n);
+        const __mmask8 open = (__mmask8)~decided;
+        const __mmask8 over2 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(amax), thr, _CMP_GT_OQ);
+        g = bracket ? _mm256_mask_blend_ps(open, g, win_float_floor(thr)) : win_float_floor(thr);
+        over = bracket ? (__mmask8)((over & decided) | (over2 & open)) : over2;
+    }
+    // inliers_overflow in eight lanes
+    __m512d sdyn;
+    if (asym) sdyn = _mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(vhi), _mm512_cvtps_pd(vlo)), _mm512_set1_pd((double)((1 << p->inlier_bits) - 1)));
+    else sdyn = _mm512_div_pd(_mm512_cvtps_pd(amax), _mm512_set1_pd((double)((1 << (p->inlier_bits - 1)) - 1)));
+    const __mmask8 trig = _mm512_cmp_pd_mask(sdyn, _mm512_cvtps_pd(_mm256_loadu_ps(S)), _CMP_GT_OQ);
+    const __mmask8 enough = _mm512_cmp_pd_mask(n, _mm512_set1_pd(2.0), _CMP_GE_OQ);
+    const __mmask8 fire = trig & enough & over & active;
+    float gs[WIN_LANES];
+    _mm256_storeu_ps(gs, g);
+    for (int w = 0; w < nact; w++) {
+        const __mmask16 on = (__mmask16)(0u - ((fire >> w) & 1u));
+        const __m512 vg = _mm512_set1_ps(gs[w]);
+        int added = 0;
+        for (int b = 0; b < NB; b++) {
+            const __mmask16 in = (__mmask16)~gr->listed[w][b];
+            const __mmask16 f = on & _mm512_mask_cmp_ps_mask(in, _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b)), vg, _CMP_GT_OQ);
+            gr->listed[w][b] |= f;
+            added += __builtin_popcount(f);
+        }
+        gr->n[w] += added;
+    }
+}
+
+// The ascending list of window w into dst.
+OURO_AVX512 static void win_list(const win_group *gr, int w, int NB, int32_t *dst) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int pos = 0;
+    for (int b = 0; b < NB; b++) {
+        const __mmask16 k = gr->listed[w][b];
+        const int c = __builtin_popcount(k);
+        _mm512_mask_storeu_epi32(dst + pos, ouro_tail_mask16(c), _mm512_maskz_compress_epi32(k, _mm512_add_epi32(iota, _mm512_set1_epi32(16 * b))));
+        pos += c;
+    }
+}
+
+// point_run's loop for the points win_step serves; `st` is point_run's scratch, which the fake
+// quantization of a row reads (its keep words and list).
+OURO_AVX512 static void point_run_windows(const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
+                                          int32_t *counts, int32_t *lists, float *sp, int ldsp, point_state *st,
+                                          float *scratch) {
+    const int C = p->C, NB = C / 16, nr = p->n_refresh;
+    win_group gr;
+    for (int t0 = 0; t0 < L; t0 += nr * WIN_LANES) {
+        memset(&gr, 0, sizeof gr);
+        for (int k = 0; k < nr; k++) {
+            const float *row[WIN_LANES];
+            float S[WIN_LANES];
+            int rs[WIN_LANES], ts[WIN_LANES], nact = 0;
+            for (int w = 0; w < WIN_LANES; w++) {
+                const int t = t0 + w * nr + k;
+                if (t >= L) break;
+                ts[w] = t;
+                rs[w] = reversed ? L - 1 - t : t;
+                row[w] = x + (size_t)rs[w] * ldx;
+                S[w] = p->nscales == 1 ? p->scales[0] : p->scales[t];
+                nact++;
+            }
+            if (nact == 0) break;
+            for (int w = nact; w < WIN_LANES; w++) { row[w] = row[0]; S[w] = 0; }
+            win_step(p, row, S, nact, NB, &gr);
+            for (int w = 0; w < nact; w++) {
+                const int r = rs[w];
+                counts[r] = gr.n[w];
+                if (lists && gr.n[w]) win_list(&gr, w, NB, lists + (size_t)r * C);
+                if (!apply) continue;
+                for (int b = 0; b < NB; b++)
+                    _mm512_storeu_si512((void *)(st->keep + 16 * b), _mm512_movm_epi32((__mmask16)~gr.listed[w][b]));
+                st->n = gr.n[w];
+                if (st->n) win_list(&gr, w, NB, st->list);
+                const int ti = p->nscales == 1 ? 0 : ts[w];
+                quantize_row(OURO_PATH_AVX512, p, x + (size_t)r * ldx, S[w], p->zeros ? p->zeros[ti] : 0, st,
+                             sp ? sp + (size_t)r * ldsp : NULL, sp ? p->softplus_tables + 16 * (size_t)ti : NULL, scratch);
+            }
+        }
+    }
+}
+
 static int point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
                      int32_t *counts, int32_t *lists, float *sp, int ldsp) {
     const int C = p->C;
@@ -629,6 +843,14 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
             if (!st.keep[c]) st.list[st.n++] = c;
     }
     const int dynamic = p->mode == OURO_OUTLIERS_DYNAMIC && can_flag(p->lambda, C);
+    if (path == OURO_PATH_AVX512 && dynamic && C % 16 == 0 && C <= 16 * WIN_MAX_BLOCKS && p->n_refresh > 0) {
+        point_run_windows(p, x, ldx, L, reversed, apply, counts, lists, sp, ldsp, &st, scratch);
+        free(st.keep);
+        free(st.list);
+        free(st.fresh);
+        free(scratch);
+        return 0;
+    }
     for (int t = 0; t < L; t++) {
         const int r = reversed ? L - 1 - t : t;
         float *xr = x + (size_t)r * ldx;

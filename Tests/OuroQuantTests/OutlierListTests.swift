@@ -77,7 +77,8 @@ import OuroQuant
     /// portable and AVX2 paths must give the same lists and the same bits.
     @Test(.enabled(if: KernelPath.avx2Available, "this CPU has no AVX2"),
           arguments: [(13, false, OutlierStats.inliers), (64, false, .allWithZeros), (67, true, .inliers), (384, true, .allWithZeros),
-                       (12, true, .inliers), (16, false, .inliers), (24, true, .allWithZeros), (31, false, .inliers)])
+                       (12, true, .inliers), (16, false, .inliers), (24, true, .allWithZeros), (31, false, .inliers),
+                       (16, true, .allWithZeros), (32, true, .inliers), (48, false, .allWithZeros), (128, false, .inliers), (128, true, .inliers)])
     func portableEqualsAVX2(channels C: Int, asymmetric: Bool, stats: OutlierStats) throws {
         let L = 37
         var rng = Xoshiro256StarStar(seed: UInt64(C))
