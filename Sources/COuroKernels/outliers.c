@@ -621,7 +621,7 @@ enum { WIN_LANES = 8, WIN_MAX_BLOCKS = 32 };
 
 typedef struct {
     uint16_t listed[WIN_LANES][WIN_MAX_BLOCKS]; // bit j of block b: channel 16b + j is listed
-    int32_t n[WIN_LANES];
+    __m256i n;                                  // list sizes, one lane per window
 } win_group;
 
 // Eight rows' lane sums, each summed in lanes8's order: lane w of the result is lanes8(v[w]).
@@ -670,11 +670,11 @@ static inline __m512d win_sum_sq_lanes(const float *x, const uint16_t *listed, i
 }
 
 // Pass 1 of range_sum_avx512 on one row of C = 16·NB channels: the lane sums of |x| (and of x^2
-// with `sq`), and the inlier range (lo, hi) or max |x| (in *lo).
+// with `sq`), and the inlier range folded to eight lanes: min and max x, or max |x| in *hi.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int asym, int sq, __m512d *sabs, __m512d *ssq,
-                             float *lo, float *hi) {
-    __m512 l = _mm512_setzero_ps(), h = l, m = l;
+                             __m256 *lo, __m256 *hi) {
+    __m512 l = _mm512_setzero_ps(), h = l;
     __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
     for (int b = 0; b < NB; b++) {
         const __m512 v = _mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b);
@@ -682,7 +682,7 @@ static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int
         if (asym) {
             l = _mm512_min_ps(l, v);
             h = _mm512_max_ps(h, v);
-        } else m = _mm512_max_ps(m, av);
+        } else h = _mm512_max_ps(h, av);
         const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
         a = _mm512_add_pd(a, a0);
         a = _mm512_add_pd(a, a1);
@@ -693,27 +693,41 @@ static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int
     }
     *sabs = a;
     *ssq = _mm512_add_pd(q, q1);
-    if (asym) { *lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
-    else { *lo = _mm512_reduce_max_ps(m); *hi = 0; }
+    *lo = _mm256_min_ps(_mm512_castps512_ps256(l), _mm512_extractf32x8_ps(l, 1));
+    *hi = _mm256_max_ps(_mm512_castps512_ps256(h), _mm512_extractf32x8_ps(h, 1));
 }
 
-// One step of the windows w < nact of a group: row[w] is the window's row at this step, S[w] its
+// Eight rows' eight-lane minima or maxima reduced: lane w of the result is the min or max of v[w]'s
+// lanes. The order differs from _mm512_reduce_max_ps, which changes nothing but which NaN wins,
+// and a NaN among the inliers flags nothing on either path (the sums are NaN).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline __m256 win_reduce8(const __m256 v[WIN_LANES], int is_max) {
+#define WIN_OP(a, b) (is_max ? _mm256_max_ps(a, b) : _mm256_min_ps(a, b))
+    __m256 p[4];
+    for (int i = 0; i < 4; i++) p[i] = WIN_OP(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    const __m256 q0 = WIN_OP(_mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 q1 = WIN_OP(_mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return WIN_OP(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+#undef WIN_OP
+}
+
+// One step of the windows of a group in `active`: row[w] is the window's row at this step, S[w] its
 // static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
-static inline void win_step(const ouro_point_params *p, const float *const row[WIN_LANES], const float S[WIN_LANES], int nact,
+static inline void win_step(const ouro_point_params *p, const float *const row[WIN_LANES], __m256 S, __mmask8 active,
                             int NB, win_group *gr) {
     const int C = p->C, asym = p->asymmetric, bracket = C >= BRACKET_MIN_CHANNELS, all = p->stats_all_with_zeros;
     __m512d A[WIN_LANES], Q[WIN_LANES];
-    float lo[WIN_LANES], hi[WIN_LANES];
+    __m256 lo[WIN_LANES], hi[WIN_LANES];
     for (int w = 0; w < WIN_LANES; w++) {
-        if (w < nact) win_pass1(row[w], gr->listed[w], NB, asym, bracket, &A[w], &Q[w], &lo[w], &hi[w]);
-        else { A[w] = Q[w] = _mm512_setzero_pd(); lo[w] = hi[w] = 0; }
+        if ((active >> w) & 1) win_pass1(row[w], gr->listed[w], NB, asym, bracket, &A[w], &Q[w], &lo[w], &hi[w]);
+        else { A[w] = Q[w] = _mm512_setzero_pd(); lo[w] = hi[w] = _mm256_setzero_ps(); }
     }
     const __m512d s1 = win_tree8(A);
-    const __m512d n = _mm512_cvtepi32_pd(all ? _mm256_set1_epi32(C) : _mm256_sub_epi32(_mm256_set1_epi32(C), _mm256_loadu_si256((const __m256i *)gr->n)));
+    const __m512d n = _mm512_cvtepi32_pd(all ? _mm256_set1_epi32(C) : _mm256_sub_epi32(_mm256_set1_epi32(C), gr->n));
     const __m512d mu = _mm512_div_pd(s1, n);
-    const __m256 vlo = _mm256_loadu_ps(lo), vhi = _mm256_loadu_ps(hi);
-    const __m256 amax = asym ? _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), vlo), vhi) : vlo;
+    const __m256 vlo = asym ? win_reduce8(lo, 0) : _mm256_setzero_ps(), vhi = win_reduce8(hi, 1);
+    const __m256 amax = asym ? _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), vlo), vhi) : vhi;
     __m256 g;
     __mmask8 over;
     __mmask8 decided = 0;
@@ -732,13 +746,12 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
         g = glo;
         over = _mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
     }
-    const __mmask8 active = (__mmask8)((1u << nact) - 1u);
     if ((decided & active) != active) { // the two-pass sum where the bracket leaves it open
         double mus[WIN_LANES];
         _mm512_storeu_pd(mus, mu);
         __m512d D[WIN_LANES];
         for (int w = 0; w < WIN_LANES; w++)
-            D[w] = (w < nact && !((decided >> w) & 1)) ? win_sum_sq_lanes(row[w], gr->listed[w], NB, mus[w], all) : _mm512_setzero_pd();
+            D[w] = ((active & ~decided) >> w) & 1 ? win_sum_sq_lanes(row[w], gr->listed[w], NB, mus[w], all) : _mm512_setzero_pd();
         const __m512d thr = win_threshold(mu, p->lambda, win_tree8(D), n);
         const __mmask8 open = (__mmask8)~decided;
         const __mmask8 over2 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(amax), thr, _CMP_GT_OQ);
@@ -749,23 +762,26 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
     __m512d sdyn;
     if (asym) sdyn = _mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(vhi), _mm512_cvtps_pd(vlo)), _mm512_set1_pd((double)((1 << p->inlier_bits) - 1)));
     else sdyn = _mm512_div_pd(_mm512_cvtps_pd(amax), _mm512_set1_pd((double)((1 << (p->inlier_bits - 1)) - 1)));
-    const __mmask8 trig = _mm512_cmp_pd_mask(sdyn, _mm512_cvtps_pd(_mm256_loadu_ps(S)), _CMP_GT_OQ);
+    const __mmask8 trig = _mm512_cmp_pd_mask(sdyn, _mm512_cvtps_pd(S), _CMP_GT_OQ);
     const __mmask8 enough = _mm512_cmp_pd_mask(n, _mm512_set1_pd(2.0), _CMP_GE_OQ);
     const __mmask8 fire = trig & enough & over & active;
     float gs[WIN_LANES];
     _mm256_storeu_ps(gs, g);
-    for (int w = 0; w < nact; w++) {
+    __m256i added = _mm256_setzero_si256();
+    for (int w = 0; w < WIN_LANES; w++) {
+        if (!((active >> w) & 1)) continue;
         const __mmask16 on = (__mmask16)(0u - ((fire >> w) & 1u));
         const __m512 vg = _mm512_set1_ps(gs[w]);
-        int added = 0;
+        int a = 0;
         for (int b = 0; b < NB; b++) {
             const __mmask16 in = (__mmask16)~gr->listed[w][b];
             const __mmask16 f = on & _mm512_mask_cmp_ps_mask(in, _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b)), vg, _CMP_GT_OQ);
             gr->listed[w][b] |= f;
-            added += __builtin_popcount(f);
+            a += __builtin_popcount(f);
         }
-        gr->n[w] += added;
+        added = _mm256_mask_set1_epi32(added, (__mmask8)(1u << w), a);
     }
+    gr->n = _mm256_add_epi32(gr->n, added);
 }
 
 // The ascending list of window w into dst.
@@ -780,76 +796,85 @@ OURO_AVX512 static void win_list(const win_group *gr, int w, int NB, int32_t *ds
     }
 }
 
-// point_run's loop for the points win_step serves; `st` is point_run's scratch, which the fake
-// quantization of a row reads (its keep words and list).
-OURO_AVX512 static void point_run_windows(const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
-                                          int32_t *counts, int32_t *lists, float *sp, int ldsp, point_state *st,
-                                          float *scratch) {
-    const int C = p->C, NB = C / 16, nr = p->n_refresh;
+// point_run's loop for the points win_step serves, over `ns` samples (sample s at x + s·xs, its
+// counts at counts + s·L, lists at lists + s·L·C, softplus at sp + s·sps). The windows of all
+// samples are chains, eight to a group. `st` is point_run's scratch, which the fake quantization
+// of a row reads (its keep words and list). Inlined with a constant NB for the common widths.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_run(const ouro_point_params *p, int NB, float *x, int ldx, int L, int ns, size_t xs, int reversed,
+                           int apply, int32_t *counts, int32_t *lists, float *sp, int ldsp, size_t sps, point_state *st,
+                           float *scratch) {
+    const int C = p->C, nr = p->n_refresh, nw = (L + nr - 1) / nr, chains = ns * nw;
     win_group gr;
-    for (int t0 = 0; t0 < L; t0 += nr * WIN_LANES) {
+    for (int c0 = 0; c0 < chains; c0 += WIN_LANES) {
         memset(&gr, 0, sizeof gr);
+        int ss[WIN_LANES], first[WIN_LANES]; // each lane's sample and first step
+        for (int w = 0; w < WIN_LANES; w++) {
+            ss[w] = (c0 + w) / nw;
+            first[w] = c0 + w < chains ? (c0 + w) % nw * nr : L;
+        }
         for (int k = 0; k < nr; k++) {
             const float *row[WIN_LANES];
-            float S[WIN_LANES];
-            int rs[WIN_LANES], ts[WIN_LANES], nact = 0;
+            int rs[WIN_LANES], ts[WIN_LANES];
+            __m256 S = _mm256_setzero_ps();
+            __mmask8 active = 0;
             for (int w = 0; w < WIN_LANES; w++) {
-                const int t = t0 + w * nr + k;
-                if (t >= L) break;
+                const int t = first[w] + k;
+                row[w] = x;
+                if (t >= L) continue;
                 ts[w] = t;
                 rs[w] = reversed ? L - 1 - t : t;
-                row[w] = x + (size_t)rs[w] * ldx;
-                S[w] = p->nscales == 1 ? p->scales[0] : p->scales[t];
-                nact++;
+                row[w] = x + (size_t)ss[w] * xs + (size_t)rs[w] * ldx;
+                S = _mm256_mask_broadcastss_ps(S, (__mmask8)(1u << w), _mm_load_ss(p->scales + (p->nscales == 1 ? 0 : t)));
+                active |= (__mmask8)(1u << w);
             }
-            if (nact == 0) break;
-            for (int w = nact; w < WIN_LANES; w++) { row[w] = row[0]; S[w] = 0; }
-            win_step(p, row, S, nact, NB, &gr);
-            for (int w = 0; w < nact; w++) {
-                const int r = rs[w];
-                counts[r] = gr.n[w];
-                if (lists && gr.n[w]) win_list(&gr, w, NB, lists + (size_t)r * C);
+            if (!active) break;
+            win_step(p, row, S, active, NB, &gr);
+            int32_t n[WIN_LANES];
+            _mm256_storeu_si256((__m256i *)n, gr.n);
+            for (int w = 0; w < WIN_LANES; w++) {
+                if (!((active >> w) & 1)) continue;
+                const size_t r = (size_t)ss[w] * L + (size_t)rs[w];
+                counts[r] = n[w];
+                if (lists && n[w]) win_list(&gr, w, NB, lists + r * C);
                 if (!apply) continue;
                 for (int b = 0; b < NB; b++)
                     _mm512_storeu_si512((void *)(st->keep + 16 * b), _mm512_movm_epi32((__mmask16)~gr.listed[w][b]));
-                st->n = gr.n[w];
+                st->n = n[w];
                 if (st->n) win_list(&gr, w, NB, st->list);
                 const int ti = p->nscales == 1 ? 0 : ts[w];
-                quantize_row(OURO_PATH_AVX512, p, x + (size_t)r * ldx, S[w], p->zeros ? p->zeros[ti] : 0, st,
-                             sp ? sp + (size_t)r * ldsp : NULL, sp ? p->softplus_tables + 16 * (size_t)ti : NULL, scratch);
+                quantize_row(OURO_PATH_AVX512, p, (float *)row[w], p->scales[ti], p->zeros ? p->zeros[ti] : 0, st,
+                             sp ? sp + (size_t)ss[w] * sps + (size_t)rs[w] * ldsp : NULL,
+                             sp ? p->softplus_tables + 16 * (size_t)ti : NULL, scratch);
             }
         }
     }
 }
 
-static int point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
-                     int32_t *counts, int32_t *lists, float *sp, int ldsp) {
+OURO_AVX512 static void point_run_windows(const ouro_point_params *p, float *x, int ldx, int L, int ns, size_t xs, int reversed,
+                                          int apply, int32_t *counts, int32_t *lists, float *sp, int ldsp, size_t sps,
+                                          point_state *st, float *scratch) {
+#define WIN_RUN(nb) win_run(p, nb, x, ldx, L, ns, xs, reversed, apply, counts, lists, sp, ldsp, sps, st, scratch)
+    switch (p->C / 16) { // B and C (16), the smaller models' D and E (64, 128), Vim-T's E (384)
+    case 1: WIN_RUN(1); break;
+    case 4: WIN_RUN(4); break;
+    case 8: WIN_RUN(8); break;
+    case 24: WIN_RUN(24); break;
+    default: WIN_RUN(p->C / 16); break;
+    }
+#undef WIN_RUN
+}
+
+// One sample's steps with the scratch `st` (keep words, list, fresh flags).
+static void point_run_sample(int path, const ouro_point_params *p, int dynamic, float *x, int ldx, int L, int reversed,
+                             int apply, int32_t *counts, int32_t *lists, float *sp, int ldsp, point_state *st, float *scratch) {
     const int C = p->C;
-    const size_t cn = (size_t)(C > 0 ? C : 1);
-    point_state st;
-    st.keep = malloc(sizeof(uint32_t) * cn);
-    st.list = malloc(sizeof(int32_t) * cn);
-    st.fresh = malloc(sizeof(int32_t) * cn);
-    float *scratch = sp ? malloc(sizeof(float) * 2 * cn) : NULL;
-    if (!st.keep || !st.list || !st.fresh || (sp && !scratch)) {
-        free(st.keep); free(st.list); free(st.fresh); free(scratch);
-        return -1;
-    }
-    for (int c = 0; c < C; c++) st.keep[c] = 0xffffffffu;
-    st.n = 0;
+    for (int c = 0; c < C; c++) st->keep[c] = 0xffffffffu;
+    st->n = 0;
     if (p->mode == OURO_OUTLIERS_FIXED) {
-        for (int j = 0; j < p->nfixed; j++) st.keep[p->fixed[j]] = 0;
+        for (int j = 0; j < p->nfixed; j++) st->keep[p->fixed[j]] = 0;
         for (int c = 0; c < C; c++)
-            if (!st.keep[c]) st.list[st.n++] = c;
-    }
-    const int dynamic = p->mode == OURO_OUTLIERS_DYNAMIC && can_flag(p->lambda, C);
-    if (path == OURO_PATH_AVX512 && dynamic && C % 16 == 0 && C <= 16 * WIN_MAX_BLOCKS && p->n_refresh > 0) {
-        point_run_windows(p, x, ldx, L, reversed, apply, counts, lists, sp, ldsp, &st, scratch);
-        free(st.keep);
-        free(st.list);
-        free(st.fresh);
-        free(scratch);
-        return 0;
+            if (!st->keep[c]) st->list[st->n++] = c;
     }
     for (int t = 0; t < L; t++) {
         const int r = reversed ? L - 1 - t : t;
@@ -862,19 +887,41 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
             for (int c = 0; c < C; c += 16) __builtin_prefetch(xn + c);
         }
         if (dynamic) {
-            if (t % p->n_refresh == 0 && st.n > 0) {
-                for (int j = 0; j < st.n; j++) st.keep[st.list[j]] = 0xffffffffu;
-                st.n = 0;
+            if (t % p->n_refresh == 0 && st->n > 0) {
+                for (int j = 0; j < st->n; j++) st->keep[st->list[j]] = 0xffffffffu;
+                st->n = 0;
             }
-            detect(path, p, xr, S, &st);
+            detect(path, p, xr, S, st);
         }
         if (apply)
-            quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, &st,
+            quantize_row(path, p, xr, S, p->zeros ? (p->nscales == 1 ? p->zeros[0] : p->zeros[t]) : 0, st,
                          sp ? sp + (size_t)r * ldsp : NULL, sp ? p->softplus_tables + 16 * (size_t)(p->nscales == 1 ? 0 : t) : NULL,
                          scratch);
-        counts[r] = st.n;
-        if (lists && st.n) copy_list(path, lists + (size_t)r * C, st.list, st.n);
+        counts[r] = st->n;
+        if (lists && st->n) copy_list(path, lists + (size_t)r * C, st->list, st->n);
     }
+}
+
+static int point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int ns, size_t xs, int reversed,
+                     int apply, int32_t *counts, int32_t *lists, float *sp, int ldsp, size_t sps) {
+    const int C = p->C;
+    const size_t cn = (size_t)(C > 0 ? C : 1);
+    point_state st;
+    st.keep = malloc(sizeof(uint32_t) * cn);
+    st.list = malloc(sizeof(int32_t) * cn);
+    st.fresh = malloc(sizeof(int32_t) * cn);
+    float *scratch = sp ? malloc(sizeof(float) * 2 * cn) : NULL;
+    if (!st.keep || !st.list || !st.fresh || (sp && !scratch)) {
+        free(st.keep); free(st.list); free(st.fresh); free(scratch);
+        return -1;
+    }
+    const int dynamic = p->mode == OURO_OUTLIERS_DYNAMIC && can_flag(p->lambda, C);
+    if (path == OURO_PATH_AVX512 && dynamic && C % 16 == 0 && C <= 16 * WIN_MAX_BLOCKS && p->n_refresh > 0)
+        point_run_windows(p, x, ldx, L, ns, xs, reversed, apply, counts, lists, sp, ldsp, sps, &st, scratch);
+    else
+        for (int s = 0; s < ns; s++)
+            point_run_sample(path, p, dynamic, x + (size_t)s * xs, ldx, L, reversed, apply, counts + (size_t)s * L,
+                             lists ? lists + (size_t)s * L * C : NULL, sp ? sp + (size_t)s * sps : NULL, ldsp, &st, scratch);
     free(st.keep);
     free(st.list);
     free(st.fresh);
@@ -882,15 +929,16 @@ static int point_run(int path, const ouro_point_params *p, float *x, int ldx, in
     return 0;
 }
 
-int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
-                   int32_t *counts, int32_t *lists) {
-    return point_run(path, p, x, ldx, L, reversed, apply, counts, lists, NULL, 0);
+int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
+                   int reversed, int apply, int32_t *counts, int32_t *lists) {
+    return point_run(path, p, x, ldx, L, nsamples, (size_t)sample_stride, reversed, apply, counts, lists, NULL, 0, 0);
 }
 
-int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
-                            int32_t *counts, int32_t *lists, float *sp, int ldsp) {
+int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
+                            int reversed, int32_t *counts, int32_t *lists, float *sp, int ldsp, long sp_sample_stride) {
     if (!ouro_point_softplus_supported(path, p)) return -2;
-    return point_run(path, p, x, ldx, L, reversed, 1, counts, lists, sp, ldsp);
+    return point_run(path, p, x, ldx, L, nsamples, (size_t)sample_stride, reversed, 1, counts, lists, sp, ldsp,
+                     (size_t)sp_sample_stride);
 }
 
 // The probe's pass-1 sums on the AVX-512 path (the target attribute lets the inlined pass compile).

@@ -45,15 +45,18 @@ public struct PointQuantizer: Sendable {
 
     @inline(__always) func scale(_ t: Int) -> Float { scales.count == 1 ? scales[0] : scales[t] }
 
-    /// Runs one sample's sequence of `length` rows at `x` (stride `ld`). Step t is row
-    /// `reversed ? length − 1 − t : t`. For every step the list is updated (detection), then, when
-    /// `apply` is set, the row is fake-quantized in place. Writes the list size in force at each
-    /// row into `counts[row]` and, when `lists` is given, the ascending list of row r at
-    /// `lists + r·channels`.
-    public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool, apply: Bool,
-                    counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?, path: KernelPath = .auto) {
+    /// Runs the sequences of `length` rows of `samples` samples, sample s at `x + s·sampleStride`
+    /// (rows `ld` apart). Step t is row `reversed ? length − 1 − t : t`. For every step the list is
+    /// updated (detection), then, when `apply` is set, the row is fake-quantized in place. Writes
+    /// the list size in force at row r of sample s into `counts[s·length + r]` and, when `lists`
+    /// is given, that ascending list at `lists + (s·length + r)·channels`. Each sample's results
+    /// are those of a run on it alone; several at once let detection step their windows together.
+    public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, samples: Int = 1, sampleStride: Int = 0,
+                    reversed: Bool, apply: Bool, counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
+                    path: KernelPath = .auto) {
         let rc = withParams(length: L, path: path) { p, resolved in
-            ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L), reversed ? 1 : 0, apply ? 1 : 0, counts, lists)
+            ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L), Int32(samples), sampleStride, reversed ? 1 : 0,
+                           apply ? 1 : 0, counts, lists)
         }
         precondition(rc == 0, "PointQuantizer: out of memory")
     }
@@ -64,15 +67,16 @@ public struct PointQuantizer: Sendable {
         return withParams(length: 0, path: path) { p, resolved in ouro_point_softplus_supported(resolved.rawValue, &p) } == 1
     }
 
-    /// `run` with `apply`, which also writes softplus(x̂) at `softplus` (stride `ldSoftplus`) with the
-    /// bits of `Elementwise.softplus`: inliers read it from a per-step table of the levels. Only
-    /// where `fusesSoftplus(path:)`.
-    public func runSoftplus(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, reversed: Bool,
-                            counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
-                            softplus: UnsafeMutablePointer<Float>, ldSoftplus: Int, path: KernelPath = .auto) {
+    /// `run` with `apply`, which also writes softplus(x̂) at `softplus` (rows `ldSoftplus` apart,
+    /// sample s at `softplus + s·softplusSampleStride`) with the bits of `Elementwise.softplus`:
+    /// inliers read it from a per-step table of the levels. Only where `fusesSoftplus(path:)`.
+    public func runSoftplus(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, samples: Int = 1, sampleStride: Int = 0,
+                            reversed: Bool, counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
+                            softplus: UnsafeMutablePointer<Float>, ldSoftplus: Int, softplusSampleStride: Int = 0,
+                            path: KernelPath = .auto) {
         let rc = withParams(length: L, path: path) { p, resolved in
-            ouro_point_run_softplus(resolved.rawValue, &p, x, Int32(ld), Int32(L), reversed ? 1 : 0, counts, lists,
-                                    softplus, Int32(ldSoftplus))
+            ouro_point_run_softplus(resolved.rawValue, &p, x, Int32(ld), Int32(L), Int32(samples), sampleStride,
+                                    reversed ? 1 : 0, counts, lists, softplus, Int32(ldSoftplus), softplusSampleStride)
         }
         precondition(rc != -2, "PointQuantizer: softplus fusion requested where fusesSoftplus is false")
         precondition(rc == 0, "PointQuantizer: out of memory")

@@ -126,14 +126,17 @@ public final class QuantizedHooks: ForwardHooks {
         counts.withUnsafeMutableBufferPointer { cb in
         slots.withUnsafeMutableBufferPointer { sb in
             let cp = cb.baseAddress!, sp = wantLists ? sb.baseAddress : nil
-            runner.forEach(view.batch) { b in
+            // One call per thread's share of the samples, so that detection steps their windows together.
+            runner.forEachChunk(view.batch, chunks: runner.threads) { range in
+                let b = range.lowerBound
                 if let softplus {
-                    q.runSoftplus(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, counts: cp + b * L,
-                                  lists: sp.map { $0 + b * L * C }, softplus: softplus.out + b * L * softplus.ld,
-                                  ldSoftplus: softplus.ld)
+                    q.runSoftplus(view.row(b, 0), ld: view.ld, length: L, samples: range.count, sampleStride: L * view.ld,
+                                  reversed: spec.reversed, counts: cp + b * L, lists: sp.map { $0 + b * L * C },
+                                  softplus: softplus.out + b * L * softplus.ld, ldSoftplus: softplus.ld,
+                                  softplusSampleStride: L * softplus.ld)
                 } else {
-                    q.run(view.row(b, 0), ld: view.ld, length: L, reversed: spec.reversed, apply: !spec.feedsLinear,
-                          counts: cp + b * L, lists: sp.map { $0 + b * L * C })
+                    q.run(view.row(b, 0), ld: view.ld, length: L, samples: range.count, sampleStride: L * view.ld,
+                          reversed: spec.reversed, apply: !spec.feedsLinear, counts: cp + b * L, lists: sp.map { $0 + b * L * C })
                 }
             }
             var outl: Int64 = 0, wEnd: Int64 = 0, wins: Int64 = 0

@@ -143,4 +143,63 @@ import OuroQuant
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "fake-quantized values")
         #expect(ref.map(\.bitPattern) == fused.map(\.bitPattern), "softplus")
     }
+
+    /// Several samples in one call (their windows step together on the AVX-512 path, eight to a
+    /// group, so a group spans samples where L is no multiple of the window) against one call per
+    /// sample: the same counts, lists, values and softplus, on every path.
+    @Test(arguments: [(16, false), (128, false), (64, true), (384, true), (13, false)])
+    func samplesTogetherEqualOneByOne(channels C: Int, asymmetric: Bool) throws {
+        let L = 37, N = 5, ld = C + 3 // rows with a gap, as the x_proj output's B and C columns
+        var rng = Xoshiro256StarStar(seed: UInt64(77 + C))
+        let x = (0..<(N * L * ld)).map { i -> Float in
+            let v = Float(rng.nextUniform() * 2 - 1)
+            return i % 11 == 3 ? v * 20 : v
+        }
+        let scales = (0..<L).map { Float(0.05 + 0.01 * Double($0 % 5)) }
+        let q = PointQuantizer(channels: C, asymmetric: asymmetric, scales: scales, zeros: asymmetric ? [Int32](repeating: 7, count: L) : [],
+                               inlierBits: 4, outlierBits: 8, outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
+        for path in KernelPath.available {
+            for reversed in [false, true] {
+                let softplus = asymmetric && q.fusesSoftplus(path: path)
+                var a = x, b = x
+                var ca = [Int32](repeating: -1, count: N * L), cb = ca
+                var la = [Int32](repeating: -1, count: N * L * C), lb = la
+                var sa = [Float](repeating: 0, count: N * L * C), sb = sa
+                a.withUnsafeMutableBufferPointer { p in ca.withUnsafeMutableBufferPointer { c in la.withUnsafeMutableBufferPointer { l in
+                    sa.withUnsafeMutableBufferPointer { s in
+                        for n in 0..<N {
+                            if softplus {
+                                q.runSoftplus(p.baseAddress! + n * L * ld, ld: ld, length: L, reversed: reversed, counts: c.baseAddress! + n * L,
+                                              lists: l.baseAddress! + n * L * C, softplus: s.baseAddress! + n * L * C, ldSoftplus: C, path: path)
+                            } else {
+                                q.run(p.baseAddress! + n * L * ld, ld: ld, length: L, reversed: reversed, apply: true,
+                                      counts: c.baseAddress! + n * L, lists: l.baseAddress! + n * L * C, path: path)
+                            }
+                        }
+                    }
+                }}}
+                b.withUnsafeMutableBufferPointer { p in cb.withUnsafeMutableBufferPointer { c in lb.withUnsafeMutableBufferPointer { l in
+                    sb.withUnsafeMutableBufferPointer { s in
+                        if softplus {
+                            q.runSoftplus(p.baseAddress!, ld: ld, length: L, samples: N, sampleStride: L * ld, reversed: reversed,
+                                          counts: c.baseAddress!, lists: l.baseAddress!, softplus: s.baseAddress!, ldSoftplus: C,
+                                          softplusSampleStride: L * C, path: path)
+                        } else {
+                            q.run(p.baseAddress!, ld: ld, length: L, samples: N, sampleStride: L * ld, reversed: reversed, apply: true,
+                                  counts: c.baseAddress!, lists: l.baseAddress!, path: path)
+                        }
+                    }
+                }}}
+                #expect(ca == cb, "counts, \(path), reversed \(reversed)")
+                #expect(ca.contains { $0 > 0 }, "the data must trigger detection")
+                // Only the first counts[r] entries of a row's list slot are written.
+                for r in 0..<(N * L) {
+                    let n = Int(ca[r])
+                    #expect(la[r * C ..< r * C + n] == lb[r * C ..< r * C + n], "list of row \(r), \(path)")
+                }
+                #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "values, \(path), reversed \(reversed)")
+                #expect(sa.map(\.bitPattern) == sb.map(\.bitPattern), "softplus, \(path)")
+            }
+        }
+    }
 }

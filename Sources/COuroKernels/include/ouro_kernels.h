@@ -121,24 +121,26 @@ typedef struct ouro_point_params {
     const float *softplus_tables;
 } ouro_point_params;
 
-/// Runs one sample's L steps of a point. Step t reads row (reversed ? L-1-t : t) of x (stride
-/// ldx); the list is updated (detection), then with `apply` the row is fake-quantized in place.
-/// counts[r] = size of the list in force at row r; when `lists` is not NULL, the ascending list
-/// of row r is written at lists + r*C. Returns 0, or -1 when scratch memory is unavailable.
-int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed, int apply,
-                   int32_t *counts, int32_t *lists);
+/// Runs the L steps of a point for `nsamples` samples, sample s at x + s*sample_stride. Step t
+/// reads row (reversed ? L-1-t : t) of the sample (stride ldx); the list is updated (detection),
+/// then with `apply` the row is fake-quantized in place. counts[s*L + r] = size of the list in
+/// force at row r of sample s; when `lists` is not NULL, that ascending list is written at
+/// lists + (s*L + r)*C. Every sample's results are those of a run on that sample alone. Returns
+/// 0, or -1 when scratch memory is unavailable.
+int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
+                   int reversed, int apply, int32_t *counts, int32_t *lists);
 
 /// Whether `ouro_point_run_softplus` can run this point on `path`: the AVX-512 path, an
 /// asymmetric point with at most 16 inlier levels, outliers at fewer than 16 bits, `softplus` and
 /// `softplus_tables` set.
 int ouro_point_softplus_supported(int path, const ouro_point_params *p);
 
-/// `ouro_point_run` with `apply`, which also writes sp[r * ldsp + c] = softplus(x̂[r][c]) for every
-/// row: inliers read softplus from the step's table in p->softplus_tables (the same bits as
+/// `ouro_point_run` with `apply`, which also writes sp[s * sp_sample_stride + r * ldsp + c] =
+/// softplus(x̂[r][c]) for every row r of every sample s: inliers read softplus from the step's table in p->softplus_tables (the same bits as
 /// p->softplus on the fake-quantized value, since the table is p->softplus of those very
 /// values), outliers call p->softplus. Returns 0, -1 (memory) or -2 (not supported).
-int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int reversed,
-                            int32_t *counts, int32_t *lists, float *sp, int ldsp);
+int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
+                            int reversed, int32_t *counts, int32_t *lists, float *sp, int ldsp, long sp_sample_stride);
 
 /// The inlier softplus tables of an asymmetric point with at most 4 inlier bits: for each of the
 /// nscales scales, tables[16 i + r] = p->softplus(S_i·(r − z_i)) for the levels r (softplus(0)
