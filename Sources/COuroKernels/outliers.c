@@ -796,6 +796,34 @@ OURO_AVX512 static void win_list(const win_group *gr, int w, int NB, int32_t *ds
     }
 }
 
+// quantize_row for a symmetric point without softplus, with the listed channels given as bits:
+// the same per-lane operations as quantize_inliers_avx512 and the outlier loop (the largest
+// listed |x| ignores NaN, as that loop's compare does; qsym's selects are max and min with the
+// bound second, which also send NaN to -q).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_quantize_sym(const ouro_point_params *p, float *x, const uint16_t *listed, int n, int NB, float S) {
+    const float q = (float)((1 << (p->inlier_bits - 1)) - 1);
+    const __m512 vs = _mm512_set1_ps(S), top = _mm512_set1_ps(q), bottom = _mm512_set1_ps(-q);
+    __m512 m = _mm512_setzero_ps();
+    for (int b = 0; b < NB; b++) {
+        const __m512 v = _mm512_loadu_ps(x + 16 * b);
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_min_ps(_mm512_max_ps(r, bottom), top);
+        _mm512_mask_storeu_ps(x + 16 * b, (__mmask16)~listed[b], _mm512_mul_ps(vs, r));
+        m = _mm512_mask_max_ps(m, listed[b], _mm512_abs_ps(v), m);
+    }
+    if (n == 0 || p->outlier_bits >= 16) return;
+    const float mx = _mm512_reduce_max_ps(m);
+    const float qO = (float)((1 << (p->outlier_bits - 1)) - 1);
+    const __m512 vo = _mm512_set1_ps((mx > 1e-8f ? mx : 1e-8f) / qO), otop = _mm512_set1_ps(qO), obottom = _mm512_set1_ps(-qO);
+    for (int b = 0; b < NB; b++) {
+        if (!listed[b]) continue;
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + 16 * b), vo), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_min_ps(_mm512_max_ps(r, obottom), otop);
+        _mm512_mask_storeu_ps(x + 16 * b, listed[b], _mm512_mul_ps(vo, r));
+    }
+}
+
 // point_run's loop for the points win_step serves, over `ns` samples (sample s at x + s·xs, its
 // counts at counts + s·L, lists at lists + s·L·C, softplus at sp + s·sps). The windows of all
 // samples are chains, eight to a group. `st` is point_run's scratch, which the fake quantization
@@ -838,6 +866,10 @@ static inline void win_run(const ouro_point_params *p, int NB, float *x, int ldx
                 counts[r] = n[w];
                 if (lists && n[w]) win_list(&gr, w, NB, lists + r * C);
                 if (!apply) continue;
+                if (!p->asymmetric && !sp) {
+                    win_quantize_sym(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[p->nscales == 1 ? 0 : ts[w]]);
+                    continue;
+                }
                 for (int b = 0; b < NB; b++)
                     _mm512_storeu_si512((void *)(st->keep + 16 * b), _mm512_movm_epi32((__mmask16)~gr.listed[w][b]));
                 st->n = n[w];
