@@ -711,8 +711,8 @@ static inline __m256 win_reduce8(const __m256 v[WIN_LANES], int is_max) {
 #undef WIN_OP
 }
 
-// One step of the windows of a group in `active`: row[w] is the window's row at this step, S[w] its
-// static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
+// One step of the windows of a group in `active`: row[w] is window w's row at this step, lane w of
+// S its static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void win_step(const ouro_point_params *p, const float *const row[WIN_LANES], __m256 S, __mmask8 active,
                             int NB, win_group *gr) {

@@ -54,7 +54,7 @@ public struct PointQuantizer: Sendable {
     public func run(_ x: UnsafeMutablePointer<Float>, ld: Int, length L: Int, samples: Int = 1, sampleStride: Int = 0,
                     reversed: Bool, apply: Bool, counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
                     path: KernelPath = .auto) {
-        let rc = withParams(length: L, path: path) { p, resolved in
+        let rc = withParams(length: L, samples: samples, sampleStride: sampleStride, ld: ld, path: path) { p, resolved in
             ouro_point_run(resolved.rawValue, &p, x, Int32(ld), Int32(L), Int32(samples), sampleStride, reversed ? 1 : 0,
                            apply ? 1 : 0, counts, lists)
         }
@@ -74,7 +74,8 @@ public struct PointQuantizer: Sendable {
                             reversed: Bool, counts: UnsafeMutablePointer<Int32>, lists: UnsafeMutablePointer<Int32>?,
                             softplus: UnsafeMutablePointer<Float>, ldSoftplus: Int, softplusSampleStride: Int = 0,
                             path: KernelPath = .auto) {
-        let rc = withParams(length: L, path: path) { p, resolved in
+        precondition(samples <= 1 || softplusSampleStride >= L * ldSoftplus, "PointQuantizer: softplus rows of samples overlap")
+        let rc = withParams(length: L, samples: samples, sampleStride: sampleStride, ld: ld, path: path) { p, resolved in
             ouro_point_run_softplus(resolved.rawValue, &p, x, Int32(ld), Int32(L), Int32(samples), sampleStride,
                                     reversed ? 1 : 0, counts, lists, softplus, Int32(ldSoftplus), softplusSampleStride)
         }
@@ -82,11 +83,14 @@ public struct PointQuantizer: Sendable {
         precondition(rc == 0, "PointQuantizer: out of memory")
     }
 
-    /// The C parameters of this point (valid inside `body` only) and the resolved kernel path.
-    private func withParams<R>(length L: Int, path: KernelPath, _ body: (inout ouro_point_params, KernelPath) -> R) -> R {
+    /// The C parameters of this point (valid inside `body` only) and the resolved kernel path, after
+    /// checking that the scales cover `length` steps and that the samples' rows do not overlap.
+    private func withParams<R>(length L: Int, samples: Int = 1, sampleStride: Int = 0, ld: Int = 0, path: KernelPath,
+                               _ body: (inout ouro_point_params, KernelPath) -> R) -> R {
         let resolved = path == .auto ? PointQuantizer.path : path
         precondition(KernelPath.available.contains(resolved), "PointQuantizer: \(resolved) requested on a CPU without it")
         precondition(scales.count == 1 || scales.count >= L, "PointQuantizer: \(scales.count) scales for \(L) steps")
+        precondition(samples >= 0 && (samples <= 1 || sampleStride >= L * ld), "PointQuantizer: \(samples) samples \(sampleStride) apart overlap")
         var mode = Int32(OURO_OUTLIERS_NONE), lambda = 0.0, nRefresh = 1, allZeros: Int32 = 0
         var fixed: [Int32] = []
         switch outliers {

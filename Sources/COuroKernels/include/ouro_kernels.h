@@ -136,9 +136,10 @@ int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int 
 int ouro_point_softplus_supported(int path, const ouro_point_params *p);
 
 /// `ouro_point_run` with `apply`, which also writes sp[s * sp_sample_stride + r * ldsp + c] =
-/// softplus(x̂[r][c]) for every row r of every sample s: inliers read softplus from the step's table in p->softplus_tables (the same bits as
-/// p->softplus on the fake-quantized value, since the table is p->softplus of those very
-/// values), outliers call p->softplus. Returns 0, -1 (memory) or -2 (not supported).
+/// softplus(x̂[r][c]) for every row r of every sample s: inliers read softplus from the step's
+/// table in p->softplus_tables (the same bits as p->softplus on the fake-quantized value, since
+/// the table is p->softplus of those very values), outliers call p->softplus. Returns 0, -1
+/// (memory) or -2 (not supported).
 int ouro_point_run_softplus(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
                             int reversed, int32_t *counts, int32_t *lists, float *sp, int ldsp, long sp_sample_stride);
 
