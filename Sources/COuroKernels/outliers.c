@@ -617,7 +617,9 @@ static inline void copy_list(int path, int32_t *dst, const int32_t *src, int n) 
 // operations in the same order as detect_avx512 (range_sum_avx512, threshold_from_moments,
 // sum_sq_avx512, float_floor), so the lists are the same; only a NaN can make the range differ,
 // and a NaN among the inliers makes the sums NaN, which flags nothing on either path.
-enum { WIN_LANES = 8, WIN_MAX_BLOCKS = 32 };
+// Above 384 channels the row-by-row path is as fast or faster (in cache: 225 against 233 ns per
+// row at 768), so the windows stop there.
+enum { WIN_LANES = 8, WIN_MAX_BLOCKS = 24 };
 
 typedef struct {
     uint16_t listed[WIN_LANES][WIN_MAX_BLOCKS]; // bit j of block b: channel 16b + j is listed
