@@ -826,6 +826,59 @@ static inline void win_quantize_sym(const ouro_point_params *p, float *x, const 
     }
 }
 
+// quantize_row for the Δ points with softplus (asymmetric, at most 16 inlier levels, outliers
+// below 16 bits), with the listed channels given as bits: the operations of
+// quantize_inliers_avx512 with its table, then the outlier loops. The outliers' range starts at
+// 0 and takes a value only when it is strictly beyond, as the loop's compares do (min and max
+// with the running value second: NaN and equal zeros keep it), and their softplus goes through
+// p->softplus in list order, as quantize_row calls it.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_quantize_delta(const ouro_point_params *p, float *x, const uint16_t *listed, int n, int NB, float S,
+                                      int32_t zi, const float *table, float *sp, float *scratch) {
+    const int C = p->C;
+    const __m512 vs = _mm512_set1_ps(S), vz = _mm512_set1_ps((float)zi), top = _mm512_set1_ps((float)((1 << p->inlier_bits) - 1));
+    const __m512 zero = _mm512_setzero_ps(), vt = _mm512_loadu_ps(table);
+    __m512 lo = zero, hi = zero;
+    for (int b = 0; b < NB; b++) {
+        const __mmask16 in = (__mmask16)~listed[b];
+        const __m512 v = _mm512_loadu_ps(x + 16 * b);
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_add_ps(r, vz);
+        r = _mm512_min_ps(_mm512_max_ps(r, zero), top);
+        _mm512_mask_storeu_ps(sp + 16 * b, in, _mm512_permutexvar_ps(_mm512_cvttps_epi32(r), vt));
+        _mm512_mask_storeu_ps(x + 16 * b, in, _mm512_mul_ps(vs, _mm512_sub_ps(r, vz)));
+        lo = _mm512_mask_min_ps(lo, listed[b], v, lo);
+        hi = _mm512_mask_max_ps(hi, listed[b], v, hi);
+    }
+    if (n == 0) return;
+    const float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
+    const double lvO = (double)((1 << p->outlier_bits) - 1);
+    const double range = (double)h - (double)l;
+    const float sO = (float)((range > 1e-8 ? range : 1e-8) / lvO);
+    double zr = nearbyint(-(double)l / (double)sO);
+    zr = zr > 0 ? zr : 0;
+    zr = zr < lvO ? zr : lvO;
+    const __m512 vo = _mm512_set1_ps(sO), vzo = _mm512_set1_ps((float)zr), lvo = _mm512_set1_ps((float)lvO);
+    int pos = 0;
+    for (int b = 0; b < NB; b++) {
+        if (!listed[b]) continue;
+        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + 16 * b), vo), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, vzo), zero), lvo);
+        const __m512 q = _mm512_mul_ps(vo, _mm512_sub_ps(r, vzo));
+        _mm512_mask_storeu_ps(x + 16 * b, listed[b], q);
+        const int c = __builtin_popcount(listed[b]);
+        _mm512_mask_storeu_ps(scratch + pos, ouro_tail_mask16(c), _mm512_maskz_compress_ps(listed[b], q));
+        pos += c;
+    }
+    p->softplus(p->softplus_path, n, scratch, scratch + C);
+    pos = 0;
+    for (int b = 0; b < NB; b++) {
+        if (!listed[b]) continue;
+        _mm512_mask_storeu_ps(sp + 16 * b, listed[b], _mm512_maskz_expandloadu_ps(listed[b], scratch + C + pos));
+        pos += __builtin_popcount(listed[b]);
+    }
+}
+
 // point_run's loop for the points win_step serves, over `ns` samples (sample s at x + s·xs, its
 // counts at counts + s·L, lists at lists + s·L·C, softplus at sp + s·sps). The windows of all
 // samples are chains, eight to a group. `st` is point_run's scratch, which the fake quantization
@@ -870,6 +923,12 @@ static inline void win_run(const ouro_point_params *p, int NB, float *x, int ldx
                 if (!apply) continue;
                 if (!p->asymmetric && !sp) {
                     win_quantize_sym(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[p->nscales == 1 ? 0 : ts[w]]);
+                    continue;
+                }
+                if (sp) { // only the Δ points with softplus tables get here (ouro_point_softplus_supported)
+                    const int ti = p->nscales == 1 ? 0 : ts[w];
+                    win_quantize_delta(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[ti], p->zeros ? p->zeros[ti] : 0,
+                                       p->softplus_tables + 16 * (size_t)ti, sp + (size_t)ss[w] * sps + (size_t)rs[w] * ldsp, scratch);
                     continue;
                 }
                 for (int b = 0; b < NB; b++)
