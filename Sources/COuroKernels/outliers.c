@@ -179,15 +179,20 @@ OURO_AVX2 static double sum_sq_avx2(const float *x, const uint32_t *keep, int C,
 
 // AVX-512: the sums take 8 doubles at a time, with lane j = channel mod 8 and the same final tree,
 // so every path agrees bit for bit.
-OURO_AVX512 static inline __m512d abs8_pd(const float *x, const uint32_t *keep) {
-    const __m256 k = _mm256_loadu_ps((const float *)keep);
-    return _mm512_abs_pd(_mm512_cvtps_pd(_mm256_and_ps(_mm256_loadu_ps(x), k)));
-}
-
 OURO_AVX512 static inline double lanes512(__m512d a) {
     double l[8];
     _mm512_storeu_pd(l, a);
     return lanes8(l);
+}
+
+// One step of the two-pass sum over 8 channels: a + (|v| - mu)^2, where v holds the channels with
+// listed ones as 0 and `in` marks the inliers, which alone count unless `all`. The one step of
+// both AVX-512 sums (sum_sq_avx512 and the windows' win_sum_sq_lanes), so that they agree bit
+// for bit.
+OURO_AVX512 static inline __m512d sum_sq_step8(__m512d a, __m256 v, __mmask8 in, __m512d vmu, int all) {
+    const __m512d d = _mm512_sub_pd(_mm512_abs_pd(_mm512_cvtps_pd(v)), vmu);
+    const __m512d sq = _mm512_mul_pd(d, d);
+    return _mm512_add_pd(a, all ? sq : _mm512_maskz_mov_pd(in, sq));
 }
 
 OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, int C, double mu, int all) {
@@ -195,13 +200,9 @@ OURO_AVX512 static double sum_sq_avx512(const float *x, const uint32_t *keep, in
     const __m512d vmu = _mm512_set1_pd(mu);
     const int C8 = C / 8 * 8;
     for (int c = 0; c < C8; c += 8) {
-        const __m512d d = _mm512_sub_pd(abs8_pd(x + c, keep + c), vmu);
-        const __m512d sq = _mm512_mul_pd(d, d);
-        if (all) a = _mm512_add_pd(a, sq);
-        else {
-            const __mmask8 k = _mm256_cmpneq_epi32_mask(_mm256_loadu_si256((const __m256i *)(keep + c)), _mm256_setzero_si256());
-            a = _mm512_add_pd(a, _mm512_maskz_mov_pd(k, sq));
-        }
+        const __m256 k = _mm256_loadu_ps((const float *)(keep + c));
+        const __mmask8 in = _mm256_cmpneq_epi32_mask(_mm256_castps_si256(k), _mm256_setzero_si256());
+        a = sum_sq_step8(a, _mm256_and_ps(_mm256_loadu_ps(x + c), k), in, vmu, all);
     }
     double s = lanes512(a);
     for (int c = C8; c < C; c++) {
@@ -295,6 +296,36 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
     st->n += m;
 }
 
+// Pass 1's range over one block of 16 (v with listed and masked-off lanes read as 0, which changes
+// none of lo, hi, max |x|): min and max x for an asymmetric point, else max |x| in *h. Inlined
+// with a constant `asym`: only the range that point needs.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void pass1_range(__m512 v, __m512 av, int asym, __m512 *l, __m512 *h) {
+    if (asym) {
+        *l = _mm512_min_ps(*l, v);
+        *h = _mm512_max_ps(*h, v);
+    } else *h = _mm512_max_ps(*h, av);
+}
+
+// Pass 1 over a whole block of 16 channels: the range, and the lane sums of |x| into `a` (lane j
+// takes channels j and j + 8, in that order) and, with `sq`, of x^2 into q and q1. The one block
+// step of both AVX-512 detections (range_sum_avx512 and the windows' win_pass1), so that their
+// sums agree bit for bit.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void pass1_block16(__m512 v, int asym, int sq, __m512 *l, __m512 *h, __m512d *a, __m512d *q, __m512d *q1) {
+    const __m512 av = _mm512_abs_ps(v);
+    pass1_range(v, av, asym, l, h);
+    const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
+    *a = _mm512_add_pd(*a, a0);
+    *a = _mm512_add_pd(*a, a1);
+    // A float's square is exact in double, so only the sum rounds. Its order is free (the
+    // bracket covers any order's rounding), so two chains keep it off the critical path.
+    if (sq) {
+        *q = _mm512_fmadd_pd(a0, a0, *q);
+        *q1 = _mm512_fmadd_pd(a1, a1, *q1);
+    }
+}
+
 // AVX-512 detection in up to three passes over the row, each with a masked tail instead of the
 // narrower paths: (1) the inlier range together with the sums of |x| and x^2 (computed whether or
 // not the step triggers, since they ride on the same loads), (2) the squared deviations, only
@@ -304,37 +335,18 @@ static void merge_fresh(point_state *st, const int32_t *fresh, int m) {
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C, int asym, float *amax_or_lo,
                                     float *hi, double *sabs, double *ssq) {
-    __m512 l = _mm512_setzero_ps(), h = l, m = l;
+    __m512 l = _mm512_setzero_ps(), h = l;
     __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
     int c = 0;
-    for (; c + 16 <= C; c += 16) {
-        const __m512 v = _mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c)));
-        const __m512 av = _mm512_abs_ps(v);
-        // Inlined with a constant `asym`: only the range that point needs.
-        if (asym) {
-            l = _mm512_min_ps(l, v);
-            h = _mm512_max_ps(h, v);
-        } else m = _mm512_max_ps(m, av);
-        const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
-        a = _mm512_add_pd(a, a0);
-        a = _mm512_add_pd(a, a1);
-        // A float's square is exact in double, so only the sum rounds. Its order is free (the
-        // bracket covers any order's rounding), so two chains keep it off the critical path.
-        if (ssq) {
-            q = _mm512_fmadd_pd(a0, a0, q);
-            q1 = _mm512_fmadd_pd(a1, a1, q1);
-        }
-    }
+    for (; c + 16 <= C; c += 16)
+        pass1_block16(_mm512_and_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps((const float *)(keep + c))), asym, ssq != NULL,
+                      &l, &h, &a, &q, &q1);
     const int rem = C - c;
     if (rem > 0) {
         const __mmask16 k = ouro_tail_mask16(rem);
-        // Masked-off lanes read as 0, which changes none of lo, hi, max |x|.
         const __m512 v = _mm512_and_ps(_mm512_maskz_loadu_ps(k, x + c), _mm512_maskz_loadu_ps(k, (const float *)(keep + c)));
         const __m512 av = _mm512_abs_ps(v);
-        if (asym) {
-            l = _mm512_min_ps(l, v);
-            h = _mm512_max_ps(h, v);
-        } else m = _mm512_max_ps(m, av);
+        pass1_range(v, av, asym, &l, &h);
         if (rem >= 8) {
             const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av));
             a = _mm512_add_pd(a, a0);
@@ -350,7 +362,7 @@ static inline void range_sum_avx512(const float *x, const uint32_t *keep, int C,
     *sabs = s;
     if (ssq) *ssq = s2;
     if (asym) { *amax_or_lo = _mm512_reduce_min_ps(l); *hi = _mm512_reduce_max_ps(h); }
-    else { *amax_or_lo = _mm512_reduce_max_ps(m); *hi = 0; }
+    else { *amax_or_lo = _mm512_reduce_max_ps(h); *hi = 0; }
 }
 
 OURO_AVX512 static int flag_masked_avx512(const float *x, uint32_t *keep, int C, float g, int32_t *fresh) {
@@ -663,9 +675,7 @@ static inline __m512d win_sum_sq_lanes(const float *x, const uint16_t *listed, i
     for (int b = 0; b < NB; b++) {
         for (int half = 0; half < 2; half++) {
             const __mmask8 in = (__mmask8)(~listed[b] >> (8 * half));
-            const __m512d d = _mm512_sub_pd(_mm512_abs_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(in, x + 16 * b + 8 * half))), vmu);
-            const __m512d sq = _mm512_mul_pd(d, d);
-            a = _mm512_add_pd(a, all ? sq : _mm512_maskz_mov_pd(in, sq));
+            a = sum_sq_step8(a, _mm256_maskz_loadu_ps(in, x + 16 * b + 8 * half), in, vmu, all);
         }
     }
     return a;
@@ -678,21 +688,8 @@ static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int
                              __m256 *lo, __m256 *hi) {
     __m512 l = _mm512_setzero_ps(), h = l;
     __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
-    for (int b = 0; b < NB; b++) {
-        const __m512 v = _mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b);
-        const __m512 av = _mm512_abs_ps(v);
-        if (asym) {
-            l = _mm512_min_ps(l, v);
-            h = _mm512_max_ps(h, v);
-        } else h = _mm512_max_ps(h, av);
-        const __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(av)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(av, 1));
-        a = _mm512_add_pd(a, a0);
-        a = _mm512_add_pd(a, a1);
-        if (sq) {
-            q = _mm512_fmadd_pd(a0, a0, q);
-            q1 = _mm512_fmadd_pd(a1, a1, q1);
-        }
-    }
+    for (int b = 0; b < NB; b++)
+        pass1_block16(_mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b), asym, sq, &l, &h, &a, &q, &q1);
     *sabs = a;
     *ssq = _mm512_add_pd(q, q1);
     *lo = _mm256_min_ps(_mm512_castps512_ps256(l), _mm512_extractf32x8_ps(l, 1));
