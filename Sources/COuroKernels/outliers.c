@@ -506,6 +506,20 @@ OURO_AVX2 static void quantize_inliers_avx2(float *x, const uint32_t *keep, int 
 
 // AVX-512 inlier quantization with a masked tail: the same per-lane operations as the AVX2 loop.
 // With `sp`, also sp[c] = table[level] for the inliers (the levels index a 16-entry table).
+// One block of 16 of the AVX-512 inlier quantization: the lanes in `in` of v (read from x) become
+// s·(clamp(rne(v/s) + z) − z) in x, and with `table` also sp = table[level]. The one block step of
+// quantize_inliers_avx512 and of the windows' quantizers (win_quantize_sym, win_quantize_delta).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void quantize_inliers_block16(__m512 v, float *x, float *sp, __mmask16 in, int asym, __m512 vs, __m512 vz,
+                                            __m512 bottom, __m512 top, int table, __m512 vt) {
+    __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (asym) r = _mm512_add_ps(r, vz);
+    r = _mm512_min_ps(_mm512_max_ps(r, bottom), top);
+    if (table) _mm512_mask_storeu_ps(sp, in, _mm512_permutexvar_ps(_mm512_cvttps_epi32(r), vt));
+    if (asym) r = _mm512_sub_ps(r, vz);
+    _mm512_mask_storeu_ps(x, in, _mm512_mul_ps(vs, r));
+}
+
 OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, int C, int asym, float s, float z,
                                                float qmax_or_levels, const float *table, float *sp) {
     const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(z), top = _mm512_set1_ps(qmax_or_levels);
@@ -514,13 +528,8 @@ OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, 
     for (int c = 0; c < C; c += 16) {
         const __mmask16 k = ouro_tail_mask16(C - c);
         const __mmask16 in = _mm512_mask_test_epi32_mask(k, _mm512_maskz_loadu_epi32(k, keep + c), _mm512_set1_epi32(-1));
-        const __m512 v = _mm512_maskz_loadu_ps(k, x + c);
-        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        if (asym) r = _mm512_add_ps(r, vz);
-        r = _mm512_min_ps(_mm512_max_ps(r, bottom), top);
-        if (table) _mm512_mask_storeu_ps(sp + c, in, _mm512_permutexvar_ps(_mm512_cvttps_epi32(r), vt));
-        if (asym) r = _mm512_sub_ps(r, vz);
-        _mm512_mask_storeu_ps(x + c, in, _mm512_mul_ps(vs, r));
+        quantize_inliers_block16(_mm512_maskz_loadu_ps(k, x + c), x + c, sp ? sp + c : NULL, in, asym, vs, vz, bottom, top,
+                                 table != NULL, vt);
     }
 }
 
@@ -796,19 +805,17 @@ OURO_AVX512 static void win_list(const win_group *gr, int w, int NB, int32_t *ds
 }
 
 // quantize_row for a symmetric point without softplus, with the listed channels given as bits:
-// the same per-lane operations as quantize_inliers_avx512 and the outlier loop (the largest
+// quantize_inliers_avx512's block step and the outlier loop's operations (the largest
 // listed |x| ignores NaN, as that loop's compare does; qsym's selects are max and min with the
 // bound second, which also send NaN to -q).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void win_quantize_sym(const ouro_point_params *p, float *x, const uint16_t *listed, int n, int NB, float S) {
     const float q = (float)((1 << (p->inlier_bits - 1)) - 1);
-    const __m512 vs = _mm512_set1_ps(S), top = _mm512_set1_ps(q), bottom = _mm512_set1_ps(-q);
-    __m512 m = _mm512_setzero_ps();
+    const __m512 vs = _mm512_set1_ps(S), top = _mm512_set1_ps(q), bottom = _mm512_set1_ps(-q), zero = _mm512_setzero_ps();
+    __m512 m = zero;
     for (int b = 0; b < NB; b++) {
         const __m512 v = _mm512_loadu_ps(x + 16 * b);
-        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm512_min_ps(_mm512_max_ps(r, bottom), top);
-        _mm512_mask_storeu_ps(x + 16 * b, (__mmask16)~listed[b], _mm512_mul_ps(vs, r));
+        quantize_inliers_block16(v, x + 16 * b, NULL, (__mmask16)~listed[b], 0, vs, zero, bottom, top, 0, zero);
         m = _mm512_mask_max_ps(m, listed[b], _mm512_abs_ps(v), m);
     }
     if (n == 0 || p->outlier_bits >= 16) return;
@@ -824,8 +831,8 @@ static inline void win_quantize_sym(const ouro_point_params *p, float *x, const 
 }
 
 // quantize_row for the Δ points with softplus (asymmetric, at most 16 inlier levels, outliers
-// below 16 bits), with the listed channels given as bits: the operations of
-// quantize_inliers_avx512 with its table, then the outlier loops. The outliers' range starts at
+// below 16 bits), with the listed channels given as bits: quantize_inliers_avx512's block step
+// with its table, then the outlier loops. The outliers' range starts at
 // 0 and takes a value only when it is strictly beyond, as the loop's compares do (min and max
 // with the running value second: NaN and equal zeros keep it), and their softplus goes through
 // p->softplus in list order, as quantize_row calls it.
@@ -837,13 +844,8 @@ static inline void win_quantize_delta(const ouro_point_params *p, float *x, cons
     const __m512 zero = _mm512_setzero_ps(), vt = _mm512_loadu_ps(table);
     __m512 lo = zero, hi = zero;
     for (int b = 0; b < NB; b++) {
-        const __mmask16 in = (__mmask16)~listed[b];
         const __m512 v = _mm512_loadu_ps(x + 16 * b);
-        __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm512_add_ps(r, vz);
-        r = _mm512_min_ps(_mm512_max_ps(r, zero), top);
-        _mm512_mask_storeu_ps(sp + 16 * b, in, _mm512_permutexvar_ps(_mm512_cvttps_epi32(r), vt));
-        _mm512_mask_storeu_ps(x + 16 * b, in, _mm512_mul_ps(vs, _mm512_sub_ps(r, vz)));
+        quantize_inliers_block16(v, x + 16 * b, sp + 16 * b, (__mmask16)~listed[b], 1, vs, vz, zero, top, 1, vt);
         lo = _mm512_mask_min_ps(lo, listed[b], v, lo);
         hi = _mm512_mask_max_ps(hi, listed[b], v, hi);
     }
