@@ -304,9 +304,10 @@ import OuroTestSupport
                 }
             }
 
-            let B = 2, L = 7, K = 4
-            let cx = rng.normals(B * L * 2 * E), wT = rng.normals(K * E), bias = rng.normals(E)
-            for reverse in [false, true] {
+            // Rows in two jobs of 16, and a sequence shorter than the taps (both borders at once).
+            for (L, reverse) in [(21, false), (21, true), (3, false), (3, true)] {
+                let B = 2, K = 4
+                let cx = rng.normals(B * L * 2 * E), wT = rng.normals(K * E), bias = rng.normals(E)
                 func conv(_ p: FloatKernelPath) -> [Float] {
                     var out = [Float](repeating: .nan, count: B * L * E), act = out
                     cx.withUnsafeBufferPointer { xp in wT.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
@@ -317,7 +318,7 @@ import OuroTestSupport
                     }}}}}
                     return out + act
                 }
-                #expect(conv(path).map(\.bitPattern) == conv(.reference).map(\.bitPattern), "conv \(path) E=\(E) reverse=\(reverse)")
+                #expect(conv(path).map(\.bitPattern) == conv(.reference).map(\.bitPattern), "conv \(path) E=\(E) L=\(L) reverse=\(reverse)")
             }
         }
     }
