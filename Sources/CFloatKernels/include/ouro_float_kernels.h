@@ -41,7 +41,9 @@ typedef struct {
 
 /// y for image b and channels [e0, e1) (e1 - e0 <= OURO_SCAN_BLOCK, N <= OURO_SCAN_MAX_STATE).
 /// y = D*u + sum_n C[n] * h[n], with h[n] = 2^(dt * a2[n]) * h[n] + (dt*u) * B[n] accumulated
-/// in two chains (even n, odd n), exactly as OuroEngine's reference order.
+/// in two chains (even n, odd n), exactly as OuroEngine's reference order. Expects dt >= 0 and
+/// a2 <= 0 (the softplus and A = -exp(A_log) give them): the 16-lane path does not clamp 2^x above
+/// 2^127 as the reference does, so a positive exponent past 127 would differ there (inf).
 void ouro_scan_forward_block(int path, const ouro_scan_args *args, int b, int e0, int e1);
 
 /// Arguments of the scan's backward pass (OuroEngine's SelectiveScan.backward).
