@@ -486,6 +486,21 @@ static inline float qasym(float x, float s, float z, float lv) {
     return s * (r - z);
 }
 
+/// The outliers' dynamic symmetric scale: max(max_O |x|, 1e-8) / qO, qO = 2^(b_O - 1) - 1.
+static inline float outlier_sym_scale(float maxabs, float qO) { return (maxabs > 1e-8f ? maxabs : 1e-8f) / qO; }
+
+/// The outliers' dynamic asymmetric scale and zero point (Δ) for the range [lo, hi] (which holds 0)
+/// on lvO = 2^b_O - 1 levels, computed in double; the row-by-row and windows paths share it.
+static inline void outlier_asym_params(float lo, float hi, double lvO, float *scale, float *zero) {
+    const double range = (double)hi - (double)lo;
+    const float sO = (float)((range > 1e-8 ? range : 1e-8) / lvO);
+    double zr = nearbyint(-(double)lo / (double)sO);
+    zr = zr > 0 ? zr : 0;
+    zr = zr < lvO ? zr : lvO;
+    *scale = sO;
+    *zero = (float)zr;
+}
+
 OURO_AVX2 static void quantize_inliers_avx2(float *x, const uint32_t *keep, int C, int asym, float s, float z,
                                             float qmax_or_levels) {
     const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps(z), top = _mm256_set1_ps(qmax_or_levels);
@@ -578,12 +593,9 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
             hi = v > hi ? v : hi;
         }
         const double lvO = (double)((1 << p->outlier_bits) - 1);
-        const double range = (double)hi - (double)lo;
-        const float sO = (float)((range > 1e-8 ? range : 1e-8) / lvO);
-        double zr = nearbyint(-(double)lo / (double)sO);
-        zr = zr > 0 ? zr : 0;
-        zr = zr < lvO ? zr : lvO;
-        for (int j = 0; j < st->n; j++) x[st->list[j]] = qasym(x[st->list[j]], sO, (float)zr, (float)lvO);
+        float sO, zO;
+        outlier_asym_params(lo, hi, lvO, &sO, &zO);
+        for (int j = 0; j < st->n; j++) x[st->list[j]] = qasym(x[st->list[j]], sO, zO, (float)lvO);
         if (sp) {
             for (int j = 0; j < st->n; j++) scratch[j] = x[st->list[j]];
             p->softplus(p->softplus_path, st->n, scratch, scratch + C);
@@ -597,7 +609,7 @@ static void quantize_row(int path, const ouro_point_params *p, float *x, float S
         m = a > m ? a : m;
     }
     const float qO = (float)((1 << (p->outlier_bits - 1)) - 1);
-    const float sO = (m > 1e-8f ? m : 1e-8f) / qO;
+    const float sO = outlier_sym_scale(m, qO);
     for (int j = 0; j < st->n; j++) x[st->list[j]] = qsym(x[st->list[j]], sO, qO);
 }
 
@@ -821,7 +833,7 @@ static inline void win_quantize_sym(const ouro_point_params *p, float *x, const 
     if (n == 0 || p->outlier_bits >= 16) return;
     const float mx = _mm512_reduce_max_ps(m);
     const float qO = (float)((1 << (p->outlier_bits - 1)) - 1);
-    const __m512 vo = _mm512_set1_ps((mx > 1e-8f ? mx : 1e-8f) / qO), otop = _mm512_set1_ps(qO), obottom = _mm512_set1_ps(-qO);
+    const __m512 vo = _mm512_set1_ps(outlier_sym_scale(mx, qO)), otop = _mm512_set1_ps(qO), obottom = _mm512_set1_ps(-qO);
     for (int b = 0; b < NB; b++) {
         if (!listed[b]) continue;
         __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + 16 * b), vo), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -852,12 +864,9 @@ static inline void win_quantize_delta(const ouro_point_params *p, float *x, cons
     if (n == 0) return;
     const float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
     const double lvO = (double)((1 << p->outlier_bits) - 1);
-    const double range = (double)h - (double)l;
-    const float sO = (float)((range > 1e-8 ? range : 1e-8) / lvO);
-    double zr = nearbyint(-(double)l / (double)sO);
-    zr = zr > 0 ? zr : 0;
-    zr = zr < lvO ? zr : lvO;
-    const __m512 vo = _mm512_set1_ps(sO), vzo = _mm512_set1_ps((float)zr), lvo = _mm512_set1_ps((float)lvO);
+    float sO, zO;
+    outlier_asym_params(l, h, lvO, &sO, &zO);
+    const __m512 vo = _mm512_set1_ps(sO), vzo = _mm512_set1_ps(zO), lvo = _mm512_set1_ps((float)lvO);
     int pos = 0;
     for (int b = 0; b < NB; b++) {
         if (!listed[b]) continue;
