@@ -70,6 +70,26 @@ import OuroQuant
             #expect(y[1] == Float(0.1) * 1 && y[4] == Float(0.1) * 4)
         }
     }
+
+    @Test("Δ outliers get the asymmetric 8-bit range [min(0, min_O x), max(0, max_O x)] with its zero point",
+          arguments: [(Float(123.456), Float(-100)), (123.456, 100), (-123.456, -100)])
+    func asymmetricOutlierRange(first: Float, second: Float) {
+        var x: [Float] = (0..<64).map { Float($0 % 5) * 0.1 - 0.2 }
+        x[9] = first; x[40] = second
+        var y = x
+        let q = PointQuantizer(channels: 64, asymmetric: true, scales: [0.1], zeros: [2], inlierBits: 4, outlierBits: 8,
+                               outliers: .dynamic(lambda: 3, nRefresh: 10, stats: .inliers))
+        _ = y.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: 1, apply: true) }
+        // method.md 4.5: s_O = (hi − lo) / 255 (range in double), z_O = clamp(round(−lo / s_O), 0, 255);
+        // with both outliers positive, lo = 0 and z_O = 0; with both negative, hi = 0 and z_O = 255.
+        let lo = min(0, x[9], x[40]), hi = max(0, x[9], x[40])
+        let s = Float((Double(hi) - Double(lo)) / 255), z = Float(min(max((-Double(lo) / Double(s)).rounded(.toNearestOrEven), 0), 255))
+        for c in [9, 40] {
+            let r = min(max((x[c] / s).rounded(.toNearestOrEven) + z, 0), 255)
+            #expect(y[c] == s * (r - z), "channel \(c): \(y[c]) for \(x[c])")
+            #expect(abs(y[c] - x[c]) <= s, "channel \(c) keeps its value within a step")
+        }
+    }
 }
 
 @Suite("Point quantizer paths") struct PointQuantizerPathTests {
