@@ -377,6 +377,14 @@ OURO_AVX512 static void gemm_l1_weights_vnni512(const ouro_mpgemm_args *p, int r
     }
 }
 
+// Whether rows r0 and r1 (r0 < r1) lie in one window of one sample (p->win_len > 0).
+static inline int same_window(const ouro_mpgemm_args *p, int r0, int r1) {
+    const int L = p->win_len, s0 = r0 % L, s1 = r1 % L;
+    if (r0 / L != r1 / L) return 0;
+    const int t0 = p->win_reversed ? L - 1 - s0 : s0, t1 = p->win_reversed ? L - 1 - s1 : s1;
+    return t0 / p->win_refresh == t1 / p->win_refresh;
+}
+
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -406,7 +414,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     // Column maps for the grouping below: mark[c] == stamp marks the columns of the current
     // largest list, pos[c] is a column's place in it. Both are only read where written.
     int32_t mark[p->K > 0 ? p->K : 1], pos[p->K > 0 ? p->K : 1];
-    for (int c = 0; c < p->K; c++) mark[c] = -1;
+    if (p->win_len == 0) for (int c = 0; c < p->K; c++) mark[c] = -1;
     int stamp = 0;
     // The VNNI term (8-bit outliers of 4-bit weights) takes up to 16 rows of a window at once.
     const int vnni = p->path == OURO_PATH_AVX512 && p->obits == 8 && p->wbits == 4;
@@ -424,6 +432,15 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         // inside a window). They share the largest list; a row gets 0 at the columns it does not
         // list, which leaves its fma chain, and so its result, unchanged.
         int R = 1, big = t;
+        if (p->win_len > 0) {
+            // The caller vouches that rows of one window nest: the largest list holds the others.
+            while (R < maxR && t + R < row1) {
+                const int r = t + R, nr = p->optr[r + 1] - p->optr[r];
+                if (nr == 0 || !same_window(p, r - 1, r)) break;
+                if (nr > p->optr[big + 1] - p->optr[big]) big = r;
+                R++;
+            }
+        } else {
         stamp++;
         for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
         while (R < maxR && t + R < row1) {
@@ -442,6 +459,7 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
                 big = r;
             }
             R++;
+        }
         }
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];

@@ -163,7 +163,8 @@ public final class QuantizedHooks: ForwardHooks {
                     }
                 }
             }
-            if spec.feedsLinear, let sp { pending[idx] = OutlierColumns(rows: rows, cols: C, counts: cp, slots: sp) }
+            if spec.feedsLinear, let sp { pending[idx] = OutlierColumns(rows: rows, cols: C, counts: cp, slots: sp,
+                                                                 windows: WindowNesting(length: L, refresh: nRefresh, reversed: spec.reversed)) }
         }}
     }
 

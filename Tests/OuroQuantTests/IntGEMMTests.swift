@@ -211,3 +211,54 @@ func runFused(x: [Float], T: Int, ldx: Int, w: PackedWeights, scales: [Float], i
         print(IntGEMMBenchmark.format(rows, threads: threads))
     }
 }
+
+@Suite("IntGEMM outlier windows") struct IntGEMMWindowTests {
+    /// Lists as detection makes them: they grow inside 10-step windows of 23-step samples (the
+    /// last window 3 steps; reversed samples start their windows at the last row) or of 7-step
+    /// samples (one window each), and some steps list nothing. Grouping the outlier term's rows
+    /// by the declared windows must give the bits of grouping them by checking that they nest.
+    @Test(arguments: [false, true], [8, 16])
+    func declaredWindowsGiveTheSameBits(reversed: Bool, outlierBits: Int) throws {
+        for L in [23, 7] { try declaredWindows(L: L, reversed: reversed, outlierBits: outlierBits) }
+    }
+
+    private func declaredWindows(L: Int, reversed: Bool, outlierBits: Int) throws {
+        var g = GEMMCase(seed: UInt64(L) + (reversed ? 5 : 6))
+        let samples = 3, K = 64, N = 40, rows = samples * L
+        let nest = WindowNesting(length: L, refresh: 10, reversed: reversed)
+        var lists = [[Int]](repeating: [], count: rows)
+        for b in 0..<samples {
+            for start in stride(from: 0, to: L, by: nest.refresh) {
+                var list = Set<Int>()
+                for t in start..<min(start + nest.refresh, L) {
+                    for _ in 0..<Int(g.rng.next() % 3) where t > start || g.rng.next() % 2 == 0 { list.insert(Int(g.rng.next() % UInt64(K))) }
+                    lists[b * L + nest.row(ofStep: t)] = list.sorted()
+                }
+            }
+        }
+        var x = g.floats(rows * K)
+        for r in 0..<rows { for c in lists[r] { x[r * K + c] *= 20 } }
+        let scales = (0..<rows).map { _ in Float(0.2 + 0.2 * g.rng.nextUniform()) }
+        let w = try g.weights(N: N, K: K, bits: 4)
+        let declared = try OutlierColumns(perRow: lists, cols: K, windows: nest)
+        let checked = try OutlierColumns(perRow: lists, cols: K)
+        #expect(declared.windows == nest && checked.windows == nil)
+        #expect(declared.columns.count > rows / 3)
+        for p in paths {
+            let a = try runFused(x: x, T: rows, ldx: K, w: w, scales: scales, ib: 4, outliers: declared, ob: outlierBits, threads: 2, path: p)
+            let b = try runFused(x: x, T: rows, ldx: K, w: w, scales: scales, ib: 4, outliers: checked, ob: outlierBits, threads: 2, path: p)
+            #expect(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(p) reversed \(reversed) o\(outlierBits) L \(L)")
+        }
+    }
+
+    /// A list that loses a column inside its window, or rows that are not whole samples, are refused.
+    @Test func listsThatDoNotNestThrow() {
+        let nest = WindowNesting(length: 4, refresh: 2, reversed: true)
+        // Reversed: row 3 is step 0 and row 2 step 1 (one window), rows 1 and 0 steps 2 and 3.
+        #expect(throws: IntGEMMError.listsDoNotNest(row: 2, column: 5)) {
+            try OutlierColumns(perRow: [[], [], [1], [1, 5]], cols: 8, windows: nest)
+        }
+        #expect(throws: Never.self) { try OutlierColumns(perRow: [[2], [], [1, 5], [1]], cols: 8, windows: nest) }
+        #expect(throws: IntGEMMError.self) { try OutlierColumns(perRow: [[], [], []], cols: 8, windows: nest) }
+    }
+}

@@ -85,6 +85,11 @@ typedef struct ouro_mpgemm_args {
     float *ovals;                ///< scratch: optr[M] floats (qO, or raw x for obits 16)
     float *oscale;               ///< scratch: M floats (s_O(t))
     float *y; int ldy;           ///< M x N output
+    /// Window structure of the lists, or win_len = 0 when unknown: rows are samples of win_len
+    /// steps (row r is step r mod win_len, or win_len - 1 - that when win_reversed), and inside
+    /// every window of win_refresh steps the lists nest (detection's lists only grow). Lets the
+    /// outlier term group rows without checking that their lists nest.
+    int win_len, win_refresh, win_reversed;
 } ouro_mpgemm_args;
 
 /// Computes output rows [row0,row1) (row0 a multiple of 12): quantizes them, int GEMM,

@@ -10,6 +10,9 @@ public enum IntGEMMError: Error, Equatable, Sendable {
     case badScale(what: String, index: Int)
     /// An outlier column index outside 0..<cols, or listed twice for one row.
     case badOutlierColumn(row: Int, column: Int)
+    /// Row `row`'s list lacks `column`, which the list of the step before it in its window holds
+    /// (lists claimed to nest by `WindowNesting` must only grow inside a window).
+    case listsDoNotNest(row: Int, column: Int)
     /// The AVX2 path was requested on a CPU without AVX2+FMA.
     case pathUnavailable
 }

@@ -35,6 +35,9 @@ public enum MixedPrecisionGEMM {
         guard outliers.rows == rows, outliers.cols == K else {
             throw IntGEMMError.shapeMismatch("outliers: \(outliers.rows) x \(outliers.cols) for \(rows) x \(K)")
         }
+        if let w = outliers.windows, w.length < 1 || w.refresh < 1 || rows % w.length != 0 {
+            throw IntGEMMError.shapeMismatch("outlier windows: \(w.refresh)-step windows of \(w.length)-step samples for \(rows) rows")
+        }
         let p = try path.resolved()
         if rows == 0 { return }
         let lda = Int(ouro_kpad(Int32(K)))
@@ -57,7 +60,9 @@ public enum MixedPrecisionGEMM {
                 x: x, ldx: Int32(ldx), inlier_scale: sI.baseAddress,
                 optr: hasOutliers ? optr.baseAddress : nil, ocols: ocols.baseAddress,
                 wpack: wk.baseAddress, wscale: ws.baseAddress, wT: wT.baseAddress,
-                abuf: abuf, rowsum: rowsum, ovals: ovals, oscale: oscale, y: y, ldy: Int32(ldy))
+                abuf: abuf, rowsum: rowsum, ovals: ovals, oscale: oscale, y: y, ldy: Int32(ldy),
+                win_len: Int32(outliers.windows?.length ?? 0), win_refresh: Int32(outliers.windows?.refresh ?? 0),
+                win_reversed: outliers.windows?.reversed == true ? 1 : 0)
             let blocks = (rows + rowBlock - 1) / rowBlock
             withUnsafePointer(to: &args) { ap in
                 ParallelRunner(threads: threads).forEachDynamic(blocks) { b in
