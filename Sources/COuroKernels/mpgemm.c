@@ -385,6 +385,47 @@ static inline int same_window(const ouro_mpgemm_args *p, int r0, int r1) {
     return t0 / p->win_refresh == t1 / p->win_refresh;
 }
 
+// The outlier term's row groups: up to maxR consecutive rows from t (whose list is not empty)
+// whose lists nest, the rows of one window, where a list only grows. Each returns the group's
+// row count and puts the row of its largest list, which holds the others, in *big.
+
+// From the declared window structure (p->win_len > 0): the rows of t's window with lists.
+static int group_declared(const ouro_mpgemm_args *p, int t, int row1, int maxR, int *big) {
+    int R = 1;
+    while (R < maxR && t + R < row1) {
+        const int r = t + R, nr = p->optr[r + 1] - p->optr[r];
+        if (nr == 0 || !same_window(p, r - 1, r)) break;
+        if (nr > p->optr[*big + 1] - p->optr[*big]) *big = r;
+        R++;
+    }
+    return R;
+}
+
+// By checking: mark[c] == *stamp marks the columns of the largest list so far.
+static int group_checked(const ouro_mpgemm_args *p, int t, int row1, int maxR, int32_t *mark, int *stamp, int *big) {
+    int R = 1;
+    ++*stamp;
+    for (int j = p->optr[t]; j < p->optr[t + 1]; j++) mark[p->ocols[j]] = *stamp;
+    while (R < maxR && t + R < row1) {
+        const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[*big + 1] - p->optr[*big];
+        if (nr == 0) break;
+        if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
+            int inside = 1;
+            for (int j = rb; j < rb + nr; j++) inside &= mark[p->ocols[j]] == *stamp;
+            if (!inside) break;
+        } else { // the row's list is the new largest one: the old one must lie inside it
+            ++*stamp;
+            for (int j = rb; j < rb + nr; j++) mark[p->ocols[j]] = *stamp;
+            int inside = 1;
+            for (int j = p->optr[*big]; j < p->optr[*big + 1]; j++) inside &= mark[p->ocols[j]] == *stamp;
+            if (!inside) break;
+            *big = r;
+        }
+        R++;
+    }
+    return R;
+}
+
 void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
     const int lda = ouro_kpad(p->K), G = lda / 4, P = ouro_roundup(p->N, OURO_NR) / OURO_NR;
     const int rowpad = ouro_min(row0 + ouro_roundup(row1 - row0, OURO_ROW_ALIGN), ouro_roundup(p->M, OURO_ROW_ALIGN));
@@ -411,8 +452,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         }
     }
     if (!p->optr) return;
-    // Column maps for the grouping below: mark[c] == stamp marks the columns of the current
-    // largest list, pos[c] is a column's place in it. Both are only read where written.
+    // Column maps: mark[] for group_checked, pos[c] a column's place in a group's largest list.
+    // Both are only read where written.
     int32_t mark[p->K > 0 ? p->K : 1], pos[p->K > 0 ? p->K : 1];
     if (p->win_len == 0) for (int c = 0; c < p->K; c++) mark[c] = -1;
     int stamp = 0;
@@ -431,36 +472,8 @@ void ouro_mpgemm_rows(const ouro_mpgemm_args *p, int row0, int row1) {
         // Group up to maxR consecutive rows whose lists nest (rows of one window: a list only grows
         // inside a window). They share the largest list; a row gets 0 at the columns it does not
         // list, which leaves its fma chain, and so its result, unchanged.
-        int R = 1, big = t;
-        if (p->win_len > 0) {
-            // The caller vouches that rows of one window nest: the largest list holds the others.
-            while (R < maxR && t + R < row1) {
-                const int r = t + R, nr = p->optr[r + 1] - p->optr[r];
-                if (nr == 0 || !same_window(p, r - 1, r)) break;
-                if (nr > p->optr[big + 1] - p->optr[big]) big = r;
-                R++;
-            }
-        } else {
-        stamp++;
-        for (int j = b; j < b + n; j++) mark[p->ocols[j]] = stamp;
-        while (R < maxR && t + R < row1) {
-            const int r = t + R, rb = p->optr[r], nr = p->optr[r + 1] - rb, nb = p->optr[big + 1] - p->optr[big];
-            if (nr == 0) break;
-            if (nr <= nb) { // the row's list must lie inside the largest one (equal when it did not grow)
-                int inside = 1;
-                for (int j = rb; j < rb + nr; j++) inside &= mark[p->ocols[j]] == stamp;
-                if (!inside) break;
-            } else { // the row's list is the new largest one: the old one must lie inside it
-                stamp++;
-                for (int j = rb; j < rb + nr; j++) mark[p->ocols[j]] = stamp;
-                int inside = 1;
-                for (int j = p->optr[big]; j < p->optr[big + 1]; j++) inside &= mark[p->ocols[j]] == stamp;
-                if (!inside) break;
-                big = r;
-            }
-            R++;
-        }
-        }
+        int big = t;
+        const int R = p->win_len > 0 ? group_declared(p, t, row1, maxR, &big) : group_checked(p, t, row1, maxR, mark, &stamp, &big);
         const int32_t *ucols = p->ocols + p->optr[big];
         const int nu = p->optr[big + 1] - p->optr[big];
         for (int j = 0; j < nu; j++) pos[ucols[j]] = j;
