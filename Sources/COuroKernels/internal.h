@@ -67,6 +67,10 @@ void ouro_outlier_row_portable(const int8_t *wT, int ldw, int N, const int32_t *
 void ouro_outlier_rows_avx2(const int8_t *wT, int N, int R, const int32_t *cols, const float *const *vals,
                             int n, int obits, const float *so, const float *wscale, float *const *y);
 
+/// The outliers' dynamic symmetric scale: max(max_O |x|, 1e-8) / qO, qO = 2^(b_O - 1) - 1 (a NaN
+/// maximum gives the floor). Detection's fake quantization and the GEMM's outlier values share it.
+static inline float outlier_sym_scale(float maxabs, float qO) { return (maxabs > 1e-8f ? maxabs : 1e-8f) / qO; }
+
 /// Column chunk after which the exact float accumulation of 8-bit outlier products is moved to
 /// int32 (sums of integers below 2^24 are exact in float: 1024 * 127 * 127 < 2^24).
 #define OURO_OUTLIER_CHUNK 1024

@@ -299,7 +299,7 @@ static inline void outlier_values_body(const ouro_mpgemm_args *p, int row0, int 
         const float *xt = p->x + (size_t)t * p->ldx;
         float m = 0.0f;
         for (int j = p->optr[t]; j < p->optr[t + 1]; j++) m = fmaxf(m, fabsf(xt[p->ocols[j]]));
-        const float so = fmaxf(m, 1e-8f) / 127.0f;
+        const float so = outlier_sym_scale(m, 127.0f);
         p->oscale[t] = so;
         for (int j = p->optr[t]; j < p->optr[t + 1]; j++) {
             float v = xt[p->ocols[j]];
@@ -333,7 +333,7 @@ OURO_AVX512 static void outlier_values_avx512(const ouro_mpgemm_args *p, int row
             m = _mm512_max_ps(m, _mm512_abs_ps(v));
             _mm512_mask_storeu_ps(p->ovals + b + j, k, v);
         }
-        const float so = fmaxf(_mm512_reduce_max_ps(m), 1e-8f) / 127.0f;
+        const float so = outlier_sym_scale(_mm512_reduce_max_ps(m), 127.0f);
         p->oscale[t] = so;
         if (p->obits != 8) continue;
         const __m512 vso = _mm512_set1_ps(so);

@@ -486,8 +486,6 @@ static inline float qasym(float x, float s, float z, float lv) {
     return s * (r - z);
 }
 
-/// The outliers' dynamic symmetric scale: max(max_O |x|, 1e-8) / qO, qO = 2^(b_O - 1) - 1.
-static inline float outlier_sym_scale(float maxabs, float qO) { return (maxabs > 1e-8f ? maxabs : 1e-8f) / qO; }
 
 /// The outliers' dynamic asymmetric scale and zero point (Δ) for the range [lo, hi] (which holds 0)
 /// on lvO = 2^b_O - 1 levels, computed in double; the row-by-row and windows paths share it.
