@@ -486,7 +486,6 @@ static inline float qasym(float x, float s, float z, float lv) {
     return s * (r - z);
 }
 
-
 /// The outliers' dynamic asymmetric scale and zero point (Δ) for the range [lo, hi] (which holds 0)
 /// on lvO = 2^b_O - 1 levels, computed in double; the row-by-row and windows paths share it.
 static inline void outlier_asym_params(float lo, float hi, double lvO, float *scale, float *zero) {
@@ -517,8 +516,6 @@ OURO_AVX2 static void quantize_inliers_avx2(float *x, const uint32_t *keep, int 
         if (keep[c]) x[c] = asym ? qasym(x[c], s, z, qmax_or_levels) : qsym(x[c], s, qmax_or_levels);
 }
 
-// AVX-512 inlier quantization with a masked tail: the same per-lane operations as the AVX2 loop.
-// With `sp`, also sp[c] = table[level] for the inliers (the levels index a 16-entry table).
 // One block of 16 of the AVX-512 inlier quantization: the lanes in `in` of v (read from x) become
 // s·(clamp(rne(v/s) + z) − z) in x, and with `table` also sp = table[level]. The one block step of
 // quantize_inliers_avx512 and of the windows' quantizers (win_quantize_sym, win_quantize_delta).
@@ -533,6 +530,8 @@ static inline void quantize_inliers_block16(__m512 v, float *x, float *sp, __mma
     _mm512_mask_storeu_ps(x, in, _mm512_mul_ps(vs, r));
 }
 
+// AVX-512 inlier quantization with a masked tail: the same per-lane operations as the AVX2 loop.
+// With `sp`, also sp[c] = table[level] for the inliers (the levels index a 16-entry table).
 OURO_AVX512 static void quantize_inliers_avx512(float *x, const uint32_t *keep, int C, int asym, float s, float z,
                                                float qmax_or_levels, const float *table, float *sp) {
     const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(z), top = _mm512_set1_ps(qmax_or_levels);
@@ -927,24 +926,22 @@ static inline void win_run(const ouro_point_params *p, int NB, float *x, int ldx
                 counts[r] = n[w];
                 if (lists && n[w]) win_list(&gr, w, NB, lists + r * C);
                 if (!apply) continue;
+                const int ti = p->nscales == 1 ? 0 : ts[w]; // the step's scale (and zero point, and table)
                 if (!p->asymmetric && !sp) {
-                    win_quantize_sym(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[p->nscales == 1 ? 0 : ts[w]]);
+                    win_quantize_sym(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[ti]);
                     continue;
                 }
                 if (sp) { // only the Δ points with softplus tables get here (ouro_point_softplus_supported)
-                    const int ti = p->nscales == 1 ? 0 : ts[w];
                     win_quantize_delta(p, (float *)row[w], gr.listed[w], n[w], NB, p->scales[ti], p->zeros ? p->zeros[ti] : 0,
                                        p->softplus_tables + 16 * (size_t)ti, sp + (size_t)ss[w] * sps + (size_t)rs[w] * ldsp, scratch);
                     continue;
                 }
+                // The asymmetric points without softplus: quantize_row on the row's keep words and list.
                 for (int b = 0; b < NB; b++)
                     _mm512_storeu_si512((void *)(st->keep + 16 * b), _mm512_movm_epi32((__mmask16)~gr.listed[w][b]));
                 st->n = n[w];
                 if (st->n) win_list(&gr, w, NB, st->list);
-                const int ti = p->nscales == 1 ? 0 : ts[w];
-                quantize_row(OURO_PATH_AVX512, p, (float *)row[w], p->scales[ti], p->zeros ? p->zeros[ti] : 0, st,
-                             sp ? sp + (size_t)ss[w] * sps + (size_t)rs[w] * ldsp : NULL,
-                             sp ? p->softplus_tables + 16 * (size_t)ti : NULL, scratch);
+                quantize_row(OURO_PATH_AVX512, p, (float *)row[w], p->scales[ti], p->zeros ? p->zeros[ti] : 0, st, NULL, NULL, scratch);
             }
         }
     }
