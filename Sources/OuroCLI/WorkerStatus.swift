@@ -4,8 +4,9 @@ import OuroSupport
 
 /// What a worker has done, shown as it goes: a line per finished task in logs, a redrawn status
 /// line (tasks done, rate, running task and its step) on a terminal, nothing with --quiet/--json.
-/// `summary` is the final result. Thread-safe: tasks finish on the compute thread, the terminal
-/// line is redrawn from a timer and the summary is taken on the main thread.
+/// `summary` is the final result. Thread-safe: tasks start and finish on the compute thread, the
+/// terminal line is redrawn then and from a timer between, and the summary is taken on the main
+/// thread.
 final class WorkerStatus: Sendable {
     /// How progress is shown.
     enum Mode { case silent, lines, terminal }
@@ -71,6 +72,8 @@ final class WorkerStatus: Sendable {
                 if t.firstStart == nil { t.firstStart = started }
                 t.current = (spec, context, started)
             }
+            // Drawn at once: a task shorter than the timer's period would otherwise never show.
+            if mode == .terminal { redraw() }
             do {
                 let out = try handler(spec, context)
                 finished(spec, started: started, error: nil)
