@@ -638,6 +638,18 @@ static inline void copy_list(int path, int32_t *dst, const int32_t *src, int n) 
     else memcpy(dst, src, sizeof(int32_t) * (size_t)n);
 }
 
+OURO_AVX512 static void gather_lists_avx512(int rows, int cols, const int32_t *counts, const int32_t *slots,
+                                            const int32_t *ptr, int32_t *flat) {
+    for (int t = 0; t < rows; t++) copy_list_avx512(flat + ptr[t], slots + (size_t)t * cols, counts[t]);
+}
+
+void ouro_gather_lists(int path, int rows, int cols, const int32_t *counts, const int32_t *slots, const int32_t *ptr,
+                       int32_t *flat) {
+    if (path == OURO_PATH_AVX512) { gather_lists_avx512(rows, cols, counts, slots, ptr, flat); return; }
+    for (int t = 0; t < rows; t++)
+        if (counts[t] > 0) memcpy(flat + ptr[t], slots + (size_t)t * cols, sizeof(int32_t) * (size_t)counts[t]);
+}
+
 // Detection of up to eight windows side by side (AVX-512, dynamic lists, C a multiple of 16 up
 // to 16·WIN_MAX_BLOCKS). The list restarts at every window, so the windows of a sample are
 // independent. One row at a time, detection is a long chain of scalar steps (the lane sums'

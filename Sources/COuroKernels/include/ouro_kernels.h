@@ -135,6 +135,12 @@ typedef struct ouro_point_params {
 int ouro_point_run(int path, const ouro_point_params *p, float *x, int ldx, int L, int nsamples, long sample_stride,
                    int reversed, int apply, int32_t *counts, int32_t *lists);
 
+/// The lists `ouro_point_run` wrote (row t: counts[t] entries at slots + t*cols) gathered into
+/// one array: row t's entries go to flat + ptr[t] (ptr: the running sums of counts, computed by
+/// the caller). `path` as resolved (the AVX-512 path moves them by masked vectors).
+void ouro_gather_lists(int path, int rows, int cols, const int32_t *counts, const int32_t *slots, const int32_t *ptr,
+                       int32_t *flat);
+
 /// Whether `ouro_point_run_softplus` can run this point on `path`: the AVX-512 path, an
 /// asymmetric point with at most 16 inlier levels, outliers at fewer than 16 bits, `softplus` and
 /// `softplus_tables` set.

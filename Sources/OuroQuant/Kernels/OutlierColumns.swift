@@ -1,3 +1,4 @@
+import COuroKernels
 /// Outlier reduction indices O_t for every token row, in CSR form (method.md 4.5, 4.9).
 ///
 /// Lists are sorted ascending (the canonical order; it fixes the float summation order).
@@ -75,11 +76,11 @@ public struct OutlierColumns: Sendable, Equatable {
         var ptr = [Int32](repeating: 0, count: rows + 1)
         for t in 0..<rows { ptr[t + 1] = ptr[t] + counts[t] }
         var flat = [Int32](repeating: 0, count: Int(ptr[rows]))
+        // In C: a row's few entries as one masked vector move (AVX-512), not an element loop.
         flat.withUnsafeMutableBufferPointer { f in
-            // An element loop: a memmove call per row costs more than the few entries it moves.
-            for t in 0..<rows where counts[t] > 0 {
-                let dst = f.baseAddress! + Int(ptr[t]), src = slots + t * cols
-                for j in 0..<Int(counts[t]) { dst[j] = src[j] }
+            ptr.withUnsafeBufferPointer { p in
+                ouro_gather_lists(ouro_resolve_path(KernelPath.auto.rawValue), Int32(rows), Int32(cols), counts, slots,
+                                  p.baseAddress!, f.baseAddress)
             }
         }
         self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat, windows: windows)
