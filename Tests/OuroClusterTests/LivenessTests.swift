@@ -13,9 +13,11 @@ import Testing
         let mute = try ZMQSocket(context: ctx, kind: .dealer)
         try mute.connect(coordinator.endpoint)
         let info = WorkerInfo(workerId: "mute", backend: "cpu/test", engineVersion: "test", threads: 1)
+        // Before the READY: the coordinator hears the peer last when it handles it, so the
+        // silence is measured from no earlier than this.
+        let start = Date()
         try mute.send(ProtocolMessage.ready(info).encode())
         #expect(coordinator.waitForWorkers(1, timeout: 5))
-        let start = Date()
         let phase = BackgroundPhase(coordinator, "gen", Harness.tasks(1))
         #expect(Harness.eventually { coordinator.snapshot().tasksInFlight == 1 })
         let good = try RunningWorker(Harness.workerConfig(coordinator.endpoint, id: "good"))
@@ -80,11 +82,12 @@ import Testing
             Issue.record("no READY")
             return
         }
+        // Before the last message the worker hears: its silence is measured from no earlier than this.
+        let start = Date()
         try router.send([first] + ProtocolMessage.disconnect(DisconnectInfo(reason: "who are you", reregister: true)).encode())
         let again = try nextReady()
         #expect(again == first, "re-registration keeps the connection")
         // Say nothing: after 5 silent intervals the worker drops the connection and reconnects.
-        let start = Date()
         let third = try nextReady()
         #expect(third != nil && third != first, "a reconnection uses a fresh routing id")
         #expect(Date().timeIntervalSince(start) >= 0.45)

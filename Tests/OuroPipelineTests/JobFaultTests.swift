@@ -13,7 +13,7 @@ extension ProcessJobTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
         let coord = try Child("coord", bin, ["coordinator", "--bind", ep, "--model", model] + Jobs.quantizeArgs
-                              + ["--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.2", "--min-workers", "3"], in: dir)
+                              + ["--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.5", "--min-workers", "3"], in: dir)
         // Slow tasks (1.2 s each) so that a kill lands mid-task.
         let env = ["OUROMAMBA_DEBUG_TASK_DELAY": "1.2"]
         var workers: [String: Child] = [:]
@@ -56,7 +56,7 @@ extension ProcessJobTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
         let args = ["coordinator", "--bind", ep, "--model", model] + Jobs.quantizeArgs
-            + ["--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.2", "--min-workers", "2"]
+            + ["--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.5", "--min-workers", "2"]
         let env = ["OUROMAMBA_DEBUG_TASK_DELAY": "0.5"]
         let workers = try (0..<2).map { try Child("w\($0)", bin, Jobs.workerArgs(ep, model: model, id: "w\($0)",
                                                                                extra: ["--max-reconnects", "30"]), in: dir, env: env) }

@@ -13,7 +13,7 @@ extension ProcessJobTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let ep = Jobs.ipc(dir)
         let coord = try Child("coord", bin, ["coordinator", "--bind", ep, "--model", model, "--calib", "noise:8",
-                                             "--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.2"], in: dir)
+                                             "--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.5"], in: dir)
         defer { coord.kill() }
         #expect(PipelineHarness.eventually(timeout: 10) { coord.stderr.contains("waiting for") }, "coordinator did not start: \(coord.stderr)")
         let context = try ZMQContext()
@@ -61,7 +61,7 @@ extension ProcessJobTests {
             #expect(k.wait(timeout: 10) == 0)
         }
         let coord = try Child("coord", bin, ["coordinator", "--bind", "tcp://127.0.0.1:*", "--model", model, "--calib", "noise:8",
-                                             "--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.2",
+                                             "--out", "q.safetensors", "--job-dir", "job", "--heartbeat", "0.5",
                                              "--key", "keys/coordinator.key", "--allow", "keys/good.pub"], in: dir)
         defer { coord.kill() }
         var endpoint: String?

@@ -110,9 +110,11 @@ enum Jobs {
     /// The quantize job of the tests: 16 synthetic samples × 2 Gen iterations, w4a4 ouromamba.
     static let quantizeArgs = ["--calib", "syn:ouromamba:16", "--gen-iterations", "2", "--setting", "w4a4", "--method", "ouromamba"]
 
-    /// Worker arguments with fast heartbeats and reconnects.
+    /// Worker arguments with fast reconnects and heartbeats every 0.5 s: a peer is lost after
+    /// 2.5 s of silence (with 0.2 s, a worker starved on a loaded 2-core machine could be dropped
+    /// near the end of a job, miss the coordinator's goodbye and exit 1).
     static func workerArgs(_ endpoint: String, model: String, id: String, extra: [String] = []) -> [String] {
-        ["worker", "--connect", endpoint, "--model", model, "--threads", "1", "--id", id, "--heartbeat", "0.2",
+        ["worker", "--connect", endpoint, "--model", model, "--threads", "1", "--id", id, "--heartbeat", "0.5",
          "--reconnect-max", "0.4", "--max-reconnects", "8", "--log-level", "info"] + extra
     }
 
