@@ -645,9 +645,10 @@ OURO_AVX512 static void gather_lists_avx512(int rows, int cols, const int32_t *c
 
 void ouro_gather_lists(int path, int rows, int cols, const int32_t *counts, const int32_t *slots, const int32_t *ptr,
                        int32_t *flat) {
+    // The AVX-512 loop inlines copy_list_avx512; copy_list would call it once per row.
     if (path == OURO_PATH_AVX512) { gather_lists_avx512(rows, cols, counts, slots, ptr, flat); return; }
     for (int t = 0; t < rows; t++)
-        if (counts[t] > 0) memcpy(flat + ptr[t], slots + (size_t)t * cols, sizeof(int32_t) * (size_t)counts[t]);
+        if (counts[t] > 0) copy_list(path, flat + ptr[t], slots + (size_t)t * cols, counts[t]); // flat is NULL when all are empty
 }
 
 // Detection of up to eight windows side by side (AVX-512, dynamic lists, C a multiple of 16 up

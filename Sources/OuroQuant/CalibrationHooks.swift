@@ -113,8 +113,8 @@ final class CalibrationHooks: ForwardHooks, CalibrationCollector {
         var out = [Double](repeating: 0, count: L * n)
         let bits = config.setting.inlierBits
         let (scales, zeros) = bounds.candidateQuantizers(asymmetric: spec.asymmetric, count: n, bits: bits)
-        let cPath = PointQuantizer.path.rawValue
-        if PointQuantizer.path == .avx2 || PointQuantizer.path == .avx512 {
+        let cPath = KernelPath.detected.rawValue
+        if KernelPath.detected == .avx2 || KernelPath.detected == .avx512 {
             // The same sums in C (8 doubles per vector on AVX-512; the same bits).
             let top = spec.asymmetric ? Double(Quantizer.levels(bits: bits)) : Double(Quantizer.qmax(bits: bits))
             out.withUnsafeMutableBufferPointer { ob in

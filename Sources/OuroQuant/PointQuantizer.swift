@@ -87,7 +87,7 @@ public struct PointQuantizer: Sendable {
     /// checking that the scales cover `length` steps and that the samples' rows do not overlap.
     private func withParams<R>(length L: Int, samples: Int = 1, sampleStride: Int = 0, ld: Int = 0, path: KernelPath,
                                _ body: (inout ouro_point_params, KernelPath) -> R) -> R {
-        let resolved = path == .auto ? PointQuantizer.path : path
+        let resolved = path == .auto ? KernelPath.detected : path
         precondition(KernelPath.available.contains(resolved), "PointQuantizer: \(resolved) requested on a CPU without it")
         precondition(scales.count == 1 || scales.count >= L, "PointQuantizer: \(scales.count) scales for \(L) steps")
         precondition(samples >= 0 && (samples <= 1 || sampleStride >= L * ld), "PointQuantizer: \(samples) samples \(sampleStride) apart overlap")
@@ -129,7 +129,4 @@ public struct PointQuantizer: Sendable {
         }
         return (0..<L).map { t in (0..<Int(counts[t])).map { Int(lists[t * channels + $0]) } }
     }
-
-    /// The kernel path (resolved once: AVX2 when available).
-    static let path: KernelPath = (try? KernelPath.auto.resolved()) ?? .portable
 }

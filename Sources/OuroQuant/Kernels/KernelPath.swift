@@ -19,6 +19,8 @@ public enum KernelPath: Int32, Sendable, CaseIterable {
     /// checks its path on every call).
     public static let available: [KernelPath] =
         [.portable] + (avx2Available ? [.avx2] : []) + (avx512Available ? [.avx512] : [])
+    /// The concrete path `.auto` stands for on this CPU (resolved once: hot loops ask per call).
+    public static let detected: KernelPath = (try? KernelPath.auto.resolved()) ?? .portable
 
     /// The concrete path; throws when a SIMD path is requested but this CPU lacks it.
     public func resolved() throws -> KernelPath {

@@ -43,8 +43,7 @@ public struct OutlierColumns: Sendable, Equatable {
                 throw IntGEMMError.listsDoNotNest(row: r, column: c)
             }
         }
-        try self.init(rows: lists.count, cols: cols, listOfRow: { lists[$0] })
-        self = OutlierColumns(rows: rows, cols: cols, rowPtr: rowPtr, columns: columns, windows: windows)
+        try self.init(rows: lists.count, cols: cols, windows: windows, listOfRow: { lists[$0] })
     }
 
     /// One list per window of `rowsPerWindow` consecutive rows (the last window may be short);
@@ -56,7 +55,7 @@ public struct OutlierColumns: Sendable, Equatable {
         try self.init(rows: rows, cols: cols, listOfRow: { windows[$0 / rowsPerWindow] })
     }
 
-    private init(rows: Int, cols: Int, listOfRow: (Int) -> [Int]) throws {
+    private init(rows: Int, cols: Int, windows: WindowNesting? = nil, listOfRow: (Int) -> [Int]) throws {
         var ptr: [Int32] = [0], flat: [Int32] = []
         for t in 0..<rows {
             let l = listOfRow(t).sorted()
@@ -66,7 +65,7 @@ public struct OutlierColumns: Sendable, Equatable {
             flat.append(contentsOf: l.map { Int32($0) })
             ptr.append(Int32(flat.count))
         }
-        self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat)
+        self.init(rows: rows, cols: cols, rowPtr: ptr, columns: flat, windows: windows)
     }
 
     /// Gathers per-row lists written by `PointQuantizer.run`: row t holds `counts[t]` ascending
@@ -79,7 +78,7 @@ public struct OutlierColumns: Sendable, Equatable {
         // In C: a row's few entries as one masked vector move (AVX-512), not an element loop.
         flat.withUnsafeMutableBufferPointer { f in
             ptr.withUnsafeBufferPointer { p in
-                ouro_gather_lists(ouro_resolve_path(KernelPath.auto.rawValue), Int32(rows), Int32(cols), counts, slots,
+                ouro_gather_lists(KernelPath.detected.rawValue, Int32(rows), Int32(cols), counts, slots,
                                   p.baseAddress!, f.baseAddress)
             }
         }
