@@ -232,7 +232,9 @@ struct CLITests {
             #expect(o["worker"] as? String == "w\(i)" && o["exit"] as? String == "job ended" && o["jobs"] as? Int == 1)
             #expect(o["tasks"] as? Int == perWorker["w\(i)"] ?? 0, "worker w\(i) counts differ from the coordinator's: \(o)")
             #expect(o["failed"] as? Int == 0 && o["tasks_per_second"] is Double && o["busy_seconds"] is Double)
-            #expect(w.stderr.isEmpty, "--json logs warnings only: \(w.stderr.suffix(300))")
+            // A loaded machine may make a worker warn (a late coordinator); info lines never appear.
+            let infoLines = w.stderr.split(separator: "\n").filter { !$0.contains(" warning ") && !$0.contains(" error ") }
+            #expect(infoLines.isEmpty, "--json logs warnings only: \(w.stderr.suffix(300))")
         }
         // SIGTERM: the worker says goodbye and prints its summary (here without ever getting a task).
         let script = """
