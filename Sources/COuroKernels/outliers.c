@@ -3,7 +3,8 @@
 // (max, min, and per-element divide/round/clamp/multiply); the mean and deviation are
 // sequential double sums in channel order. The deviation's second pass is skipped where the
 // one-pass sums already decide the float threshold (threshold_from_moments), which gives the
-// same threshold.
+// same threshold; the AVX-512 windows go further and take the lists from float sums wherever
+// those decide them (win_step), which gives the same lists.
 #include "internal.h"
 #include <immintrin.h>
 #include <math.h>
@@ -309,7 +310,7 @@ static inline void pass1_range(__m512 v, __m512 av, int asym, __m512 *l, __m512 
 
 // Pass 1 over a whole block of 16 channels: the range, and the lane sums of |x| into `a` (lane j
 // takes channels j and j + 8, in that order) and, with `sq`, of x^2 into q and q1. The one block
-// step of both AVX-512 detections (range_sum_avx512 and the windows' win_pass1), so that their
+// step of both AVX-512 detections (range_sum_avx512 and the windows' exact path), so that their
 // sums agree bit for bit.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void pass1_block16(__m512 v, int asym, int sq, __m512 *l, __m512 *h, __m512d *a, __m512d *q, __m512d *q1) {
@@ -654,12 +655,14 @@ void ouro_gather_lists(int path, int rows, int cols, const int32_t *counts, cons
 // Detection of up to eight windows side by side (AVX-512, dynamic lists, C a multiple of 16 up
 // to 16·WIN_MAX_BLOCKS). The list restarts at every window, so the windows of a sample are
 // independent. One row at a time, detection is a long chain of scalar steps (the lane sums'
-// tree, the mean, the bracket's square roots, the float floor) with branches that mispredict on
-// it. Here the eight windows' rows of one step go through pass 1 one by one, and then through
-// those scalar steps together, one window per double lane. Every value comes from the same
-// operations in the same order as detect_avx512 (range_sum_avx512, threshold_from_moments,
-// sum_sq_avx512, float_floor), so the lists are the same; only a NaN can make the range differ,
-// and a NaN among the inliers makes the sums NaN, which flags nothing on either path.
+// tree, the mean, the square roots, the float floor) with branches that mispredict on it. Here
+// the eight windows' rows of one step go through pass 1 one by one, and then through those
+// scalar steps together, one window per double lane. Pass 1 sums in float, and the lists come
+// from a bracket of the exact threshold wherever it decides them (win_step); elsewhere, and for
+// the range and the trigger always, every value comes from the operations of detect_avx512
+// (range_sum_avx512's sum of |x|, sum_sq_avx512, threshold_of, float_floor), so the lists are
+// the same; only a NaN can make the range differ, and a NaN among the inliers makes the sums
+// NaN, which flags nothing on either path.
 // Above 384 channels the row-by-row path is as fast or faster (in cache: 225 against 233 ns per
 // row at 768), so the windows stop there.
 enum { WIN_LANES = 8, WIN_MAX_BLOCKS = 24 };
@@ -668,18 +671,6 @@ typedef struct {
     uint16_t listed[WIN_LANES][WIN_MAX_BLOCKS]; // bit j of block b: channel 16b + j is listed
     __m256i n;                                  // list sizes, one lane per window
 } win_group;
-
-// Eight rows' lane sums, each summed in lanes8's order: lane w of the result is lanes8(v[w]).
-OURO_AVX512 static __m512d win_tree8(const __m512d v[WIN_LANES]) {
-    __m512d p[4];
-    for (int i = 0; i < 4; i++) // (l0 + l1), (l2 + l3), ... of rows 2i and 2i + 1, interleaved
-        p[i] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
-    const __m512i lo2 = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi2 = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-    const __m512d q0 = _mm512_add_pd(_mm512_permutex2var_pd(p[0], lo2, p[1]), _mm512_permutex2var_pd(p[0], hi2, p[1]));
-    const __m512d q1 = _mm512_add_pd(_mm512_permutex2var_pd(p[2], lo2, p[3]), _mm512_permutex2var_pd(p[2], hi2, p[3]));
-    const __m512i lo4 = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), hi4 = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
-    return _mm512_add_pd(_mm512_permutex2var_pd(q0, lo4, q1), _mm512_permutex2var_pd(q0, hi4, q1));
-}
 
 // threshold_of in eight lanes.
 OURO_AVX512 static inline __m512d win_threshold(__m512d mu, double lambda, __m512d ss, __m512d n) {
@@ -712,19 +703,15 @@ static inline __m512d win_sum_sq_lanes(const float *x, const uint16_t *listed, i
     return a;
 }
 
-// Pass 1 of range_sum_avx512 on one row of C = 16·NB channels: the lane sums of |x| (and of x^2
-// with `sq`), and the inlier range folded to eight lanes: min and max x, or max |x| in *hi.
+// The lane sums of |x| over the inliers of one row of C = 16·NB channels, in pass1_block16's
+// order (range_sum_avx512's, so lanes512 of it is the row path's exact sum).
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
-static inline void win_pass1(const float *x, const uint16_t *listed, int NB, int asym, int sq, __m512d *sabs, __m512d *ssq,
-                             __m256 *lo, __m256 *hi) {
+static inline __m512d win_sum_abs_lanes(const float *x, const uint16_t *listed, int NB) {
     __m512 l = _mm512_setzero_ps(), h = l;
     __m512d a = _mm512_setzero_pd(), q = a, q1 = a;
     for (int b = 0; b < NB; b++)
-        pass1_block16(_mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b), asym, sq, &l, &h, &a, &q, &q1);
-    *sabs = a;
-    *ssq = _mm512_add_pd(q, q1);
-    *lo = _mm256_min_ps(_mm512_castps512_ps256(l), _mm512_extractf32x8_ps(l, 1));
-    *hi = _mm256_max_ps(_mm512_castps512_ps256(h), _mm512_extractf32x8_ps(h, 1));
+        pass1_block16(_mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b), 0, 0, &l, &h, &a, &q, &q1);
+    return a;
 }
 
 // Eight rows' eight-lane minima or maxima reduced: lane w of the result is the min or max of v[w]'s
@@ -741,77 +728,143 @@ static inline __m256 win_reduce8(const __m256 v[WIN_LANES], int is_max) {
 #undef WIN_OP
 }
 
+// Pass 1 in float on one row of C = 16·NB channels: the lane sums of |x| and of x^2 (16 lanes,
+// one chain each), and the inlier range folded to eight lanes (min and max x, or max |x| in *hi).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_pass1_float(const float *x, const uint16_t *listed, int NB, int asym, __m256 *sabs, __m256 *ssq,
+                                   __m256 *lo, __m256 *hi) {
+    __m512 l = _mm512_setzero_ps(), h = l, a = l, q = l;
+    for (int b = 0; b < NB; b++) {
+        const __m512 v = _mm512_maskz_loadu_ps((__mmask16)~listed[b], x + 16 * b);
+        const __m512 av = _mm512_abs_ps(v);
+        pass1_range(v, av, asym, &l, &h);
+        a = _mm512_add_ps(a, av);
+        q = _mm512_fmadd_ps(av, av, q);
+    }
+    *sabs = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    *ssq = _mm256_add_ps(_mm512_castps512_ps256(q), _mm512_extractf32x8_ps(q, 1));
+    *lo = _mm256_min_ps(_mm512_castps512_ps256(l), _mm512_extractf32x8_ps(l, 1));
+    *hi = _mm256_max_ps(_mm512_castps512_ps256(h), _mm512_extractf32x8_ps(h, 1));
+}
+
+// Eight rows' eight-lane sums: lane w of the result is a sum of v[w]'s lanes, three additions deep
+// (win_reduce8's tree with + instead of max).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline __m256 win_sum8(const __m256 v[WIN_LANES]) {
+    __m256 p[4];
+    for (int i = 0; i < 4; i++) p[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    const __m256 q0 = _mm256_add_ps(_mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(p[0], p[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(p[2], p[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
+// The float sums' bracket of the exact threshold, in eight lanes. Every sum above is of
+// non-negative terms with at most NB + 4 roundings on any term's path (the chain of NB, the fold
+// to eight lanes, the three-deep tree), so it lies within gamma = k u / (1 - k u), k = NB + 4,
+// u = 2^-24, of the true sum; an underflowing square adds at most 2^-149 a term. From sums within
+// E = 2 gamma + 2^-40 of the true ones, mu = S1 / n and ss = S2 - S1 mu are bracketed by monotonic
+// steps; 2^-39 of the magnitudes and 2^-40 of the threshold cover the rounding of these steps and
+// all of the exact path's (its double sums, mu, two-pass ss and threshold_of, each far below
+// 2^-40 relative for C <= 384). So the exact threshold lies in [*tlo, *thi] whenever both are
+// finite; inf and NaN (from inf or NaN inputs, or float overflow of the squares) leave *ok clear.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline void win_float_bracket(__m256 s1f, __m256 s2f, __m512d n, double lambda, int NB, int C, __m512d *tlo, __m512d *thi,
+                                     __mmask8 *ok) {
+    const double k = (double)(NB + 4) * 0x1p-24, E = 2.0 * k / (1.0 - k) + 0x1p-40;
+    const __m512d s1 = _mm512_cvtps_pd(s1f), s2 = _mm512_cvtps_pd(s2f);
+    const __m512d under = _mm512_set1_pd((double)(C + 16) * 0x1p-149);
+    const __m512d s1lo = _mm512_mul_pd(s1, _mm512_set1_pd(1.0 - E)), s1hi = _mm512_mul_pd(s1, _mm512_set1_pd(1.0 + E));
+    const __m512d s2lo = _mm512_sub_pd(_mm512_mul_pd(s2, _mm512_set1_pd(1.0 - E)), under);
+    const __m512d s2hi = _mm512_add_pd(_mm512_mul_pd(s2, _mm512_set1_pd(1.0 + E)), under);
+    const __m512d mulo = _mm512_div_pd(s1lo, n), muhi = _mm512_div_pd(s1hi, n);
+    const __m512d mag = _mm512_mul_pd(_mm512_add_pd(s2hi, _mm512_mul_pd(s1hi, muhi)), _mm512_set1_pd(0x1p-39));
+    __m512d sslo = _mm512_sub_pd(_mm512_sub_pd(s2lo, _mm512_mul_pd(s1hi, muhi)), mag);
+    const __m512d sshi = _mm512_add_pd(_mm512_sub_pd(s2hi, _mm512_mul_pd(s1lo, mulo)), mag);
+    sslo = _mm512_max_pd(sslo, _mm512_setzero_pd()); // also sends NaN to 0; *thi keeps it
+    *tlo = _mm512_mul_pd(win_threshold(mulo, lambda, sslo, n), _mm512_set1_pd(1.0 - 0x1p-40));
+    *thi = _mm512_mul_pd(win_threshold(muhi, lambda, sshi, n), _mm512_set1_pd(1.0 + 0x1p-40));
+    *ok = _mm512_cmp_pd_mask(*thi, _mm512_set1_pd(INFINITY), _CMP_LT_OQ) & _mm512_cmp_pd_mask(*tlo, *tlo, _CMP_ORD_Q);
+    if (!(lambda >= 0)) *ok = 0; // the steps are monotonic only for lambda >= 0
+}
+
 // One step of the windows of a group in `active`: row[w] is window w's row at this step, lane w of
 // S its static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
+// The threshold comes from float sums and their bracket (win_float_bracket) wherever that decides
+// the lists: the largest inlier |x| and every inlier that could be flagged lie outside the
+// bracket, so they compare with the exact threshold as with either end. The other windows (rare:
+// a value within about 1e-5 of the threshold, sigma tiny against mu, inf or NaN) take the exact
+// path of detect_avx512: double sums in lanes8's order, the two-pass ss, threshold_of.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void win_step(const ouro_point_params *p, const float *const row[WIN_LANES], __m256 S, __mmask8 active,
                             int NB, win_group *gr) {
-    const int C = p->C, asym = p->asymmetric, bracket = C >= BRACKET_MIN_CHANNELS, all = p->stats_all_with_zeros;
-    __m512d A[WIN_LANES], Q[WIN_LANES];
-    __m256 lo[WIN_LANES], hi[WIN_LANES];
+    const int C = p->C, asym = p->asymmetric, all = p->stats_all_with_zeros;
+    __m256 A[WIN_LANES], Q[WIN_LANES], lo[WIN_LANES], hi[WIN_LANES];
     for (int w = 0; w < WIN_LANES; w++) {
-        if ((active >> w) & 1) win_pass1(row[w], gr->listed[w], NB, asym, bracket, &A[w], &Q[w], &lo[w], &hi[w]);
-        else { A[w] = Q[w] = _mm512_setzero_pd(); lo[w] = hi[w] = _mm256_setzero_ps(); }
+        if ((active >> w) & 1) win_pass1_float(row[w], gr->listed[w], NB, asym, &A[w], &Q[w], &lo[w], &hi[w]);
+        else A[w] = Q[w] = lo[w] = hi[w] = _mm256_setzero_ps();
     }
-    const __m512d s1 = win_tree8(A);
-    const __m512d n = _mm512_cvtepi32_pd(all ? _mm256_set1_epi32(C) : _mm256_sub_epi32(_mm256_set1_epi32(C), gr->n));
-    const __m512d mu = _mm512_div_pd(s1, n);
     const __m256 vlo = asym ? win_reduce8(lo, 0) : _mm256_setzero_ps(), vhi = win_reduce8(hi, 1);
     const __m256 amax = asym ? _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), vlo), vhi) : vhi;
-    __m256 g;
-    __mmask8 over;
-    __mmask8 decided = 0;
-    if (bracket) { // threshold_from_moments in eight lanes
-        const __m512d s2 = win_tree8(Q), two = _mm512_set1_pd(2.0);
-        const __m512d e = _mm512_sub_pd(s2, _mm512_mul_pd(mu, _mm512_sub_pd(_mm512_mul_pd(two, s1), _mm512_mul_pd(n, mu))));
-        const __m512d mag = _mm512_add_pd(s2, _mm512_mul_pd(mu, _mm512_add_pd(_mm512_mul_pd(two, s1), _mm512_mul_pd(n, mu))));
-        const double rel = (double)(C + 16) * 0x1p-46;
-        const __m512d vrel = _mm512_set1_pd(rel);
-        __m512d blo = _mm512_mul_pd(_mm512_sub_pd(e, _mm512_mul_pd(vrel, mag)), _mm512_set1_pd(1.0 - rel));
-        const __m512d bhi = _mm512_mul_pd(_mm512_add_pd(e, _mm512_mul_pd(vrel, mag)), _mm512_set1_pd(1.0 + rel));
-        blo = _mm512_mask_mov_pd(blo, _mm512_cmp_pd_mask(blo, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_pd());
-        const __m256 glo = win_float_floor(win_threshold(mu, p->lambda, blo, n));
-        const __m256 ghi = win_float_floor(win_threshold(mu, p->lambda, bhi, n));
-        decided = _mm256_cmp_ps_mask(glo, ghi, _CMP_EQ_OQ);
-        g = glo;
-        over = _mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
-    }
-    if ((decided & active) != active) { // the two-pass sum where the bracket leaves it open
-        double mus[WIN_LANES];
-        _mm512_storeu_pd(mus, mu);
-        __m512d D[WIN_LANES];
-        for (int w = 0; w < WIN_LANES; w++)
-            D[w] = ((active & ~decided) >> w) & 1 ? win_sum_sq_lanes(row[w], gr->listed[w], NB, mus[w], all) : _mm512_setzero_pd();
-        const __m512d thr = win_threshold(mu, p->lambda, win_tree8(D), n);
-        const __mmask8 open = (__mmask8)~decided;
-        const __mmask8 over2 = _mm512_cmp_pd_mask(_mm512_cvtps_pd(amax), thr, _CMP_GT_OQ);
-        g = bracket ? _mm256_mask_blend_ps(open, g, win_float_floor(thr)) : win_float_floor(thr);
-        over = bracket ? (__mmask8)((over & decided) | (over2 & open)) : over2;
-    }
     // inliers_overflow in eight lanes
     __m512d sdyn;
     if (asym) sdyn = _mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(vhi), _mm512_cvtps_pd(vlo)), _mm512_set1_pd((double)((1 << p->inlier_bits) - 1)));
     else sdyn = _mm512_div_pd(_mm512_cvtps_pd(amax), _mm512_set1_pd((double)((1 << (p->inlier_bits - 1)) - 1)));
-    const __mmask8 trig = _mm512_cmp_pd_mask(sdyn, _mm512_cvtps_pd(S), _CMP_GT_OQ);
-    const __mmask8 enough = _mm512_cmp_pd_mask(n, _mm512_set1_pd(2.0), _CMP_GE_OQ);
-    const __mmask8 fire = trig & enough & over & active;
-    float gs[WIN_LANES];
-    _mm256_storeu_ps(gs, g);
-    __m256i added = _mm256_setzero_si256();
-    for (int w = 0; w < WIN_LANES; w++) {
-        if (!((active >> w) & 1)) continue;
-        const __mmask16 on = (__mmask16)(0u - ((fire >> w) & 1u));
-        const __m512 vg = _mm512_set1_ps(gs[w]);
+    const __m512d n = _mm512_cvtepi32_pd(all ? _mm256_set1_epi32(C) : _mm256_sub_epi32(_mm256_set1_epi32(C), gr->n));
+    const __mmask8 trig = _mm512_cmp_pd_mask(sdyn, _mm512_cvtps_pd(S), _CMP_GT_OQ) & _mm512_cmp_pd_mask(n, _mm512_set1_pd(2.0), _CMP_GE_OQ) & active;
+    if (!trig) return; // no window's inliers overflow: no list changes
+    __m512d tlo, thi;
+    __mmask8 ok;
+    win_float_bracket(win_sum8(A), win_sum8(Q), n, p->lambda, NB, C, &tlo, &thi, &ok);
+    const __m256 glo = win_float_floor(tlo), ghi = win_float_floor(thi);
+    const __mmask8 above = _mm256_cmp_ps_mask(amax, ghi, _CMP_GT_OQ), below = (__mmask8)~_mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
+    __mmask8 exact = trig & (__mmask8)~(ok & (above | below)); // the largest |x| within the bracket, or no bracket
+    __mmask8 fire = trig & ok & above;
+    float gl[WIN_LANES], gh[WIN_LANES];
+    _mm256_storeu_ps(gl, glo);
+    _mm256_storeu_ps(gh, ghi);
+    int32_t added[WIN_LANES] = {0};
+    for (__mmask8 m = fire; m; m &= (__mmask8)(m - 1)) {
+        const int w = __builtin_ctz(m);
+        const __m512 vl = _mm512_set1_ps(gl[w]), vh = _mm512_set1_ps(gh[w]);
+        __mmask16 f[WIN_MAX_BLOCKS];
+        unsigned differ = 0;
+        for (int b = 0; b < NB; b++) {
+            const __mmask16 in = (__mmask16)~gr->listed[w][b];
+            const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b));
+            f[b] = _mm512_mask_cmp_ps_mask(in, v, vh, _CMP_GT_OQ);
+            differ |= f[b] ^ _mm512_mask_cmp_ps_mask(in, v, vl, _CMP_GT_OQ);
+        }
+        if (differ) { exact |= (__mmask8)(1u << w); continue; }
+        int a = 0;
+        for (int b = 0; b < NB; b++) {
+            gr->listed[w][b] |= f[b];
+            a += __builtin_popcount(f[b]);
+        }
+        added[w] = a;
+    }
+    float am[WIN_LANES];
+    int32_t nlist[WIN_LANES];
+    if (exact) {
+        _mm256_storeu_ps(am, amax);
+        _mm256_storeu_si256((__m256i *)nlist, gr->n);
+    }
+    for (__mmask8 m = exact; m; m &= (__mmask8)(m - 1)) { // detect_avx512's exact threshold
+        const int w = __builtin_ctz(m);
+        const int nw = all ? C : C - nlist[w];
+        const double mu = lanes512(win_sum_abs_lanes(row[w], gr->listed[w], NB)) / (double)nw;
+        const double thr = threshold_of(mu, p->lambda, lanes512(win_sum_sq_lanes(row[w], gr->listed[w], NB, mu, all)), nw);
+        if (!((double)am[w] > thr)) continue;
+        const __m512 vg = _mm512_set1_ps(float_floor(thr));
         int a = 0;
         for (int b = 0; b < NB; b++) {
             const __mmask16 in = (__mmask16)~gr->listed[w][b];
-            const __mmask16 f = on & _mm512_mask_cmp_ps_mask(in, _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b)), vg, _CMP_GT_OQ);
+            const __mmask16 f = _mm512_mask_cmp_ps_mask(in, _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b)), vg, _CMP_GT_OQ);
             gr->listed[w][b] |= f;
             a += __builtin_popcount(f);
         }
-        added = _mm256_mask_set1_epi32(added, (__mmask8)(1u << w), a);
+        added[w] = a;
     }
-    gr->n = _mm256_add_epi32(gr->n, added);
+    gr->n = _mm256_add_epi32(gr->n, _mm256_loadu_si256((const __m256i *)added));
 }
 
 // The ascending list of window w into dst.

@@ -1,3 +1,4 @@
+import COuroKernels
 import OuroEngine
 import Testing
 import OuroQuant
@@ -126,6 +127,67 @@ import OuroQuant
                 #expect(a.map(\.bitPattern) == c.map(\.bitPattern), "AVX-512 values")
             }
         }
+    }
+
+    /// Rows whose spike sits within an ulp or two of its own threshold μ + λσ (a fixed point of
+    /// "the spike = the float floor of the two-pass threshold"), at every window's first step:
+    /// there the AVX-512 windows' float sums cannot decide the list and must take the exact path.
+    /// A second, larger spike also makes the windows flag while the edge channel stays open. Every
+    /// path must give the lists of the portable path, on both sides of the edge.
+    @Test(.enabled(if: KernelPath.avx512Available, "this CPU has no AVX-512"),
+          arguments: [(16, OutlierStats.inliers), (32, .allWithZeros), (64, .inliers), (128, .allWithZeros), (384, .inliers)])
+    func spikesOnTheThresholdEdge(channels C: Int, stats: OutlierStats) throws {
+        let L = 40, nRefresh = 10, lambda = 3.0
+        var rng = Xoshiro256StarStar(seed: UInt64(500 + C))
+        var x = (0..<(L * C)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        var edges = 0
+        for t in stride(from: 0, to: L, by: nRefresh) {
+            let row = t * C, c = (t / nRefresh * 7) % C, other = (c + C / 2) % C
+            if t % 20 == 10 { x[row + other] = 25 } // a second spike far above the threshold
+            // Whether channel c of this row (every channel an inlier, as at a window's first step)
+            // is listed with the value v: v > the float floor of the two-pass threshold.
+            func listed(_ v: Float) throws -> Bool {
+                x[row + c] = v
+                var thr = 0.0, exact: Float = 0, bracketed: Float = 0
+                let keep = [UInt32](repeating: .max, count: C)
+                let r = ouro_detect_threshold_probe(Int32(KernelPath.portable.rawValue), Array(x[row ..< row + C]), keep, Int32(C),
+                                                    stats == .allWithZeros ? 1 : 0, lambda, &thr, &exact, &bracketed)
+                try #require(r >= 0)
+                return v > exact
+            }
+            // Iterate v <- floor(threshold(row with v)) near its fixed point, then walk to the two
+            // adjacent floats where the decision flips.
+            var v: Float = 4
+            for _ in 0..<100 {
+                x[row + c] = v
+                var thr = 0.0, exact: Float = 0, bracketed: Float = 0
+                let keep = [UInt32](repeating: .max, count: C)
+                _ = ouro_detect_threshold_probe(Int32(KernelPath.portable.rawValue), Array(x[row ..< row + C]), keep, Int32(C),
+                                                stats == .allWithZeros ? 1 : 0, lambda, &thr, &exact, &bracketed)
+                if exact == v { break }
+                v = exact
+            }
+            var steps = 0
+            if try listed(v) { while try listed(v.nextDown) { v = v.nextDown; steps += 1; try #require(steps < 64) }; v = v.nextDown }
+            else { while try !listed(v.nextUp) { v = v.nextUp; steps += 1; try #require(steps < 64) } }
+            // v is not listed and v.nextUp is: the window's first step takes one side of the edge.
+            let above = t / nRefresh % 2 == 1
+            x[row + c] = (above ? v.nextUp : v) * (t % 20 == 0 ? 1 : -1)
+            edges += 1
+        }
+        try #require(edges == L / nRefresh)
+        let scales = [Float](repeating: 0.01, count: L) // every step overflows: detection at every step
+        let q = PointQuantizer(channels: C, asymmetric: false, scales: scales, zeros: [], inlierBits: 4, outlierBits: 8,
+                               outliers: .dynamic(lambda: lambda, nRefresh: nRefresh, stats: stats))
+        var a = x, b = x
+        let portable = a.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .portable) }
+        let wide = b.withUnsafeMutableBufferPointer { q.stepLists($0.baseAddress!, length: L, apply: true, path: .avx512) }
+        #expect(portable == wide)
+        let differing = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(differing == 0, "\(differing) fake-quantized values differ")
+        // The edges fall both ways, so both outcomes of the exact path are compared.
+        let edgeListed = stride(from: 0, to: L, by: nRefresh).map { t in portable[t].contains((t / nRefresh * 7) % C) }
+        #expect(edgeListed.contains(true) && edgeListed.contains(false), "\(edgeListed)")
     }
 
     /// The Δ quantizer with the softplus fused (inliers from a table of the 16 levels, outliers
