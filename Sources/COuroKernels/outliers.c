@@ -672,11 +672,6 @@ typedef struct {
     __m256i n;                                  // list sizes, one lane per window
 } win_group;
 
-// threshold_of in eight lanes.
-OURO_AVX512 static inline __m512d win_threshold(__m512d mu, double lambda, __m512d ss, __m512d n) {
-    return _mm512_add_pd(mu, _mm512_mul_pd(_mm512_set1_pd(lambda), _mm512_sqrt_pd(_mm512_div_pd(ss, _mm512_sub_pd(n, _mm512_set1_pd(1.0))))));
-}
-
 // float_floor in eight lanes.
 OURO_AVX512 static inline __m256 win_float_floor(__m512d thr) {
     const __m256 g = _mm512_cvtpd_ps(thr);
@@ -763,10 +758,11 @@ static inline __m256 win_sum8(const __m256 v[WIN_LANES]) {
 // to eight lanes, the three-deep tree), so it lies within gamma = k u / (1 - k u), k = NB + 4,
 // u = 2^-24, of the true sum; an underflowing square adds at most 2^-149 a term. From sums within
 // E = 2 gamma + 2^-40 of the true ones, mu = S1 / n and ss = S2 - S1 mu are bracketed by monotonic
-// steps; 2^-39 of the magnitudes and 2^-40 of the threshold cover the rounding of these steps and
-// all of the exact path's (its double sums, mu, two-pass ss and threshold_of, each far below
-// 2^-40 relative for C <= 384). So the exact threshold lies in [*tlo, *thi] whenever both are
-// finite; inf and NaN (from inf or NaN inputs, or float overflow of the squares) leave *ok clear.
+// steps; 2^-39 of the magnitudes and 2^-40 of the threshold cover the rounding of these steps
+// (reciprocals included) and all of the exact path's (its double sums, mu, two-pass ss and
+// threshold_of, each far below 2^-40 relative for C <= 384). So the exact threshold lies in
+// [*tlo, *thi] whenever both are finite; inf and NaN (from inf or NaN inputs, or float overflow
+// of the squares) leave *ok clear.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
 static inline void win_float_bracket(__m256 s1f, __m256 s2f, __m512d n, double lambda, int NB, int C, __m512d *tlo, __m512d *thi,
                                      __mmask8 *ok) {
@@ -776,13 +772,16 @@ static inline void win_float_bracket(__m256 s1f, __m256 s2f, __m512d n, double l
     const __m512d s1lo = _mm512_mul_pd(s1, _mm512_set1_pd(1.0 - E)), s1hi = _mm512_mul_pd(s1, _mm512_set1_pd(1.0 + E));
     const __m512d s2lo = _mm512_sub_pd(_mm512_mul_pd(s2, _mm512_set1_pd(1.0 - E)), under);
     const __m512d s2hi = _mm512_add_pd(_mm512_mul_pd(s2, _mm512_set1_pd(1.0 + E)), under);
-    const __m512d mulo = _mm512_div_pd(s1lo, n), muhi = _mm512_div_pd(s1hi, n);
+    // Reciprocals instead of divides: their rounding is far inside the bracket's slack.
+    const __m512d rn = _mm512_div_pd(_mm512_set1_pd(1.0), n), rden = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_sub_pd(n, _mm512_set1_pd(1.0)));
+    const __m512d mulo = _mm512_mul_pd(s1lo, rn), muhi = _mm512_mul_pd(s1hi, rn);
     const __m512d mag = _mm512_mul_pd(_mm512_add_pd(s2hi, _mm512_mul_pd(s1hi, muhi)), _mm512_set1_pd(0x1p-39));
     __m512d sslo = _mm512_sub_pd(_mm512_sub_pd(s2lo, _mm512_mul_pd(s1hi, muhi)), mag);
     const __m512d sshi = _mm512_add_pd(_mm512_sub_pd(s2hi, _mm512_mul_pd(s1lo, mulo)), mag);
     sslo = _mm512_max_pd(sslo, _mm512_setzero_pd()); // also sends NaN to 0; *thi keeps it
-    *tlo = _mm512_mul_pd(win_threshold(mulo, lambda, sslo, n), _mm512_set1_pd(1.0 - 0x1p-40));
-    *thi = _mm512_mul_pd(win_threshold(muhi, lambda, sshi, n), _mm512_set1_pd(1.0 + 0x1p-40));
+    const __m512d vl = _mm512_set1_pd(lambda);
+    *tlo = _mm512_mul_pd(_mm512_add_pd(mulo, _mm512_mul_pd(vl, _mm512_sqrt_pd(_mm512_mul_pd(sslo, rden)))), _mm512_set1_pd(1.0 - 0x1p-40));
+    *thi = _mm512_mul_pd(_mm512_add_pd(muhi, _mm512_mul_pd(vl, _mm512_sqrt_pd(_mm512_mul_pd(sshi, rden)))), _mm512_set1_pd(1.0 + 0x1p-40));
     *ok = _mm512_cmp_pd_mask(*thi, _mm512_set1_pd(INFINITY), _CMP_LT_OQ) & _mm512_cmp_pd_mask(*tlo, *tlo, _CMP_ORD_Q);
     if (!(lambda >= 0)) *ok = 0; // the steps are monotonic only for lambda >= 0
 }
@@ -816,9 +815,10 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
     __mmask8 ok;
     win_float_bracket(win_sum8(A), win_sum8(Q), n, p->lambda, NB, C, &tlo, &thi, &ok);
     const __m256 glo = win_float_floor(tlo), ghi = win_float_floor(thi);
-    const __mmask8 above = _mm256_cmp_ps_mask(amax, ghi, _CMP_GT_OQ), below = (__mmask8)~_mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
-    __mmask8 exact = trig & (__mmask8)~(ok & (above | below)); // the largest |x| within the bracket, or no bracket
-    __mmask8 fire = trig & ok & above;
+    // Windows whose largest inlier |x| is above the bracket's low end may flag; one with a value
+    // within the bracket (the largest |x| too) goes to the exact path from the flag loop.
+    __mmask8 exact = trig & (__mmask8)~ok;
+    const __mmask8 fire = trig & ok & _mm256_cmp_ps_mask(amax, glo, _CMP_GT_OQ);
     float gl[WIN_LANES], gh[WIN_LANES];
     _mm256_storeu_ps(gl, glo);
     _mm256_storeu_ps(gh, ghi);
@@ -831,8 +831,8 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
         for (int b = 0; b < NB; b++) {
             const __mmask16 in = (__mmask16)~gr->listed[w][b];
             const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b));
-            f[b] = _mm512_mask_cmp_ps_mask(in, v, vh, _CMP_GT_OQ);
-            differ |= f[b] ^ _mm512_mask_cmp_ps_mask(in, v, vl, _CMP_GT_OQ);
+            f[b] = _mm512_mask_cmp_ps_mask(in, v, vl, _CMP_GT_OQ);
+            differ |= _mm512_mask_cmp_ps_mask(f[b], v, vh, _CMP_LE_OQ); // within the bracket: (glo, ghi]
         }
         if (differ) { exact |= (__mmask8)(1u << w); continue; }
         int a = 0;

@@ -137,13 +137,14 @@ import OuroQuant
     @Test(.enabled(if: KernelPath.avx512Available, "this CPU has no AVX-512"),
           arguments: [(16, OutlierStats.inliers), (32, .allWithZeros), (64, .inliers), (128, .allWithZeros), (384, .inliers)])
     func spikesOnTheThresholdEdge(channels C: Int, stats: OutlierStats) throws {
-        let L = 40, nRefresh = 10, lambda = 3.0
+        let L = 60, nRefresh = 10, lambda = 3.0
         var rng = Xoshiro256StarStar(seed: UInt64(500 + C))
         var x = (0..<(L * C)).map { _ in Float(rng.nextUniform() * 2 - 1) }
         var edges = 0
         for t in stride(from: 0, to: L, by: nRefresh) {
             let row = t * C, c = (t / nRefresh * 7) % C, other = (c + C / 2) % C
-            if t % 20 == 10 { x[row + other] = 25 } // a second spike far above the threshold
+            let window = t / nRefresh
+            if window % 3 != 0 { x[row + other] = 25 } // a second spike far above the threshold
             // Whether channel c of this row (every channel an inlier, as at a window's first step)
             // is listed with the value v: v > the float floor of the two-pass threshold.
             func listed(_ v: Float) throws -> Bool {
@@ -170,8 +171,9 @@ import OuroQuant
             var steps = 0
             if try listed(v) { while try listed(v.nextDown) { v = v.nextDown; steps += 1; try #require(steps < 64) }; v = v.nextDown }
             else { while try !listed(v.nextUp) { v = v.nextUp; steps += 1; try #require(steps < 64) } }
-            // v is not listed and v.nextUp is: the window's first step takes one side of the edge.
-            let above = t / nRefresh % 2 == 1
+            // v is not listed and v.nextUp is: the window's first step takes one side of the edge
+            // (windows 0-5: each side with and without the second spike).
+            let above = window % 2 == 1
             x[row + c] = (above ? v.nextUp : v) * (t % 20 == 0 ? 1 : -1)
             edges += 1
         }
