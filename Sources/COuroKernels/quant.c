@@ -54,7 +54,8 @@ OURO_AVX512 static int32_t quant_row_avx512(const float *x, int K, float s, int 
         acc = _mm512_add_epi32(acc, q);
         _mm_storeu_si128((__m128i *)(a + k), _mm512_cvtsepi32_epi8(q));
     }
-    return _mm512_reduce_add_epi32(acc) + quant_row_avx2(x + k, K - k, s, qmax, a + k);
+    const int32_t sum = _mm512_reduce_add_epi32(acc);
+    return k == K ? sum : sum + quant_row_avx2(x + k, K - k, s, qmax, a + k); // the common widths need no tail
 }
 
 void ouro_quantize_rows(int path, const float *x, int ldx, int row0, int row1, int rowpad, int K,
@@ -69,7 +70,7 @@ void ouro_quantize_rows(int path, const float *x, int ldx, int row0, int row1, i
         if (optr) {
             for (int j = optr[t]; j < optr[t + 1]; j++) { sum -= at[ocols[j]]; at[ocols[j]] = 0; }
         }
-        memset(at + K, 0, (size_t)(lda - K));
+        if (lda > K) memset(at + K, 0, (size_t)(lda - K));
         rowsum[t] = sum;
     }
     for (int t = row1; t < rowpad; t++) { memset(a + (size_t)t * lda, 0, (size_t)lda); rowsum[t] = 0; }
