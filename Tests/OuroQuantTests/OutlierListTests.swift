@@ -145,28 +145,25 @@ import OuroQuant
             let row = t * C, c = (t / nRefresh * 7) % C, other = (c + C / 2) % C
             let window = t / nRefresh
             if window % 3 != 0 { x[row + other] = 25 } // a second spike far above the threshold
-            // Whether channel c of this row (every channel an inlier, as at a window's first step)
-            // is listed with the value v: v > the float floor of the two-pass threshold.
-            func listed(_ v: Float) throws -> Bool {
+            // The float floor of the two-pass threshold of this row with channel c set to v (every
+            // channel an inlier, as at a window's first step): c is listed when v is above it.
+            func floorOfThreshold(_ v: Float) throws -> Float {
                 x[row + c] = v
                 var thr = 0.0, exact: Float = 0, bracketed: Float = 0
                 let keep = [UInt32](repeating: .max, count: C)
                 let r = ouro_detect_threshold_probe(Int32(KernelPath.portable.rawValue), Array(x[row ..< row + C]), keep, Int32(C),
                                                     stats == .allWithZeros ? 1 : 0, lambda, &thr, &exact, &bracketed)
                 try #require(r >= 0)
-                return v > exact
+                return exact
             }
+            func listed(_ v: Float) throws -> Bool { try v > floorOfThreshold(v) }
             // Iterate v <- floor(threshold(row with v)) near its fixed point, then walk to the two
             // adjacent floats where the decision flips.
             var v: Float = 4
             for _ in 0..<100 {
-                x[row + c] = v
-                var thr = 0.0, exact: Float = 0, bracketed: Float = 0
-                let keep = [UInt32](repeating: .max, count: C)
-                _ = ouro_detect_threshold_probe(Int32(KernelPath.portable.rawValue), Array(x[row ..< row + C]), keep, Int32(C),
-                                                stats == .allWithZeros ? 1 : 0, lambda, &thr, &exact, &bracketed)
-                if exact == v { break }
-                v = exact
+                let next = try floorOfThreshold(v)
+                if next == v { break }
+                v = next
             }
             var steps = 0
             if try listed(v) { while try listed(v.nextDown) { v = v.nextDown; steps += 1; try #require(steps < 64) }; v = v.nextDown }
