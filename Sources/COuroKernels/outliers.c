@@ -786,6 +786,32 @@ static inline void win_float_bracket(__m256 s1f, __m256 s2f, __m512d n, double l
     if (!(lambda >= 0)) *ok = 0; // the steps are monotonic only for lambda >= 0
 }
 
+// The inliers of one row (listed channels as bits) with |x| above glo, one mask per block of 16,
+// into f; returns nonzero when any of them is not above ghi (a value within the bracket
+// (glo, ghi], which leaves the flags undecided). With glo == ghi these are the flags of that
+// float threshold, and the return is 0.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma"), always_inline))
+static inline unsigned win_flags(const float *x, const uint16_t *listed, int NB, float glo, float ghi, __mmask16 *f) {
+    const __m512 vl = _mm512_set1_ps(glo), vh = _mm512_set1_ps(ghi);
+    unsigned within = 0;
+    for (int b = 0; b < NB; b++) {
+        const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(x + 16 * b));
+        f[b] = _mm512_mask_cmp_ps_mask((__mmask16)~listed[b], v, vl, _CMP_GT_OQ);
+        within |= _mm512_mask_cmp_ps_mask(f[b], v, vh, _CMP_LE_OQ);
+    }
+    return within;
+}
+
+// Adds the flags f to a window's listed bits; returns how many there are.
+static inline int win_commit(uint16_t *listed, const __mmask16 *f, int NB) {
+    int a = 0;
+    for (int b = 0; b < NB; b++) {
+        listed[b] |= f[b];
+        a += __builtin_popcount(f[b]);
+    }
+    return a;
+}
+
 // One step of the windows of a group in `active`: row[w] is window w's row at this step, lane w of
 // S its static scale. Detection as detect_avx512 does it, the listed bits of every window updated.
 // The threshold comes from float sums and their bracket (win_float_bracket) wherever that decides
@@ -823,24 +849,11 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
     _mm256_storeu_ps(gl, glo);
     _mm256_storeu_ps(gh, ghi);
     int32_t added[WIN_LANES] = {0};
+    __mmask16 f[WIN_MAX_BLOCKS];
     for (__mmask8 m = fire; m; m &= (__mmask8)(m - 1)) {
         const int w = __builtin_ctz(m);
-        const __m512 vl = _mm512_set1_ps(gl[w]), vh = _mm512_set1_ps(gh[w]);
-        __mmask16 f[WIN_MAX_BLOCKS];
-        unsigned differ = 0;
-        for (int b = 0; b < NB; b++) {
-            const __mmask16 in = (__mmask16)~gr->listed[w][b];
-            const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b));
-            f[b] = _mm512_mask_cmp_ps_mask(in, v, vl, _CMP_GT_OQ);
-            differ |= _mm512_mask_cmp_ps_mask(f[b], v, vh, _CMP_LE_OQ); // within the bracket: (glo, ghi]
-        }
-        if (differ) { exact |= (__mmask8)(1u << w); continue; }
-        int a = 0;
-        for (int b = 0; b < NB; b++) {
-            gr->listed[w][b] |= f[b];
-            a += __builtin_popcount(f[b]);
-        }
-        added[w] = a;
+        if (win_flags(row[w], gr->listed[w], NB, gl[w], gh[w], f)) { exact |= (__mmask8)(1u << w); continue; }
+        added[w] = win_commit(gr->listed[w], f, NB);
     }
     float am[WIN_LANES];
     int32_t nlist[WIN_LANES];
@@ -854,15 +867,9 @@ static inline void win_step(const ouro_point_params *p, const float *const row[W
         const double mu = lanes512(win_sum_abs_lanes(row[w], gr->listed[w], NB)) / (double)nw;
         const double thr = threshold_of(mu, p->lambda, lanes512(win_sum_sq_lanes(row[w], gr->listed[w], NB, mu, all)), nw);
         if (!((double)am[w] > thr)) continue;
-        const __m512 vg = _mm512_set1_ps(float_floor(thr));
-        int a = 0;
-        for (int b = 0; b < NB; b++) {
-            const __mmask16 in = (__mmask16)~gr->listed[w][b];
-            const __mmask16 f = _mm512_mask_cmp_ps_mask(in, _mm512_abs_ps(_mm512_loadu_ps(row[w] + 16 * b)), vg, _CMP_GT_OQ);
-            gr->listed[w][b] |= f;
-            a += __builtin_popcount(f);
-        }
-        added[w] = a;
+        const float g = float_floor(thr);
+        win_flags(row[w], gr->listed[w], NB, g, g, f);
+        added[w] = win_commit(gr->listed[w], f, NB);
     }
     gr->n = _mm256_add_epi32(gr->n, _mm256_loadu_si256((const __m256i *)added));
 }

@@ -35,7 +35,7 @@ public enum MixedPrecisionGEMM {
         guard outliers.rows == rows, outliers.cols == K else {
             throw IntGEMMError.shapeMismatch("outliers: \(outliers.rows) x \(outliers.cols) for \(rows) x \(K)")
         }
-        if let w = outliers.windows, rows > 0, w.length < 1 || w.refresh < 1 || rows % w.length != 0 {
+        if let w = outliers.windows, rows > 0, !w.fits(rows: rows) {
             throw IntGEMMError.shapeMismatch("outlier windows: \(w.refresh)-step windows of \(w.length)-step samples for \(rows) rows")
         }
         let p = try path.resolved()

@@ -32,7 +32,7 @@ public struct OutlierColumns: Sendable, Equatable {
     /// `windows.length` steps and every list holds the one of the step before it in its window.
     public init(perRow lists: [[Int]], cols: Int, windows: WindowNesting) throws {
         let L = windows.length
-        guard L >= 1, windows.refresh >= 1, lists.count % L == 0 else {
+        guard windows.fits(rows: lists.count) else {
             throw IntGEMMError.shapeMismatch("\(lists.count) rows are not samples of \(L) steps in \(windows.refresh)-step windows")
         }
         for r in lists.indices {
@@ -104,4 +104,6 @@ public struct WindowNesting: Sendable, Equatable {
     public func step(ofRow r: Int) -> Int { reversed ? length - 1 - r % length : r % length }
     /// The row of step `t` within its sample.
     public func row(ofStep t: Int) -> Int { reversed ? length - 1 - t : t }
+    /// Whether `rows` rows are whole samples of positive-length steps in positive-length windows.
+    public func fits(rows: Int) -> Bool { length >= 1 && refresh >= 1 && rows % length == 0 }
 }
